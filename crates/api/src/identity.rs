@@ -1,0 +1,221 @@
+//! Identity resources: login, users, tenants, roles.
+
+use flowmate_domain::identity as dom;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /login` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The account's e-mail.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The password.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `POST /login` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    /// The bearer token (JWT).
+    pub token: String,
+    /// The token's id.
+    pub id: String,
+    /// When it expires (RFC 3339).
+    pub expires_at: String,
+}
+
+/// A role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Role {
+    /// Role id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Granted permissions.
+    pub permissions: Vec<String>,
+    /// OIH scope string.
+    pub scope: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+    /// Visible to every tenant.
+    pub is_global: bool,
+    /// Free text.
+    pub description: String,
+    /// Owning tenant (absent for global roles).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tenant: Option<String>,
+}
+
+impl From<dom::Role> for Role {
+    fn from(r: dom::Role) -> Self {
+        Role {
+            id: r.id,
+            name: r.name,
+            permissions: r.permissions,
+            scope: r.scope,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            is_global: r.is_global,
+            description: r.description,
+            tenant: r.tenant,
+        }
+    }
+}
+
+/// A user (never any password material).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// User id.
+    pub id: String,
+    /// Lower-cased e-mail.
+    pub username: String,
+    /// First name.
+    pub firstname: String,
+    /// Last name.
+    pub lastname: String,
+    /// `ACTIVE`, `PENDING` or `DISABLED`.
+    pub status: String,
+    /// Tenant id.
+    pub tenant: String,
+    /// Roles, expanded.
+    pub roles: Vec<Role>,
+    /// Directly granted permissions.
+    pub permissions: Vec<String>,
+    /// Confirmed e-mail.
+    pub confirmed: bool,
+    /// Avatar URL.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub img: Option<String>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+}
+
+impl From<dom::User> for User {
+    fn from(u: dom::User) -> Self {
+        User {
+            id: u.id,
+            username: u.username,
+            firstname: u.firstname,
+            lastname: u.lastname,
+            status: u.status.as_str().to_owned(),
+            tenant: u.tenant,
+            roles: u.roles.into_iter().map(Into::into).collect(),
+            permissions: u.permissions,
+            confirmed: u.confirmed,
+            img: u.img,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// `POST /api/users` body. `username`, `password` (≥ 8 characters), `firstname` and `lastname` are required.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateUser {
+    /// E-mail, unique case-insensitively.
+    pub username: Option<String>,
+    /// Password (stored as Argon2id).
+    pub password: Option<String>,
+    /// First name.
+    pub firstname: Option<String>,
+    /// Last name.
+    pub lastname: Option<String>,
+    /// `ACTIVE` (default), `PENDING` or `DISABLED`.
+    pub status: Option<String>,
+    /// Tenant id (forced to the caller's unless it holds `iam.account.create`).
+    pub tenant: Option<String>,
+    /// Role ids.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Permissions.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Confirmed (default true).
+    pub confirmed: Option<bool>,
+    /// Avatar URL.
+    pub img: Option<String>,
+}
+
+/// `PATCH /api/users/{id}` body; absent fields stay unchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateUser {
+    /// New e-mail.
+    pub username: Option<String>,
+    /// New password.
+    pub password: Option<String>,
+    /// New first name.
+    pub firstname: Option<String>,
+    /// New last name.
+    pub lastname: Option<String>,
+    /// New status.
+    pub status: Option<String>,
+    /// New role ids.
+    pub roles: Option<Vec<String>>,
+    /// New permissions.
+    pub permissions: Option<Vec<String>>,
+    /// New confirmed flag.
+    pub confirmed: Option<bool>,
+    /// New avatar URL.
+    pub img: Option<String>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    /// Tenant id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// `ACTIVE`, `PENDING` or `DISABLED`.
+    pub status: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+}
+
+impl From<dom::Tenant> for Tenant {
+    fn from(t: dom::Tenant) -> Self {
+        Tenant {
+            id: t.id,
+            name: t.name,
+            status: t.status.as_str().to_owned(),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// `POST /api/tenants` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateTenant {
+    /// Unique name.
+    pub name: Option<String>,
+    /// `ACTIVE` (default), `PENDING` or `DISABLED`.
+    pub status: Option<String>,
+}
+
+/// `POST /api/roles` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRole {
+    /// Name, unique in its tenant (or among global roles).
+    pub name: Option<String>,
+    /// Permissions from the vocabulary.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Global role (only `all` may create one).
+    pub is_global: Option<bool>,
+}

@@ -1,0 +1,7 @@
+//! REST request and response types of the public API (API.md), with their OpenAPI schemas. Shared by the gateway
+//! and the end-to-end tests.
+
+pub mod errors;
+pub mod identity;
+
+pub use errors::{ErrorBody, ErrorItem};

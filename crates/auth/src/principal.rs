@@ -1,0 +1,80 @@
+//! The token claims and the principal a request acts as.
+
+use flowmate_domain::{permissions, ErrorCode, Fault};
+use serde::{Deserialize, Serialize};
+
+/// JWT claims FlowMate issues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id.
+    pub sub: String,
+    /// Tenant id.
+    pub tenant: String,
+    /// Username (e-mail).
+    pub username: String,
+    /// Effective permissions (the user's own plus its roles').
+    pub permissions: Vec<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Token id (revocation key).
+    pub jti: String,
+    /// Issued at (unix seconds).
+    pub iat: i64,
+    /// Expires at (unix seconds).
+    pub exp: i64,
+}
+
+/// Who is calling, as proven by a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The verified claims.
+    pub claims: Claims,
+    /// The raw token, forwarded to other services in gRPC metadata.
+    pub token: String,
+}
+
+impl Principal {
+    /// User id.
+    pub fn user_id(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// Tenant id.
+    pub fn tenant(&self) -> &str {
+        &self.claims.tenant
+    }
+
+    /// Global admin (`all`).
+    pub fn is_admin(&self) -> bool {
+        self.claims.permissions.iter().any(|p| p == permissions::ALL)
+    }
+
+    /// Tenant admin (`tenant.all`) or global admin.
+    pub fn is_tenant_admin(&self) -> bool {
+        self.is_admin()
+            || self
+                .claims
+                .permissions
+                .iter()
+                .any(|p| p == permissions::TENANT_ALL)
+    }
+
+    /// Whether the principal passes a check for `permission`.
+    pub fn can(&self, permission: &str) -> bool {
+        permissions::allows(&self.claims.permissions, permission)
+    }
+
+    /// Passes if the principal holds any of `permissions`, else `403 MISSING_PERMISSION`.
+    pub fn require_any(&self, permissions: &[&str]) -> Result<(), Fault> {
+        if permissions.iter().any(|p| self.can(p)) {
+            Ok(())
+        } else {
+            Err(Fault::new(ErrorCode::Forbidden, "MISSING_PERMISSION"))
+        }
+    }
+
+    /// Whether the principal may see objects of `tenant` (its own, or any as global admin).
+    pub fn sees_tenant(&self, tenant: &str) -> bool {
+        self.is_admin() || self.claims.tenant == tenant
+    }
+}

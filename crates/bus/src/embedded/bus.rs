@@ -1,0 +1,147 @@
+//! [`EmbeddedBus`]: the [`Bus`] interface over the SQLite queue file.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
+    ConnectOptions,
+};
+use tokio::{sync::Notify, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    consumer::Consumer,
+    store,
+    writer::{self, Done, Op, Outgoing, WriterHandle},
+};
+use crate::{consume::dead_letter_queue, Bus, BusError, Envelope, Handler, SubscribeOptions};
+
+/// How long a statement waits for a lock held by another connection (only health checks share the file).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A durable queue in its own SQLite file.
+///
+/// One process owns the file: opening it releases every message a previous process had claimed, which is then
+/// redelivered with [`Delivery::redelivered`](crate::Delivery::redelivered) set. `publish` returns `Ok` once
+/// the message is committed (WAL, `synchronous=NORMAL`: it survives the process being killed).
+#[derive(Debug)]
+pub struct EmbeddedBus {
+    writer: WriterHandle,
+    pool: SqlitePool,
+    notify: Arc<Notify>,
+}
+
+impl EmbeddedBus {
+    /// Opens the queue file at `path`, creating it and its directory if needed. Must run inside a Tokio runtime:
+    /// it starts the writer task.
+    pub async fn open(path: &Path) -> Result<EmbeddedBus, BusError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                BusError::Unavailable(format!("cannot create the directory of {}: {e}", path.display()))
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT);
+        let open_error = |e: sqlx::Error| {
+            BusError::Unavailable(format!("cannot open the bus file {}: {e}", path.display()))
+        };
+        let mut conn = options.connect().await.map_err(open_error)?;
+        let bindings = store::prepare(&mut conn).await.map_err(open_error)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .connect_lazy_with(options);
+        let notify = Arc::new(Notify::new());
+        let writer = writer::spawn(conn, bindings, notify.clone());
+        tracing::info!(path = %path.display(), "embedded bus opened");
+        Ok(EmbeddedBus { writer, pool, notify })
+    }
+
+    async fn enqueue(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
+        let messages = envelopes
+            .iter()
+            .map(|envelope| {
+                let body = serde_json::to_string(envelope)
+                    .map_err(|e| BusError::Invalid(format!("cannot encode event {}: {e}", envelope.id)))?;
+                Ok(Outgoing {
+                    kind: envelope.kind.clone(),
+                    body,
+                })
+            })
+            .collect::<Result<Vec<_>, BusError>>()?;
+        self.writer.call(Op::Publish(messages)).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl Bus for EmbeddedBus {
+    async fn publish(&self, envelope: &Envelope) -> Result<(), BusError> {
+        self.enqueue(std::slice::from_ref(envelope)).await
+    }
+
+    /// Commits the whole batch in one transaction: all or none.
+    async fn publish_batch(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        self.enqueue(envelopes).await
+    }
+
+    /// Adds the bindings; patterns bound earlier stay bound.
+    async fn declare(&self, group: &str, patterns: &[String]) -> Result<(), BusError> {
+        let op = Op::Declare {
+            group: group.to_owned(),
+            patterns: patterns.to_vec(),
+        };
+        self.writer.call(op).await.map(|_| ())
+    }
+
+    async fn subscribe(
+        &self,
+        opts: SubscribeOptions,
+        handler: Arc<dyn Handler>,
+        shutdown: CancellationToken,
+    ) -> Result<JoinHandle<()>, BusError> {
+        self.declare(&opts.group, &opts.patterns).await?;
+        tracing::info!(group = %opts.group, prefetch = opts.prefetch, "embedded consumer started");
+        let consumer = Consumer::new(self.writer.clone(), self.notify.clone(), opts, handler, shutdown);
+        Ok(tokio::spawn(consumer.run()))
+    }
+
+    async fn drain_dead_letters(&self, group: &str) -> Result<Vec<Envelope>, BusError> {
+        let op = Op::Drain {
+            group: dead_letter_queue(group),
+        };
+        let Done::Drained(bodies) = self.writer.call(op).await? else {
+            return Err(BusError::Unavailable(
+                "embedded bus writer answered out of turn".to_owned(),
+            ));
+        };
+        Ok(bodies
+            .iter()
+            .filter_map(|body| match serde_json::from_str(body) {
+                Ok(envelope) => Some(envelope),
+                Err(error) => {
+                    tracing::warn!(group, %error, "dropping an undecodable dead letter");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    async fn health(&self) -> Result<(), BusError> {
+        if self.writer.is_closed() {
+            return Err(BusError::Unavailable("embedded bus writer stopped".to_owned()));
+        }
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| BusError::Unavailable(format!("embedded bus store: {e}")))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,295 @@
+//! The single writer of the queue file: batches every pending write into one transaction (group commit).
+
+use std::{
+    collections::BTreeSet,
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::store::{self, Bindings, ClaimedRow};
+use crate::{pattern_matches, BusError};
+
+/// Most requests committed in one transaction; bounds the latency a large batch adds to its first caller.
+const MAX_BATCH: usize = 512;
+
+/// Requests waiting for the writer before callers are held back.
+const QUEUE_DEPTH: usize = 4096;
+
+/// One message to publish: its routing key and JSON body.
+#[derive(Debug)]
+pub(super) struct Outgoing {
+    /// Routing key (`envelope.kind`).
+    pub(super) kind: String,
+    /// The envelope as JSON.
+    pub(super) body: String,
+}
+
+/// A write the writer performs.
+#[derive(Debug)]
+pub(super) enum Op {
+    /// Enqueue messages for every group bound to their keys; all or none.
+    Publish(Vec<Outgoing>),
+    /// Bind a group to patterns.
+    Declare { group: String, patterns: Vec<String> },
+    /// Lock up to `limit` available rows of a group.
+    Claim { group: String, limit: u32 },
+    /// A row was processed.
+    Ack { seq: i64 },
+    /// A row fails transiently: make it available again at `available_at_ms` as attempt `attempt`.
+    Retry {
+        seq: i64,
+        attempt: u32,
+        available_at_ms: i64,
+    },
+    /// A row can never succeed: move it to the group `dlq`.
+    DeadLetter { seq: i64, dlq: String, reason: String },
+    /// Remove and return the unclaimed rows of a group.
+    Drain { group: String },
+}
+
+/// What a claim found.
+#[derive(Debug, Default)]
+pub(super) struct Claimed {
+    /// The rows now locked for the caller, oldest first.
+    pub(super) rows: Vec<ClaimedRow>,
+    /// When the next delayed row of the group becomes available (ms since the epoch), if the claim was short.
+    pub(super) next_due_ms: Option<i64>,
+}
+
+/// The answer to an [`Op`].
+#[derive(Debug)]
+pub(super) enum Done {
+    /// Publish, declare, ack, retry or dead-letter committed.
+    Written,
+    /// A claim committed.
+    Claimed(Claimed),
+    /// A drain committed; the bodies removed.
+    Drained(Vec<String>),
+}
+
+struct Request {
+    op: Op,
+    reply: oneshot::Sender<Result<Done, BusError>>,
+}
+
+/// A cheap handle to the writer task; the task ends when the last handle is dropped.
+#[derive(Clone, Debug)]
+pub(super) struct WriterHandle {
+    tx: mpsc::Sender<Request>,
+}
+
+impl WriterHandle {
+    /// Sends `op` and waits until its transaction committed.
+    pub(super) async fn call(&self, op: Op) -> Result<Done, BusError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Request { op, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Whether the writer task has ended.
+    pub(super) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+fn stopped() -> BusError {
+    BusError::Unavailable("embedded bus writer stopped".to_owned())
+}
+
+/// Milliseconds since the Unix epoch.
+pub(super) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Starts the writer on `conn`; `notify` is signalled whenever a commit made rows available.
+pub(super) fn spawn(conn: SqliteConnection, bindings: Bindings, notify: Arc<Notify>) -> WriterHandle {
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let writer = Writer {
+        conn,
+        rx,
+        bindings,
+        notify,
+    };
+    tokio::spawn(writer.run());
+    WriterHandle { tx }
+}
+
+struct Writer {
+    conn: SqliteConnection,
+    rx: mpsc::Receiver<Request>,
+    bindings: Bindings,
+    notify: Arc<Notify>,
+}
+
+/// The effects of a transaction that only become real once it commits.
+#[derive(Default)]
+struct Staged {
+    bindings: Bindings,
+    enqueued: bool,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while self.rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            self.process(std::mem::take(&mut batch)).await;
+        }
+        if let Err(error) = self.conn.close().await {
+            tracing::warn!(%error, "closing the embedded bus database failed");
+        }
+    }
+
+    async fn process(&mut self, batch: Vec<Request>) {
+        let ops: Vec<&Op> = batch.iter().map(|r| &r.op).collect();
+        match self.commit(&ops).await {
+            Ok(results) => {
+                for (request, result) in batch.into_iter().zip(results) {
+                    let _ = request.reply.send(Ok(result));
+                }
+            }
+            // One failing request must not fail the others: redo them one transaction each.
+            Err(error) if batch.len() > 1 => {
+                tracing::warn!(%error, size = batch.len(), "batched write failed; retrying one by one");
+                for request in batch {
+                    let result = self.commit(&[&request.op]).await;
+                    let _ = request
+                        .reply
+                        .send(result.and_then(|mut done| done.pop().ok_or_else(stopped)));
+                }
+            }
+            Err(error) => {
+                if let Some(request) = batch.into_iter().next() {
+                    let _ = request.reply.send(Err(error));
+                }
+            }
+        }
+    }
+
+    /// Applies `ops` in one transaction; one result per op, in order.
+    async fn commit(&mut self, ops: &[&Op]) -> Result<Vec<Done>, BusError> {
+        let mut staged = Staged::default();
+        let mut tx = self.conn.begin().await.map_err(|e| error_of(&e))?;
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            let done = apply(&mut tx, &self.bindings, &mut staged, op)
+                .await
+                .map_err(|e| error_of(&e))?;
+            results.push(done);
+        }
+        tx.commit().await.map_err(|e| error_of(&e))?;
+        for (group, patterns) in staged.bindings {
+            self.bindings.entry(group).or_default().extend(patterns);
+        }
+        if staged.enqueued {
+            self.notify.notify_waiters();
+        }
+        Ok(results)
+    }
+}
+
+fn error_of(error: &sqlx::Error) -> BusError {
+    BusError::Unavailable(format!("embedded bus store: {error}"))
+}
+
+async fn apply(
+    conn: &mut SqliteConnection,
+    bindings: &Bindings,
+    staged: &mut Staged,
+    op: &Op,
+) -> Result<Done, sqlx::Error> {
+    let now = now_ms();
+    match op {
+        Op::Publish(messages) => {
+            for message in messages {
+                for group in matching_groups(&message.kind, bindings, &staged.bindings) {
+                    store::insert_message(conn, group, &message.body, now).await?;
+                    staged.enqueued = true;
+                }
+            }
+            Ok(Done::Written)
+        }
+        Op::Declare { group, patterns } => {
+            for pattern in patterns {
+                store::insert_binding(conn, group, pattern).await?;
+            }
+            staged
+                .bindings
+                .entry(group.clone())
+                .or_default()
+                .extend(patterns.iter().cloned());
+            Ok(Done::Written)
+        }
+        Op::Claim { group, limit } => {
+            let rows = store::claim(conn, group, *limit, now).await?;
+            // Only a short claim means the group may be waiting on a delayed retry.
+            let next_due_ms = if rows.len() < *limit as usize {
+                store::next_due(conn, group, now).await?
+            } else {
+                None
+            };
+            Ok(Done::Claimed(Claimed { rows, next_due_ms }))
+        }
+        Op::Ack { seq } => {
+            store::delete(conn, *seq).await?;
+            Ok(Done::Written)
+        }
+        Op::Retry {
+            seq,
+            attempt,
+            available_at_ms,
+        } => {
+            store::reschedule(conn, *seq, *attempt, *available_at_ms).await?;
+            Ok(Done::Written)
+        }
+        Op::DeadLetter { seq, dlq, reason } => {
+            store::dead_letter(conn, *seq, dlq, reason, now).await?;
+            staged.enqueued = true;
+            Ok(Done::Written)
+        }
+        Op::Drain { group } => Ok(Done::Drained(store::drain(conn, group).await?)),
+    }
+}
+
+/// The groups with at least one pattern matching `kind`, committed or staged in this transaction.
+fn matching_groups<'a>(kind: &str, committed: &'a Bindings, staged: &'a Bindings) -> BTreeSet<&'a str> {
+    committed
+        .iter()
+        .chain(staged.iter())
+        .filter(|(_, patterns)| patterns.iter().any(|p| pattern_matches(p, kind)))
+        .map(|(group, _)| group.as_str())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_goes_once_to_every_group_bound_to_it_committed_or_staged() {
+        let mut committed = Bindings::new();
+        committed
+            .entry("a".into())
+            .or_default()
+            .extend(["iam.#".to_owned(), "iam.user.*".to_owned()]);
+        committed
+            .entry("b".into())
+            .or_default()
+            .insert("flow.#".to_owned());
+        let mut staged = Bindings::new();
+        staged
+            .entry("c".into())
+            .or_default()
+            .insert("*.user.created".to_owned());
+        staged.entry("a".into()).or_default().insert("#".to_owned());
+
+        let groups = matching_groups("iam.user.created", &committed, &staged);
+        assert_eq!(groups.into_iter().collect::<Vec<_>>(), vec!["a", "c"]);
+        assert!(matching_groups("other", &committed, &Bindings::new()).is_empty());
+    }
+}

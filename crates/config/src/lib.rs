@@ -1,0 +1,135 @@
+//! Layered configuration: built-in defaults (which run standalone with nothing installed), then a TOML file, then
+//! `FLOWMATE_*` environment variables. Secrets are redacted in `Debug` output.
+
+use std::path::PathBuf;
+
+use figment::{
+    providers::{Env, Format, Toml},
+    Figment,
+};
+pub use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Every FlowMate setting. Each service reads what it needs; every field has a default.
+///
+/// Environment variables are the field names upper-cased with the `FLOWMATE_` prefix (`FLOWMATE_HTTP_ADDR`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where standalone mode keeps its SQLite files.
+    pub data_dir: PathBuf,
+    /// Address of the public REST API (gateway).
+    pub http_addr: String,
+    /// Address a service serves gRPC, `/healthz`, `/readyz` and `/metrics` on (distributed mode).
+    pub grpc_addr: String,
+    /// The service's own database (PostgreSQL or SQLite URL). Standalone mode uses files under `data_dir`.
+    pub database_url: Option<SecretString>,
+    /// RabbitMQ URL. Unset: the embedded queue under `data_dir`.
+    pub amqp_url: Option<SecretString>,
+    /// The topic exchange events travel on.
+    pub amqp_exchange: String,
+    /// Where the gateway and other services reach the identity service (distributed mode).
+    pub identity_url: String,
+    /// The admin account created on first start.
+    pub admin_username: String,
+    /// Its password; when unset a random one is generated and printed once.
+    pub admin_password: Option<SecretString>,
+    /// Name of the tenant created on first start.
+    pub default_tenant: String,
+    /// Token lifetime in seconds (default 3 h).
+    pub token_ttl_secs: u64,
+    /// Failed logins per account before it is locked.
+    pub login_max_failures: u32,
+    /// The window failed logins are counted in, and the lock's duration, in seconds.
+    pub login_lockout_secs: u64,
+    /// Largest request body accepted, in bytes (default 10 MiB).
+    pub body_limit_bytes: usize,
+    /// Timeout of a call from one service to another, in milliseconds.
+    pub rpc_timeout_ms: u64,
+    /// `pretty` or `json`.
+    pub log_format: String,
+    /// Log filter when `RUST_LOG` is unset.
+    pub log_filter: String,
+    /// Maximum database connections per service.
+    pub database_max_connections: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("./data"),
+            http_addr: "127.0.0.1:3000".into(),
+            grpc_addr: "0.0.0.0:50051".into(),
+            database_url: None,
+            amqp_url: None,
+            amqp_exchange: "flowmate.events".into(),
+            identity_url: "http://127.0.0.1:50051".into(),
+            admin_username: "admin@flowmate.local".into(),
+            admin_password: None,
+            default_tenant: "default".into(),
+            token_ttl_secs: 3 * 3600,
+            login_max_failures: 10,
+            login_lockout_secs: 15 * 60,
+            body_limit_bytes: 10 * 1024 * 1024,
+            rpc_timeout_ms: 10_000,
+            log_format: "pretty".into(),
+            log_filter: "info".into(),
+            database_max_connections: 10,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads defaults, then the TOML file named by `FLOWMATE_CONFIG` (default `flowmate.toml`, if present), then
+    /// `FLOWMATE_*` environment variables.
+    pub fn load() -> Result<Settings, ConfigError> {
+        let file = std::env::var("FLOWMATE_CONFIG").unwrap_or_else(|_| "flowmate.toml".into());
+        Self::figment(&file)
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    fn figment(file: &str) -> Figment {
+        Figment::new()
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("FLOWMATE_").ignore(&["config"]))
+    }
+
+    /// The database URL if one is configured.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_ref().map(|s| s.expose_secret())
+    }
+
+    /// The RabbitMQ URL if one is configured.
+    pub fn amqp_url(&self) -> Option<&str> {
+        self.amqp_url.as_ref().map(|s| s.expose_secret())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("f.toml", "http_addr = \"127.0.0.1:4000\"\ntoken_ttl_secs = 60\n")?;
+            jail.set_env("FLOWMATE_TOKEN_TTL_SECS", "120");
+            jail.set_env("FLOWMATE_ADMIN_PASSWORD", "s3cret-password");
+            let s: Settings = Settings::figment("f.toml").extract()?;
+            assert_eq!(s.http_addr, "127.0.0.1:4000");
+            assert_eq!(s.token_ttl_secs, 120);
+            assert_eq!(s.body_limit_bytes, 10 * 1024 * 1024);
+            assert!(
+                !format!("{s:?}").contains("s3cret"),
+                "secrets are redacted in Debug"
+            );
+            Ok(())
+        });
+    }
+}

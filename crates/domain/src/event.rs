@@ -1,0 +1,60 @@
+//! The event envelope every message on the bus carries (CloudEvents 1.0 attribute names).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ids::Id, time};
+
+/// One event or work item. The routing key is `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Unique event id; consumers are idempotent on it.
+    pub id: String,
+    /// Routing key, e.g. `iam.user.created`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The service that published it, e.g. `flowmate/identity`.
+    pub source: String,
+    /// When it was produced (RFC 3339).
+    pub time: String,
+    /// The tenant the event belongs to, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// W3C trace context of the producer, so consumers continue the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// The payload.
+    pub data: serde_json::Value,
+}
+
+impl Envelope {
+    /// A new event with a fresh id and the current time.
+    pub fn new(kind: impl Into<String>, source: impl Into<String>, data: serde_json::Value) -> Self {
+        Envelope {
+            id: Id::new().into_string(),
+            kind: kind.into(),
+            source: source.into(),
+            time: time::now_string(),
+            tenant: None,
+            traceparent: None,
+            data,
+        }
+    }
+
+    /// Sets the tenant.
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+}
+
+/// Event type names, one place so producers and consumers agree.
+pub mod types {
+    /// A user was created; data: the user.
+    pub const USER_CREATED: &str = "iam.user.created";
+    /// A user was changed; data: the user.
+    pub const USER_MODIFIED: &str = "iam.user.modified";
+    /// A user was deleted; data: `{id, tenant}`.
+    pub const USER_DELETED: &str = "iam.user.deleted";
+    /// Tokens were revoked; data: a [`crate::identity::Revocation`].
+    pub const TOKEN_REVOKED: &str = "iam.token.revoked";
+}

@@ -1,0 +1,12 @@
+//! FlowMate's domain: ids, entities, validation rules, event payloads and permissions. No IO lives here.
+
+pub mod error;
+pub mod event;
+pub mod identity;
+pub mod ids;
+pub mod permissions;
+pub mod time;
+
+pub use error::{ErrorCode, Fault, Problem};
+pub use event::Envelope;
+pub use ids::{Id, InvalidId};

@@ -1,0 +1,16 @@
+//! Generates the gRPC code from `proto/` with the vendored `protoc`, so a machine with only Rust builds FlowMate.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    std::env::set_var("PROTOC", protoc);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "flowmate/common/v1/common.proto",
+        "flowmate/identity/v1/identity.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", root.join(f).display());
+    }
+    tonic_build::configure().compile_protos(&files.map(|f| root.join(f)), &[root])?;
+    Ok(())
+}

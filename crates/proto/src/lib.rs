@@ -1,0 +1,23 @@
+//! FlowMate's gRPC contracts, generated from `proto/`, and the one place proto <-> domain conversions live.
+
+#![allow(clippy::all, missing_docs)]
+
+mod convert;
+
+pub use convert::{fault_from_status, status_from_fault};
+
+/// Shared messages.
+pub mod common {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("flowmate.common.v1");
+    }
+}
+
+/// The identity service.
+pub mod identity {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("flowmate.identity.v1");
+    }
+}

@@ -1,0 +1,188 @@
+//! Opening a database, running migrations, and transactions.
+
+use std::{
+    ops::{Deref, DerefMut},
+    path::Path,
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
+
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+    Any, AnyConnection, AnyPool, Executor,
+};
+use tokio::sync::Notify;
+
+use crate::StoreError;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL (distributed mode).
+    Postgres,
+    /// SQLite (standalone mode and most tests).
+    Sqlite,
+}
+
+/// A service's migrations for each dialect (`services/<svc>/migrations/{postgres,sqlite}`).
+#[derive(Clone, Copy)]
+pub struct Migrations {
+    /// `sqlx::migrate!("./migrations/postgres")`.
+    pub postgres: &'static Migrator,
+    /// `sqlx::migrate!("./migrations/sqlite")`.
+    pub sqlite: &'static Migrator,
+}
+
+/// A service's database.
+///
+/// On SQLite, writes go through a single-connection pool so that write transactions never fail with
+/// `SQLITE_BUSY` on lock upgrade, while reads use a pool of their own (WAL lets them run beside the writer). On
+/// PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct Db {
+    reader: AnyPool,
+    writer: AnyPool,
+    backend: Backend,
+    outbox_notify: Arc<Notify>,
+}
+
+impl Db {
+    /// Opens the database at `url` (`postgres://…` or `sqlite://…`) and runs the service's migrations.
+    /// Concurrent replicas starting at once are safe: PostgreSQL migrations take an advisory lock.
+    pub async fn connect(url: &str, max_connections: u32, migrations: Migrations) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let (reader, writer) = match backend {
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                (pool.clone(), pool)
+            }
+            Backend::Sqlite => {
+                let writer = sqlite_pool(1).connect_with(options.clone()).await?;
+                let reader = sqlite_pool(max_connections.max(1)).connect_with(options).await?;
+                (reader, writer)
+            }
+        };
+        let migrator = match backend {
+            Backend::Postgres => migrations.postgres,
+            Backend::Sqlite => migrations.sqlite,
+        };
+        migrator.run(&writer).await?;
+        Ok(Db {
+            reader,
+            writer,
+            backend,
+            outbox_notify: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The URL of a SQLite file (created if missing).
+    pub fn sqlite_url(path: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    /// The pool for reads outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction. Dropping the [`Tx`] without [`Tx::commit`] rolls it back.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let inner = self.writer.begin().await?;
+        Ok(Tx {
+            inner,
+            wrote_outbox: false,
+            notify: self.outbox_notify.clone(),
+        })
+    }
+
+    /// Whether the database answers.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    pub(crate) fn outbox_notify(&self) -> &Arc<Notify> {
+        &self.outbox_notify
+    }
+}
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+}
+
+/// A write transaction. Use it as a connection (`query.execute(&mut *tx)`); events written with
+/// [`crate::outbox::enqueue`] are published after [`Tx::commit`].
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+    wrote_outbox: bool,
+    notify: Arc<Notify>,
+}
+
+impl Tx {
+    /// Commits, then wakes the outbox relay if events were written.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.inner.commit().await?;
+        if self.wrote_outbox {
+            self.notify.notify_one();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn mark_outbox(&mut self) {
+        self.wrote_outbox = true;
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}

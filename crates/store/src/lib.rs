@@ -1,0 +1,22 @@
+//! Persistence shared by every service: a pool for PostgreSQL or SQLite chosen by URL, the service's own
+//! migrations, one transaction helper, error mapping, and the transactional outbox that makes "change the database,
+//! then publish an event" crash-safe.
+//!
+//! SQL is written once in the portable subset (`$1` placeholders, TEXT/BIGINT columns, RFC 3339 text timestamps)
+//! and runs on both drivers through sqlx's `Any` driver; dialect-specific SQL is the exception.
+//!
+//! Every service's first migration creates the outbox table:
+//! ```sql
+//! -- PostgreSQL
+//! CREATE TABLE outbox (seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL);
+//! -- SQLite
+//! CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL);
+//! ```
+
+mod db;
+mod error;
+pub mod outbox;
+
+pub use db::{Backend, Db, Migrations, Tx};
+pub use error::StoreError;
+pub use sqlx::{self, any::AnyRow, migrate::Migrator, Row};

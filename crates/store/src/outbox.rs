@@ -1,0 +1,144 @@
+//! The transactional outbox: events are written in the same transaction as the change they announce and a relay
+//! publishes them afterwards, so a crash between the two can delay an event but never lose it. Delivery is at
+//! least once; consumers are idempotent on the event id.
+
+use std::time::Duration;
+
+use flowmate_bus::SharedBus;
+use flowmate_domain::{time, Envelope};
+use sqlx::Row;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Backend, Db, StoreError, Tx};
+
+const BATCH: i64 = 256;
+
+/// Writes `event` to the outbox as part of `tx`; it is published once `tx` commits.
+pub async fn enqueue(tx: &mut Tx, event: &Envelope) -> Result<(), StoreError> {
+    let mut event = event.clone();
+    if event.traceparent.is_none() {
+        event.traceparent = flowmate_telemetry::propagation::current_traceparent();
+    }
+    let payload = serde_json::to_string(&event)?;
+    sqlx::query("INSERT INTO outbox (id, payload, created_at) VALUES ($1, $2, $3)")
+        .bind(&event.id)
+        .bind(payload)
+        .bind(time::now_string())
+        .execute(&mut **tx)
+        .await?;
+    tx.mark_outbox();
+    Ok(())
+}
+
+/// Starts the relay that publishes committed outbox rows to `bus`, oldest first, until `shutdown`.
+///
+/// On PostgreSQL several replicas may relay at once: rows are claimed with `FOR UPDATE SKIP LOCKED`.
+pub fn start_relay(db: Db, bus: SharedBus, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match relay_batch(&db, &bus).await {
+                Ok(n) if n as i64 >= BATCH => continue,
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay failed; retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => continue,
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = db.outbox_notify().notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    })
+}
+
+/// Publishes one batch of pending rows; returns how many were published.
+///
+/// PostgreSQL: rows are locked for the round (`FOR UPDATE SKIP LOCKED`) so replicas share the work. SQLite: one
+/// process owns the file, so rows are read outside a transaction and the single writer is not held while
+/// publishing.
+pub async fn relay_batch(db: &Db, bus: &SharedBus) -> Result<usize, RelayError> {
+    match db.backend() {
+        Backend::Postgres => {
+            let mut tx = db.writer().begin().await.map_err(StoreError::from)?;
+            let sql = "SELECT seq, payload FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED";
+            let rows = sqlx::query(sql)
+                .bind(BATCH)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            let seqs = publish_rows(&rows, bus).await?;
+            delete(&mut *tx, &seqs).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(seqs.len())
+        }
+        Backend::Sqlite => {
+            let sql = "SELECT seq, payload FROM outbox ORDER BY seq LIMIT $1";
+            let rows = sqlx::query(sql)
+                .bind(BATCH)
+                .fetch_all(db.pool())
+                .await
+                .map_err(StoreError::from)?;
+            let seqs = publish_rows(&rows, bus).await?;
+            delete(db.writer(), &seqs).await?;
+            Ok(seqs.len())
+        }
+    }
+}
+
+async fn publish_rows(rows: &[sqlx::any::AnyRow], bus: &SharedBus) -> Result<Vec<i64>, RelayError> {
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        seqs.push(row.try_get::<i64, _>("seq").map_err(StoreError::from)?);
+        let payload: String = row.try_get("payload").map_err(StoreError::from)?;
+        events.push(serde_json::from_str::<Envelope>(&payload).map_err(StoreError::from)?);
+    }
+    if !events.is_empty() {
+        bus.publish_batch(&events)
+            .await
+            .map_err(|e| RelayError::Bus(e.to_string()))?;
+    }
+    Ok(seqs)
+}
+
+/// `DELETE … WHERE seq IN (…)` for exactly the published rows (never a range: on PostgreSQL a row in between
+/// may belong to another replica's round).
+fn delete_sql(n: usize) -> String {
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!("DELETE FROM outbox WHERE seq IN ({})", placeholders.join(","))
+}
+
+async fn delete<'e, E>(exec: E, seqs: &[i64]) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let sql = delete_sql(seqs.len());
+    let mut q = sqlx::query(&sql);
+    for s in seqs {
+        q = q.bind(*s);
+    }
+    q.execute(exec).await?;
+    Ok(())
+}
+
+/// Why a relay round failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Reading or deleting outbox rows failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The bus did not confirm the publish; the rows stay and are retried.
+    #[error("publish: {0}")]
+    Bus(String),
+}

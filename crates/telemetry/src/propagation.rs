@@ -1,0 +1,74 @@
+//! W3C trace context across process boundaries: HTTP headers, gRPC metadata and bus envelopes (AMQP headers).
+
+use std::collections::HashMap;
+
+use opentelemetry::{global, propagation::Extractor, propagation::Injector, Context};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The `traceparent` of the current span, to put on an outgoing message.
+pub fn current_traceparent() -> Option<String> {
+    let cx = tracing::Span::current().context();
+    let mut carrier: HashMap<String, String> = HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of the remote span named by `traceparent`.
+pub fn set_parent(span: &tracing::Span, traceparent: &str) {
+    let mut carrier: HashMap<String, String> = HashMap::new();
+    carrier.insert("traceparent".to_owned(), traceparent.to_owned());
+    let cx = global::get_text_map_propagator(|p| p.extract(&carrier));
+    let _ = span.set_parent(cx);
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// The remote context carried by incoming HTTP headers (or gRPC metadata, which travels as HTTP/2 headers).
+pub fn extract_headers(headers: &http::HeaderMap) -> Context {
+    global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
+}
+
+/// Makes `span` a child of the context in `headers`, when there is one.
+pub fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
+    if headers.contains_key("traceparent") {
+        let _ = span.set_parent(extract_headers(headers));
+    }
+}
+
+/// Writes the current span's context into outgoing HTTP headers.
+pub fn inject_headers(headers: &mut http::HeaderMap) {
+    let cx = tracing::Span::current().context();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeaderInjector(headers)));
+}
+
+/// A tonic client interceptor that forwards the current trace context in gRPC metadata.
+pub fn inject_grpc<T>(mut request: tonic::Request<T>) -> tonic::Request<T> {
+    if let Some(tp) = current_traceparent() {
+        if let Ok(v) = tp.parse() {
+            request.metadata_mut().insert("traceparent", v);
+        }
+    }
+    request
+}

@@ -1,0 +1,54 @@
+//! FlowMate standalone: every service in one process. SQLite files under the data directory, the embedded durable
+//! queue instead of RabbitMQ, and the services still talking gRPC over loopback — the same code as distributed
+//! mode with different adapters.
+
+use std::net::SocketAddr;
+
+use flowmate_config::Settings;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use flowmate_identity::FirstStart;
+
+/// A running standalone FlowMate.
+pub struct Standalone {
+    /// Where the REST API listens.
+    pub http_addr: SocketAddr,
+    /// The admin login created on this start, if it was the first.
+    pub first_start: Option<FirstStart>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Standalone {
+    /// Waits until every service has stopped (after the shutdown token was cancelled).
+    pub async fn stopped(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts every service in this process until `shutdown` is cancelled.
+///
+/// Services bind gRPC to `127.0.0.1:0`; only the gateway listens on `settings.http_addr`. Each service gets its own
+/// SQLite file under `settings.data_dir` (`identity.db`, ...) and they share the embedded queue (`bus.db`), unless
+/// `amqp_url` points at RabbitMQ.
+pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<Standalone> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let bus = flowmate_bus::open(settings.amqp_url(), &settings.amqp_exchange, &settings.data_dir).await?;
+
+    let mut identity_config = flowmate_identity::IdentityConfig::from_settings(settings);
+    identity_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("identity.db"));
+    identity_config.grpc_addr = "127.0.0.1:0".into();
+    let identity = flowmate_identity::start(identity_config, bus.clone(), shutdown.clone()).await?;
+
+    let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(settings);
+    gateway_config.identity_url = format!("http://{}", identity.addr);
+    let gateway = flowmate_gateway::start(gateway_config, bus, shutdown).await?;
+
+    Ok(Standalone {
+        http_addr: gateway.addr,
+        first_start: identity.first_start,
+        tasks: vec![gateway.task, identity.task],
+    })
+}

@@ -1,0 +1,308 @@
+//! The identity service as the gateway sees it: a trait for handlers, implemented over gRPC.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use flowmate_api::identity::{CreateRole, CreateUser, LoginResponse, Role, Tenant, UpdateUser, User};
+use flowmate_auth::PublicKey;
+use flowmate_domain::{identity as dom, Fault};
+use flowmate_proto::{
+    common::v1::PageRequest,
+    fault_from_status,
+    identity::v1::{self as pb, identity_client::IdentityClient},
+};
+use tonic::{metadata::MetadataValue, transport::Channel, Request};
+
+/// Which users to list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Exact usernames.
+    pub usernames: Vec<String>,
+    /// User ids.
+    pub ids: Vec<String>,
+    /// Page size and 1-based number.
+    pub page: Option<(u32, u32)>,
+}
+
+/// Identity operations; `token` is the caller's bearer token, forwarded so identity enforces its own rules.
+#[async_trait]
+pub trait IdentityApi: Send + Sync + 'static {
+    /// Logs in.
+    async fn login(&self, username: String, password: String) -> Result<LoginResponse, Fault>;
+    /// Revokes the caller's token.
+    async fn logout(&self, token: &str) -> Result<(), Fault>;
+    /// The token verification keys.
+    async fn public_keys(&self) -> Result<Vec<PublicKey>, Fault>;
+    /// Revocations in force.
+    async fn revocations(&self) -> Result<Vec<dom::Revocation>, Fault>;
+    /// Users in the caller's scope and their total.
+    async fn list_users(&self, token: &str, filter: UserFilter) -> Result<(Vec<User>, u64), Fault>;
+    /// One user.
+    async fn get_user(&self, token: &str, id: &str) -> Result<User, Fault>;
+    /// Creates a user.
+    async fn create_user(&self, token: &str, input: CreateUser) -> Result<User, Fault>;
+    /// Changes a user.
+    async fn update_user(&self, token: &str, id: &str, input: UpdateUser) -> Result<User, Fault>;
+    /// Deletes a user.
+    async fn delete_user(&self, token: &str, id: &str) -> Result<(), Fault>;
+    /// Tenants in scope.
+    async fn list_tenants(&self, token: &str) -> Result<Vec<Tenant>, Fault>;
+    /// Creates a tenant.
+    async fn create_tenant(&self, token: &str, name: String, status: Option<String>)
+        -> Result<Tenant, Fault>;
+    /// Roles in scope.
+    async fn list_roles(&self, token: &str) -> Result<Vec<Role>, Fault>;
+    /// Creates a role.
+    async fn create_role(&self, token: &str, input: CreateRole) -> Result<Role, Fault>;
+}
+
+/// [`IdentityApi`] over gRPC, with a deadline per call and the trace context and caller token in metadata.
+#[derive(Clone)]
+pub struct GrpcIdentity {
+    client: IdentityClient<Channel>,
+    timeout: Duration,
+}
+
+impl GrpcIdentity {
+    /// A client of the identity service at `url` (`http://host:port`); connects lazily and reconnects.
+    pub fn new(url: &str, timeout: Duration) -> Result<Self, http::uri::InvalidUri> {
+        let channel = Channel::from_shared(url.to_owned())?
+            .connect_timeout(Duration::from_secs(5))
+            .connect_lazy();
+        Ok(GrpcIdentity {
+            client: IdentityClient::new(channel),
+            timeout,
+        })
+    }
+
+    fn request<T>(&self, token: Option<&str>, message: T) -> Request<T> {
+        let mut request = flowmate_telemetry::propagation::inject_grpc(Request::new(message));
+        request.set_timeout(self.timeout);
+        if let Some(t) = token {
+            if let Ok(v) = MetadataValue::try_from(format!("Bearer {t}")) {
+                request.metadata_mut().insert("authorization", v);
+            }
+        }
+        request
+    }
+}
+
+fn fault(status: tonic::Status) -> Fault {
+    fault_from_status(&status)
+}
+
+fn user(u: pb::User) -> Result<User, Fault> {
+    dom::User::try_from(u).map(Into::into)
+}
+
+fn tenant(t: pb::Tenant) -> Result<Tenant, Fault> {
+    dom::Tenant::try_from(t).map(Into::into)
+}
+
+fn role(r: pb::Role) -> Role {
+    dom::Role::from(r).into()
+}
+
+#[async_trait]
+impl IdentityApi for GrpcIdentity {
+    async fn login(&self, username: String, password: String) -> Result<LoginResponse, Fault> {
+        let r = self
+            .client
+            .clone()
+            .login(self.request(None, pb::LoginRequest { username, password }))
+            .await;
+        let r = r.map_err(fault)?.into_inner();
+        Ok(LoginResponse {
+            token: r.token,
+            id: r.id,
+            expires_at: r.expires_at,
+        })
+    }
+
+    async fn logout(&self, token: &str) -> Result<(), Fault> {
+        self.client
+            .clone()
+            .logout(self.request(Some(token), pb::LogoutRequest {}))
+            .await
+            .map_err(fault)?;
+        Ok(())
+    }
+
+    async fn public_keys(&self) -> Result<Vec<PublicKey>, Fault> {
+        let r = self
+            .client
+            .clone()
+            .get_public_keys(self.request(None, pb::GetPublicKeysRequest {}))
+            .await;
+        Ok(r.map_err(fault)?
+            .into_inner()
+            .keys
+            .into_iter()
+            .map(|k| PublicKey {
+                kid: k.kid,
+                algorithm: k.algorithm,
+                key: k.key,
+            })
+            .collect())
+    }
+
+    async fn revocations(&self) -> Result<Vec<dom::Revocation>, Fault> {
+        let r = self
+            .client
+            .clone()
+            .list_revocations(self.request(None, pb::ListRevocationsRequest {}))
+            .await;
+        r.map_err(fault)?
+            .into_inner()
+            .revocations
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    async fn list_users(&self, token: &str, filter: UserFilter) -> Result<(Vec<User>, u64), Fault> {
+        let message = pb::ListUsersRequest {
+            usernames: filter.usernames,
+            user_ids: filter.ids,
+            page: filter.page.map(|(size, number)| PageRequest { size, number }),
+        };
+        let r = self
+            .client
+            .clone()
+            .list_users(self.request(Some(token), message))
+            .await
+            .map_err(fault)?;
+        let r = r.into_inner();
+        Ok((r.users.into_iter().map(user).collect::<Result<_, _>>()?, r.total))
+    }
+
+    async fn get_user(&self, token: &str, id: &str) -> Result<User, Fault> {
+        let message = pb::GetUserRequest { id: id.to_owned() };
+        user(
+            self.client
+                .clone()
+                .get_user(self.request(Some(token), message))
+                .await
+                .map_err(fault)?
+                .into_inner(),
+        )
+    }
+
+    async fn create_user(&self, token: &str, i: CreateUser) -> Result<User, Fault> {
+        let message = pb::CreateUserRequest {
+            username: i.username,
+            password: i.password,
+            firstname: i.firstname,
+            lastname: i.lastname,
+            status: i.status,
+            tenant: i.tenant,
+            roles: i.roles,
+            permissions: i.permissions,
+            confirmed: i.confirmed,
+            img: i.img,
+        };
+        user(
+            self.client
+                .clone()
+                .create_user(self.request(Some(token), message))
+                .await
+                .map_err(fault)?
+                .into_inner(),
+        )
+    }
+
+    async fn update_user(&self, token: &str, id: &str, i: UpdateUser) -> Result<User, Fault> {
+        let message = pb::UpdateUserRequest {
+            id: id.to_owned(),
+            username: i.username,
+            password: i.password,
+            firstname: i.firstname,
+            lastname: i.lastname,
+            status: i.status,
+            roles: i.roles.map(|values| pb::StringList { values }),
+            permissions: i.permissions.map(|values| pb::StringList { values }),
+            confirmed: i.confirmed,
+            img: i.img,
+        };
+        user(
+            self.client
+                .clone()
+                .update_user(self.request(Some(token), message))
+                .await
+                .map_err(fault)?
+                .into_inner(),
+        )
+    }
+
+    async fn delete_user(&self, token: &str, id: &str) -> Result<(), Fault> {
+        let message = pb::DeleteUserRequest { id: id.to_owned() };
+        self.client
+            .clone()
+            .delete_user(self.request(Some(token), message))
+            .await
+            .map_err(fault)?;
+        Ok(())
+    }
+
+    async fn list_tenants(&self, token: &str) -> Result<Vec<Tenant>, Fault> {
+        let r = self
+            .client
+            .clone()
+            .list_tenants(self.request(Some(token), pb::ListTenantsRequest {}))
+            .await;
+        r.map_err(fault)?
+            .into_inner()
+            .tenants
+            .into_iter()
+            .map(tenant)
+            .collect()
+    }
+
+    async fn create_tenant(
+        &self,
+        token: &str,
+        name: String,
+        status: Option<String>,
+    ) -> Result<Tenant, Fault> {
+        let message = pb::CreateTenantRequest { name, status };
+        tenant(
+            self.client
+                .clone()
+                .create_tenant(self.request(Some(token), message))
+                .await
+                .map_err(fault)?
+                .into_inner(),
+        )
+    }
+
+    async fn list_roles(&self, token: &str) -> Result<Vec<Role>, Fault> {
+        let r = self
+            .client
+            .clone()
+            .list_roles(self.request(Some(token), pb::ListRolesRequest {}))
+            .await;
+        Ok(r.map_err(fault)?
+            .into_inner()
+            .roles
+            .into_iter()
+            .map(role)
+            .collect())
+    }
+
+    async fn create_role(&self, token: &str, i: CreateRole) -> Result<Role, Fault> {
+        let message = pb::CreateRoleRequest {
+            name: i.name.unwrap_or_default(),
+            permissions: i.permissions,
+            description: i.description,
+            is_global: i.is_global,
+        };
+        Ok(role(
+            self.client
+                .clone()
+                .create_role(self.request(Some(token), message))
+                .await
+                .map_err(fault)?
+                .into_inner(),
+        ))
+    }
+}

@@ -1,0 +1,33 @@
+//! What the gateway needs from the settings.
+
+use std::time::Duration;
+
+use flowmate_config::Settings;
+
+/// Gateway configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where the public REST API listens (`127.0.0.1:0` picks a free port).
+    pub http_addr: String,
+    /// The identity service's gRPC address (`http://host:port`).
+    pub identity_url: String,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Deadline of each call to a service.
+    pub rpc_timeout: Duration,
+    /// How often keys and revocations are refreshed besides the revocation events.
+    pub auth_refresh: Duration,
+}
+
+impl GatewayConfig {
+    /// Reads the settings.
+    pub fn from_settings(s: &Settings) -> GatewayConfig {
+        GatewayConfig {
+            http_addr: s.http_addr.clone(),
+            identity_url: s.identity_url.clone(),
+            body_limit_bytes: s.body_limit_bytes,
+            rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
+            auth_refresh: Duration::from_secs(30),
+        }
+    }
+}

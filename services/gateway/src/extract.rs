@@ -1,0 +1,180 @@
+//! Extractors whose rejections render the API error shape: the caller (`AuthUser`), JSON bodies (`ApiJson`),
+//! bracketed query parameters (`Params`) and path ids (`PathId`).
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, RawQuery, Request},
+    http::{header, request::Parts, StatusCode},
+    response::IntoResponse,
+};
+use flowmate_auth::{bearer_token, Principal};
+use flowmate_domain::{ErrorCode, Fault, Id, Problem};
+use serde::de::DeserializeOwned;
+
+use crate::{error::ApiError, state::AppState};
+
+/// The verified caller. Missing or bad tokens are `401` with `WWW-Authenticate: Bearer`.
+pub struct AuthUser(pub Principal);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = bearer_token(header)?;
+        Ok(AuthUser(state.verifier.verify(token)?))
+    }
+}
+
+/// A JSON body: `415` unless `Content-Type` is JSON, `413` over the body limit, `400` for malformed JSON (with the
+/// position) or a value of the wrong type (with the field's JSON pointer).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "Content-Type must be application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(ErrorCode::PayloadTooLarge, "Request body is too large")
+            } else {
+                ApiError::bad_request("Request body could not be read")
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, reporting syntax errors with their position and type errors with the field's pointer.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let inner = e.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::bad_request(format!("Invalid JSON: {inner}"));
+        }
+        let pointer = pointer_of(e.path());
+        ApiError(Fault::invalid(vec![Problem {
+            message: "INPUT_INVALID".into(),
+            field: Some(pointer),
+            detail: Some(inner.to_string()),
+        }]))
+    })
+}
+
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        out.push('/');
+        match seg {
+            Segment::Seq { index } => out.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => out.push_str(key),
+            Segment::Unknown => out.push('?'),
+        }
+    }
+    out
+}
+
+/// A path id; malformed ids are `400 Invalid id`.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("Invalid id"))?;
+        Id::parse(&raw).map_err(|_| ApiError::bad_request("Invalid id"))?;
+        Ok(PathId(raw))
+    }
+}
+
+/// Query parameters in bracket syntax (`page[size]=20&username=a&username=b`); repeated keys form lists.
+pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let RawQuery(raw) = RawQuery::from_request_parts(parts, state)
+            .await
+            .unwrap_or(RawQuery(None));
+        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
+            .map_err(|_| ApiError::bad_request("Invalid query string"))?;
+        Ok(Params(pairs))
+    }
+}
+
+impl Params {
+    /// The last value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The `meta` switch: `true`/`1` on, `false`/`0`/absent off, anything else `400`.
+    pub fn meta(&self) -> Result<bool, ApiError> {
+        match self.get("meta") {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") | Some("") => Ok(true),
+            Some(_) => Err(ApiError::bad_request("Invalid meta parameter: use true or false")),
+        }
+    }
+
+    /// `page[size]` (1..=1000) and `page[number]` (≥ 1), or `None` when neither is given.
+    pub fn page(&self, default_size: u32) -> Result<Option<(u32, u32)>, ApiError> {
+        let (size, number) = (self.get("page[size]"), self.get("page[number]"));
+        if size.is_none() && number.is_none() {
+            return Ok(None);
+        }
+        let size = match size {
+            None => default_size,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| ApiError::bad_request("Invalid page[size] parameter: must be 1..1000"))?,
+        };
+        let number =
+            match number {
+                None => 1,
+                Some(s) => s.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::bad_request("Invalid page[number] parameter: must be 1 or more")
+                })?,
+            };
+        Ok(Some((size, number)))
+    }
+}

@@ -1,0 +1,47 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+use crate::routes::{auth, roles, tenants, users};
+
+/// The FlowMate REST API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "FlowMate API", description = "The FlowMate REST API (OIH-compatible). See API.md."),
+    paths(
+        auth::login, auth::logout,
+        users::list, users::create, users::me, users::get_one, users::update, users::remove,
+        tenants::list, tenants::create,
+        roles::list, roles::create,
+    ),
+    components(schemas(
+        flowmate_api::ErrorBody, flowmate_api::ErrorItem,
+        flowmate_api::identity::LoginRequest, flowmate_api::identity::LoginResponse,
+        flowmate_api::identity::User, flowmate_api::identity::Role, flowmate_api::identity::Tenant,
+        flowmate_api::identity::CreateUser, flowmate_api::identity::UpdateUser,
+        flowmate_api::identity::CreateTenant, flowmate_api::identity::CreateRole,
+    )),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles")),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per resource, each with its own `router()`.
+
+pub mod auth;
+pub mod roles;
+pub mod tenants;
+pub mod users;

@@ -1,0 +1,16 @@
+//! The state every handler shares.
+
+use std::sync::Arc;
+
+use flowmate_auth::Verifier;
+
+use crate::clients::IdentityApi;
+
+/// Clients of the services behind the gateway, and the token verifier.
+#[derive(Clone)]
+pub struct AppState {
+    /// The identity service.
+    pub identity: Arc<dyn IdentityApi>,
+    /// Verifies bearer tokens locally with identity's public key and the revocation list.
+    pub verifier: Arc<Verifier>,
+}
