@@ -1,1 +1,11 @@
+//! End-to-end tests through the public REST API. Every scenario runs in both run modes (see `harness`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod auth;
+mod conventions;
+mod directory;
+mod ops;
+mod users;

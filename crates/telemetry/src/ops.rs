@@ -45,6 +45,7 @@ pub async fn serve(
     ready: Readiness,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
+    crate::metrics::handle();
     let app = app.merge(router(ready)).layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| {
             let span = tracing::info_span!("request", service, path = %req.uri().path());

@@ -1,1 +1,12 @@
-//! placeholder
+//! Test helpers shared by FlowMate's test suites: a fresh PostgreSQL database per test, the RabbitMQ URL, and a
+//! small client for the public REST API. Servers are optional locally (tests skip with a note) and mandatory in CI
+//! (`CI=true`): a missing server fails the run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod servers;
+
+pub use api::{Api, Reply};
+pub use servers::{amqp_url, init_tracing, PgDatabase};
+pub use tempfile::TempDir;

@@ -1,0 +1,102 @@
+//! External servers for tests: PostgreSQL (`TEST_DATABASE_URL`) and RabbitMQ (`TEST_AMQP_URL`).
+
+use sqlx::{Connection, Executor, PgConnection};
+
+/// Installs a test log subscriber once (`RUST_LOG` controls it; silent by default).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The variable's value; `None` (with a note) when unset locally. In CI an unset variable panics.
+fn required(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if in_ci() => panic!("{var} is not set: CI must run the {what} tests"),
+        _ => {
+            eprintln!("skipping {what} test: {var} is not set");
+            None
+        }
+    }
+}
+
+/// The RabbitMQ URL for tests, or `None` to skip (never in CI).
+pub fn amqp_url() -> Option<String> {
+    required("TEST_AMQP_URL", "RabbitMQ")
+}
+
+/// A PostgreSQL database created for one test and dropped by [`PgDatabase::drop_database`].
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// Creates a fresh database on the `TEST_DATABASE_URL` server, or `None` to skip (never in CI).
+    pub async fn create() -> Option<PgDatabase> {
+        let admin_url = required("TEST_DATABASE_URL", "PostgreSQL")?;
+        let name = format!("fm_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        let url = replace_database(&admin_url, &name);
+        Some(PgDatabase { admin_url, name, url })
+    }
+
+    /// Drops the database (connections still open are terminated).
+    pub async fn drop_database(self) {
+        if let Ok(mut conn) = PgConnection::connect(&self.admin_url).await {
+            let _ = conn
+                .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+                .await;
+        }
+    }
+}
+
+/// Swaps the database name of a PostgreSQL URL (keeping credentials, host and parameters).
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            replace_database("postgres://u:p@h:5432/test", "x"),
+            "postgres://u:p@h:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://h/test?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+        assert_eq!(replace_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    }
+}

@@ -1,0 +1,303 @@
+//! Tenants, roles and tenant isolation (API.md §2).
+
+use serde_json::{json, Value};
+
+use crate::harness::App;
+
+/// A second tenant with a tenant admin and a plain member, both logged in.
+struct Other {
+    tenant: String,
+    admin: String,
+    member: String,
+    member_id: String,
+}
+
+async fn other_tenant(app: &App) -> Other {
+    let r = app
+        .api
+        .post("/api/tenants", Some(&app.admin), &json!({"name": "acme"}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let tenant = r.body["id"].as_str().unwrap().to_owned();
+    let tenant_admin = app.role_id("TENANT_ADMIN").await;
+    let user_role = app.role_id("USER").await;
+    app.create_user(
+        json!({"username": "boss@acme.test", "password": "boss-password", "firstname": "B",
+                           "lastname": "Oss", "tenant": tenant, "roles": [tenant_admin]}),
+    )
+    .await;
+    let member = app
+        .create_user(
+            json!({"username": "dev@acme.test", "password": "dev-password", "firstname": "D",
+                            "lastname": "Ev", "tenant": tenant, "roles": [user_role]}),
+        )
+        .await;
+    Other {
+        tenant,
+        admin: app.api.login("boss@acme.test", "boss-password").await,
+        member: app.api.login("dev@acme.test", "dev-password").await,
+        member_id: member["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn usernames(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn creating_a_tenant_returns_201_and_names_are_unique(app: &App) {
+    let r = app
+        .api
+        .post(
+            "/api/tenants",
+            Some(&app.admin),
+            &json!({"name": "globex", "status": "PENDING"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body["name"], "globex");
+    assert_eq!(r.body["status"], "PENDING");
+    for key in ["id", "createdAt", "updatedAt"] {
+        assert!(r.body[key].is_string(), "{key}");
+    }
+    let r = app
+        .api
+        .post("/api/tenants", Some(&app.admin), &json!({"name": "globex"}))
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.error(), "DUPLICATE_KEY");
+    let r = app
+        .api
+        .post(
+            "/api/tenants",
+            Some(&app.admin),
+            &json!({"name": "", "status": "ASLEEP"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 2);
+    let all = app.api.get("/api/tenants?meta=true", Some(&app.admin)).await;
+    assert_eq!(all.body["meta"]["total"], 2, "the default tenant and globex");
+}
+
+async fn a_tenant_admin_sees_only_its_own_tenant(app: &App) {
+    let other = other_tenant(app).await;
+    let r = app.api.get("/api/users", Some(&other.admin)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(usernames(&r.body), ["boss@acme.test", "dev@acme.test"]);
+    let admin_id = app.api.get("/api/users/me", Some(&app.admin)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .api
+        .get(&format!("/api/users/{admin_id}"), Some(&other.admin))
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.error(), "USER_NOT_FOUND");
+    let r = app
+        .api
+        .patch(
+            &format!("/api/users/{admin_id}"),
+            Some(&other.admin),
+            &json!({"firstname": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .api
+        .delete(&format!("/api/users/{admin_id}"), Some(&other.admin))
+        .await;
+    assert_eq!(r.status, 404);
+    let tenants = app.api.get("/api/tenants", Some(&other.admin)).await.body;
+    assert_eq!(tenants.as_array().unwrap().len(), 1);
+    assert_eq!(tenants[0]["id"], other.tenant.as_str());
+    // The admin sees everyone.
+    assert_eq!(
+        app.api.get("/api/users?meta=true", Some(&app.admin)).await.body["meta"]["total"],
+        3
+    );
+}
+
+async fn a_tenant_admin_creates_users_only_in_its_tenant_and_never_grants_all(app: &App) {
+    let other = other_tenant(app).await;
+    let home = app.api.get("/api/users/me", Some(&app.admin)).await.body["tenant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .api
+        .post(
+            "/api/users",
+            Some(&other.admin),
+            &json!({"username": "new@acme.test", "password": "new-password",
+            "firstname": "N", "lastname": "Ew", "tenant": home}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        r.body["tenant"],
+        other.tenant.as_str(),
+        "the tenant is forced to the caller's"
+    );
+    let r = app
+        .api
+        .post(
+            "/api/users",
+            Some(&other.admin),
+            &json!({"username": "root@acme.test", "password": "root-password",
+            "firstname": "R", "lastname": "Oot", "permissions": ["all"]}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error(), "FORBIDDEN");
+    let admin_role = app.role_id("ADMIN").await;
+    let r = app
+        .api
+        .post(
+            "/api/users",
+            Some(&other.admin),
+            &json!({"username": "root@acme.test", "password": "root-password",
+            "firstname": "R", "lastname": "Oot", "roles": [admin_role]}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error(), "FORBIDDEN");
+    let r = app
+        .api
+        .patch(
+            &format!("/api/users/{}", other.member_id),
+            Some(&other.admin),
+            &json!({"permissions": ["iam.account.create"]}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app
+        .api
+        .post("/api/tenants", Some(&other.admin), &json!({"name": "mine"}))
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error(), "MISSING_PERMISSION");
+}
+
+async fn a_member_without_account_permissions_gets_403_missing_permission(app: &App) {
+    let other = other_tenant(app).await;
+    let r = app.api.get("/api/users", Some(&other.member)).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.body,
+        json!({"errors": [{"message": "MISSING_PERMISSION", "code": 403}]})
+    );
+    let r = app
+        .api
+        .post(
+            "/api/users",
+            Some(&other.member),
+            &json!({"username": "x@acme.test"}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app.api.get("/api/users/me", Some(&other.member)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["id"], other.member_id.as_str());
+}
+
+async fn roles_are_listed_per_tenant_and_created_within_the_rules(app: &App) {
+    let other = other_tenant(app).await;
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = app.api.get("/api/roles", Some(&other.member)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(names(&r.body), ["ADMIN", "TENANT_ADMIN", "USER"]);
+
+    let r = app.api.post("/api/roles", Some(&other.admin), &json!({"name": "ops", "permissions": ["flows.read", "flows.control"], "description": "Operators"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["isGlobal"], false);
+    assert_eq!(r.body["tenant"], other.tenant.as_str());
+    assert_eq!(r.body["permissions"], json!(["flows.read", "flows.control"]));
+    let r = app
+        .api
+        .post(
+            "/api/roles",
+            Some(&other.admin),
+            &json!({"name": "ops", "permissions": []}),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.error(), "DUPLICATE_KEY");
+    let r = app
+        .api
+        .post(
+            "/api/roles",
+            Some(&other.admin),
+            &json!({"name": "bad", "permissions": ["flows.read", "fly.away", "x"]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["/permissions/1", "/permissions/2"]);
+    let r = app
+        .api
+        .post(
+            "/api/roles",
+            Some(&other.admin),
+            &json!({"name": "boss", "permissions": ["iam.account.create"]}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error(), "FORBIDDEN");
+    let r = app
+        .api
+        .post(
+            "/api/roles",
+            Some(&other.admin),
+            &json!({"name": "everyone", "permissions": [], "isGlobal": true}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app
+        .api
+        .post(
+            "/api/roles",
+            Some(&other.member),
+            &json!({"name": "mine", "permissions": []}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error(), "MISSING_PERMISSION");
+
+    // The tenant's role is visible in the tenant and to the admin, not in the admin's own tenant's listing.
+    assert!(names(&app.api.get("/api/roles", Some(&other.member)).await.body).contains(&"ops".to_owned()));
+    let r = app
+        .api
+        .post(
+            "/api/roles",
+            Some(&app.admin),
+            &json!({"name": "auditors", "permissions": ["flows.read"], "isGlobal": true}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body["isGlobal"], true);
+    assert!(r.body.get("tenant").is_none());
+}
+
+crate::both_modes!(
+    creating_a_tenant_returns_201_and_names_are_unique,
+    a_tenant_admin_sees_only_its_own_tenant,
+    a_tenant_admin_creates_users_only_in_its_tenant_and_never_grants_all,
+    a_member_without_account_permissions_gets_403_missing_permission,
+    roles_are_listed_per_tenant_and_created_within_the_rules,
+);
