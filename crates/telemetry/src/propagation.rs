@@ -18,7 +18,7 @@ pub fn set_parent(span: &tracing::Span, traceparent: &str) {
     let mut carrier: HashMap<String, String> = HashMap::new();
     carrier.insert("traceparent".to_owned(), traceparent.to_owned());
     let cx = global::get_text_map_propagator(|p| p.extract(&carrier));
-    let _ = span.set_parent(cx);
+    span.set_parent(cx);
 }
 
 struct HeaderExtractor<'a>(&'a http::HeaderMap);
@@ -53,7 +53,7 @@ pub fn extract_headers(headers: &http::HeaderMap) -> Context {
 /// Makes `span` a child of the context in `headers`, when there is one.
 pub fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
     if headers.contains_key("traceparent") {
-        let _ = span.set_parent(extract_headers(headers));
+        span.set_parent(extract_headers(headers));
     }
 }
 
