@@ -72,3 +72,62 @@ pub fn inject_grpc<T>(mut request: tonic::Request<T>) -> tonic::Request<T> {
     }
     request
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    const INCOMING: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn with_tracing(f: impl FnOnce()) {
+        global::set_text_map_propagator(TraceContextPropagator::new());
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, f);
+    }
+
+    #[test]
+    fn a_child_span_continues_the_remote_trace() {
+        with_tracing(|| {
+            let span = tracing::info_span!("child");
+            set_parent(&span, INCOMING);
+            let _entered = span.enter();
+            let out = current_traceparent().expect("a traceparent");
+            assert!(
+                out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+                "same trace: {out}"
+            );
+            assert!(!out.contains("00f067aa0ba902b7"), "a new span id: {out}");
+        });
+    }
+
+    #[test]
+    fn the_context_travels_in_http_headers_and_grpc_metadata() {
+        with_tracing(|| {
+            let mut incoming = http::HeaderMap::new();
+            incoming.insert("traceparent", http::HeaderValue::from_static(INCOMING));
+            let span = tracing::info_span!("server");
+            set_parent_from_headers(&span, &incoming);
+            let _entered = span.enter();
+            let mut outgoing = http::HeaderMap::new();
+            inject_headers(&mut outgoing);
+            let tp = outgoing
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            assert!(tp.contains("4bf92f3577b34da6a3ce929d0e0e4736"), "{tp}");
+            let request = inject_grpc(tonic::Request::new(()));
+            let md = request
+                .metadata()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            assert!(md.contains("4bf92f3577b34da6a3ce929d0e0e4736"), "{md}");
+        });
+    }
+}

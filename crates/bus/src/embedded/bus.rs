@@ -4,7 +4,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteLockingMode, SqliteSynchronous},
     ConnectOptions,
 };
 use tokio::{sync::Notify, task::JoinHandle};
@@ -17,24 +17,25 @@ use super::{
 };
 use crate::{consume::dead_letter_queue, Bus, BusError, Envelope, Handler, SubscribeOptions};
 
-/// How long a statement waits for a lock held by another connection (only health checks share the file).
+/// How long opening waits for the file to be released by a previous owner (e.g. a bus dropped a moment ago).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A durable queue in its own SQLite file.
 ///
-/// One process owns the file: opening it releases every message a previous process had claimed, which is then
-/// redelivered with [`Delivery::redelivered`](crate::Delivery::redelivered) set. `publish` returns `Ok` once
-/// the message is committed (WAL, `synchronous=NORMAL`: it survives the process being killed).
+/// One bus owns the file: the writer's connection holds an exclusive lock, so a second `open` of the same file
+/// (in this process or another) fails with `Unavailable` instead of corrupting the queue's bookkeeping. Opening
+/// releases every message a previous owner had claimed; it is redelivered with
+/// [`Delivery::redelivered`](crate::Delivery::redelivered) set. `publish` returns `Ok` once the message is
+/// committed (WAL, `synchronous=NORMAL`: it survives the process being killed, not a power loss).
 #[derive(Debug)]
 pub struct EmbeddedBus {
     writer: WriterHandle,
-    pool: SqlitePool,
     notify: Arc<Notify>,
 }
 
 impl EmbeddedBus {
     /// Opens the queue file at `path`, creating it and its directory if needed. Must run inside a Tokio runtime:
-    /// it starts the writer task.
+    /// it starts the writer task. Fails with `Unavailable` if another bus owns the file.
     pub async fn open(path: &Path) -> Result<EmbeddedBus, BusError> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir).await.map_err(|e| {
@@ -46,20 +47,17 @@ impl EmbeddedBus {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
+            .locking_mode(SqliteLockingMode::Exclusive)
             .busy_timeout(BUSY_TIMEOUT);
         let open_error = |e: sqlx::Error| {
             BusError::Unavailable(format!("cannot open the bus file {}: {e}", path.display()))
         };
         let mut conn = options.connect().await.map_err(open_error)?;
         let bindings = store::prepare(&mut conn).await.map_err(open_error)?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .connect_lazy_with(options);
         let notify = Arc::new(Notify::new());
         let writer = writer::spawn(conn, bindings, notify.clone());
         tracing::info!(path = %path.display(), "embedded bus opened");
-        Ok(EmbeddedBus { writer, pool, notify })
+        Ok(EmbeddedBus { writer, notify })
     }
 
     async fn enqueue(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
@@ -134,14 +132,8 @@ impl Bus for EmbeddedBus {
             .collect())
     }
 
+    /// A `SELECT 1` through the writer: the file is readable and the writer is keeping up.
     async fn health(&self) -> Result<(), BusError> {
-        if self.writer.is_closed() {
-            return Err(BusError::Unavailable("embedded bus writer stopped".to_owned()));
-        }
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(|e| BusError::Unavailable(format!("embedded bus store: {e}")))?;
-        Ok(())
+        self.writer.call(Op::Ping).await.map(|_| ())
     }
 }

@@ -196,3 +196,9 @@ pub(super) async fn drain(conn: &mut SqliteConnection, group: &str) -> Result<Ve
     rows.sort_by_key(|(seq, _)| *seq);
     Ok(rows.into_iter().map(|(_, body)| body).collect())
 }
+
+/// Checks the file answers.
+pub(super) async fn ping(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(conn).await?;
+    Ok(())
+}

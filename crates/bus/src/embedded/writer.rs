@@ -48,6 +48,8 @@ pub(super) enum Op {
     DeadLetter { seq: i64, dlq: String, reason: String },
     /// Remove and return the unclaimed rows of a group.
     Drain { group: String },
+    /// Check the file answers (`SELECT 1`).
+    Ping,
 }
 
 /// What a claim found.
@@ -62,7 +64,7 @@ pub(super) struct Claimed {
 /// The answer to an [`Op`].
 #[derive(Debug)]
 pub(super) enum Done {
-    /// Publish, declare, ack, retry or dead-letter committed.
+    /// Publish, declare, ack, retry, dead-letter or ping committed.
     Written,
     /// A claim committed.
     Claimed(Claimed),
@@ -87,11 +89,6 @@ impl WriterHandle {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Request { op, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
-    }
-
-    /// Whether the writer task has ended.
-    pub(super) fn is_closed(&self) -> bool {
-        self.tx.is_closed()
     }
 }
 
@@ -253,6 +250,10 @@ async fn apply(
             Ok(Done::Written)
         }
         Op::Drain { group } => Ok(Done::Drained(store::drain(conn, group).await?)),
+        Op::Ping => {
+            store::ping(conn).await?;
+            Ok(Done::Written)
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use flowmate_bus::{embedded::EmbeddedBus, Bus, Envelope, SubscribeOptions};
+use flowmate_bus::{embedded::EmbeddedBus, Bus, BusError, Envelope, SubscribeOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -136,4 +136,20 @@ async fn embedded_dead_letters_survive_a_restart() {
     let bus = EmbeddedBus::open(&path).await.unwrap();
     assert_eq!(bus.drain_dead_letters(GROUP).await.unwrap(), vec![poison]);
     assert!(bus.drain_dead_letters(GROUP).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_a_second_bus_cannot_open_a_file_another_bus_owns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.db");
+    let owner = EmbeddedBus::open(&path).await.unwrap();
+    owner.declare(GROUP, &["invoice.#".to_owned()]).await.unwrap();
+
+    let intruder = EmbeddedBus::open(&path).await;
+    assert!(matches!(intruder, Err(BusError::Unavailable(_))), "{intruder:?}");
+    owner.health().await.unwrap();
+
+    drop(owner);
+    let next_owner = EmbeddedBus::open(&path).await.unwrap();
+    next_owner.health().await.unwrap();
 }

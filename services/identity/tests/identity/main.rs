@@ -206,3 +206,64 @@ both_modes!(
     user_changes_are_announced_through_the_outbox,
     passwords_are_stored_as_argon2id_and_first_start_runs_once
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_and_the_operational_routes_share_one_port() {
+    let dir = TempDir::new().unwrap();
+    let bus: SharedBus = Arc::new(
+        flowmate_bus::embedded::EmbeddedBus::open(&dir.path().join("bus.db"))
+            .await
+            .unwrap(),
+    );
+    let config = flowmate_identity::IdentityConfig {
+        database_url: Db::sqlite_url(&dir.path().join("identity.db")),
+        max_connections: 2,
+        grpc_addr: "127.0.0.1:0".into(),
+        policy: POLICY,
+        admin_username: "root@example.com".into(),
+        admin_password: None,
+        default_tenant: "default".into(),
+    };
+    let shutdown = CancellationToken::new();
+    let running = flowmate_identity::start(config, bus, shutdown.clone())
+        .await
+        .unwrap();
+    let first = running
+        .first_start
+        .clone()
+        .expect("first start creates the admin");
+    assert_eq!(
+        first.generated_password.as_ref().map(String::len),
+        Some(24),
+        "a password is generated"
+    );
+
+    let api = flowmate_testkit::Api::new(format!("http://{}", running.addr));
+    assert_eq!(api.get("/healthz", None).await.status, 200);
+    assert_eq!(api.get("/readyz", None).await.body["status"], "ready");
+    assert_eq!(api.get("/metrics", None).await.status, 200);
+
+    let mut client = flowmate_proto::identity::v1::identity_client::IdentityClient::connect(format!(
+        "http://{}",
+        running.addr
+    ))
+    .await
+    .unwrap();
+    let keys = client
+        .get_public_keys(flowmate_proto::identity::v1::GetPublicKeysRequest {})
+        .await
+        .unwrap();
+    assert_eq!(keys.get_ref().keys[0].algorithm, "EdDSA");
+    assert_eq!(keys.get_ref().keys[0].key.len(), 32);
+    let login = flowmate_proto::identity::v1::LoginRequest {
+        username: "root@example.com".into(),
+        password: first.generated_password.unwrap(),
+    };
+    assert!(!client.login(login).await.unwrap().get_ref().token.is_empty());
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), running.task)
+        .await
+        .unwrap()
+        .unwrap();
+}
