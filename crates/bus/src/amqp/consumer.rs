@@ -123,12 +123,15 @@ impl Consumer {
     }
 }
 
-/// Waits for a live link; `None` on shutdown.
+/// Waits for a link; `None` on shutdown or once the bus is closed (the supervisor is gone).
 async fn next_link(
     links: &mut watch::Receiver<Option<Arc<Link>>>,
     shutdown: &CancellationToken,
 ) -> Option<Arc<Link>> {
     loop {
+        if links.has_changed().is_err() {
+            return None;
+        }
         if let Some(link) = links.borrow_and_update().clone() {
             return Some(link);
         }
@@ -143,7 +146,7 @@ async fn next_link(
 async fn pause(links: &mut watch::Receiver<Option<Arc<Link>>>, shutdown: &CancellationToken) {
     tokio::select! {
         _ = shutdown.cancelled() => {}
-        _ = links.changed() => {}
+        Ok(()) = links.changed() => {}
         _ = tokio::time::sleep(RESUBSCRIBE_PAUSE) => {}
     }
 }

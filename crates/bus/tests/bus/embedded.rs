@@ -142,8 +142,9 @@ async fn embedded_dead_letters_survive_a_restart() {
 async fn embedded_a_second_bus_cannot_open_a_file_another_bus_owns() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bus.db");
+    drop(EmbeddedBus::open(&path).await.unwrap());
+    // The file and its tables exist now, so this open writes nothing: opening alone must take the lock.
     let owner = EmbeddedBus::open(&path).await.unwrap();
-    owner.declare(GROUP, &["invoice.#".to_owned()]).await.unwrap();
 
     let intruder = EmbeddedBus::open(&path).await;
     assert!(matches!(intruder, Err(BusError::Unavailable(_))), "{intruder:?}");
