@@ -39,6 +39,8 @@ pub struct App {
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     pg: Option<PgDatabase>,
+    /// RabbitMQ URL and exchange of a distributed app, deleted at the end.
+    amqp: Option<(String, String)>,
     _dir: TempDir,
 }
 
@@ -63,13 +65,19 @@ pub async fn spawn(mode: Mode) -> Option<App> {
     let dir = TempDir::new().expect("temp dir");
     let settings = settings(&dir);
     let shutdown = CancellationToken::new();
-    let (addr, tasks, identity_db, pg) = match mode {
+    let (addr, tasks, identity_db, pg, amqp) = match mode {
         Mode::Standalone => {
             let running = flowmate::start(&settings, shutdown.clone())
                 .await
                 .expect("standalone start");
             let db = standalone_identity_db(&dir);
-            (running.http_addr, vec![tokio::spawn(running.stopped())], db, None)
+            (
+                running.http_addr,
+                vec![tokio::spawn(running.stopped())],
+                db,
+                None,
+                None,
+            )
         }
         Mode::Distributed => {
             let amqp = amqp_url()?;
@@ -100,6 +108,7 @@ pub async fn spawn(mode: Mode) -> Option<App> {
                 vec![gateway.task, identity.task],
                 pg.url.clone(),
                 Some(pg),
+                Some((amqp, exchange)),
             )
         }
     };
@@ -107,6 +116,7 @@ pub async fn spawn(mode: Mode) -> Option<App> {
     wait_ready(&api).await;
     let admin = api.login(ADMIN, ADMIN_PASSWORD).await;
     Some(App {
+        amqp,
         api,
         admin,
         identity_db,
@@ -140,6 +150,9 @@ impl App {
         }
         if let Some(pg) = self.pg {
             pg.drop_database().await;
+        }
+        if let Some((url, exchange)) = self.amqp {
+            flowmate_testkit::delete_amqp_objects(&url, &exchange, &[]).await;
         }
     }
 

@@ -8,5 +8,5 @@ mod api;
 mod servers;
 
 pub use api::{Api, Reply};
-pub use servers::{amqp_url, init_tracing, PgDatabase};
+pub use servers::{amqp_url, delete_amqp_objects, init_tracing, PgDatabase};
 pub use tempfile::TempDir;

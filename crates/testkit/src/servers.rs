@@ -100,3 +100,22 @@ mod tests {
         assert_eq!(replace_database("postgres://h:5432", "x"), "postgres://h:5432/x");
     }
 }
+
+/// Deletes a test's RabbitMQ exchange and queues (with their `.dlq`), so runs leave nothing behind.
+pub async fn delete_amqp_objects(url: &str, exchange: &str, queues: &[&str]) {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let Ok(conn) = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await else {
+        return;
+    };
+    if let Ok(channel) = conn.create_channel().await {
+        for q in queues {
+            for name in [q.to_string(), format!("{q}.dlq")] {
+                let _ = channel.queue_delete(&name, QueueDeleteOptions::default()).await;
+            }
+        }
+        let _ = channel
+            .exchange_delete(exchange, ExchangeDeleteOptions::default())
+            .await;
+    }
+    let _ = conn.close(200, "test done").await;
+}

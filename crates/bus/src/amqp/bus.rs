@@ -68,7 +68,14 @@ impl AmqpBus {
     }
 
     async fn declare_now(&self, link: &Link, group: &str, patterns: &[String]) -> Result<(), BusError> {
-        let declaring = declare_group(&link.connection, &self.shared.exchange, group, patterns.iter());
+        let ephemeral = self.shared.is_ephemeral(group);
+        let declaring = declare_group(
+            &link.connection,
+            &self.shared.exchange,
+            group,
+            patterns.iter(),
+            ephemeral,
+        );
         tokio::time::timeout(OPERATION_TIMEOUT, declaring)
             .await
             .map_err(|_| BusError::Unavailable(format!("declaring {group} timed out")))?
@@ -116,6 +123,9 @@ impl Bus for AmqpBus {
         handler: Arc<dyn Handler>,
         shutdown: CancellationToken,
     ) -> Result<JoinHandle<()>, BusError> {
+        if opts.exclusive {
+            self.shared.mark_ephemeral(&opts.group);
+        }
         self.declare(&opts.group, &opts.patterns).await?;
         let consumer = Consumer::new(
             self.shared.clone(),

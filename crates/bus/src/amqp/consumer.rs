@@ -159,6 +159,7 @@ async fn open(ctx: &Context, link: &Link) -> Result<(Channel, lapin::Consumer), 
         &ctx.shared.exchange,
         group,
         ctx.opts.patterns.iter(),
+        ctx.opts.exclusive,
     )
     .await?;
     let channel = link.connection.create_channel().await?;

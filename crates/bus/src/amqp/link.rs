@@ -78,6 +78,7 @@ pub(super) struct Shared {
     pub(super) exchange: String,
     url: String,
     topology: Mutex<Topology>,
+    ephemeral: Mutex<BTreeSet<String>>,
     link: watch::Receiver<Option<Arc<Link>>>,
 }
 
@@ -94,6 +95,22 @@ impl Shared {
     /// A receiver that sees every new link (`None` while reconnecting).
     pub(super) fn watch(&self) -> watch::Receiver<Option<Arc<Link>>> {
         self.link.clone()
+    }
+
+    /// Marks a group as ephemeral (see [`declare_group`]).
+    pub(super) fn mark_ephemeral(&self, group: &str) {
+        self.ephemeral
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(group.to_owned());
+    }
+
+    /// Whether a group was marked ephemeral.
+    pub(super) fn is_ephemeral(&self, group: &str) -> bool {
+        self.ephemeral
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(group)
     }
 
     /// Records a group so it is re-declared after a reconnect.
@@ -159,7 +176,7 @@ pub(super) async fn start(
     exchange: &str,
     stop: CancellationToken,
 ) -> Result<(Arc<Shared>, JoinHandle<()>), BusError> {
-    let opening = open(url, exchange, Topology::new());
+    let opening = open(url, exchange, Topology::new(), BTreeSet::new());
     let (link, errors) = tokio::time::timeout(CONNECT_TIMEOUT, opening)
         .await
         .map_err(|_| BusError::Unavailable("connecting to rabbitmq timed out".to_owned()))?
@@ -169,6 +186,7 @@ pub(super) async fn start(
         exchange: exchange.to_owned(),
         url: url.to_owned(),
         topology: Mutex::new(Topology::new()),
+        ephemeral: Mutex::new(BTreeSet::new()),
         link: rx,
     });
     let supervisor = tokio::spawn(supervise(shared.clone(), tx, errors, stop));
@@ -180,6 +198,7 @@ async fn open(
     url: &str,
     exchange: &str,
     topology: Topology,
+    ephemeral: BTreeSet<String>,
 ) -> Result<(Link, mpsc::UnboundedReceiver<String>), lapin::Error> {
     let properties = ConnectionProperties::default().with_connection_name("flowmate-bus".into());
     let connection = Connection::connect(url, properties).await?;
@@ -202,7 +221,14 @@ async fn open(
             .exchange_declare(exchange, ExchangeKind::Topic, durable, FieldTable::default())
             .await?;
         for (group, patterns) in &topology {
-            declare_group(&connection, exchange, group, patterns.iter()).await?;
+            declare_group(
+                &connection,
+                exchange,
+                group,
+                patterns.iter(),
+                ephemeral.contains(group),
+            )
+            .await?;
         }
         Ok(publisher)
     };
@@ -221,25 +247,48 @@ async fn open(
     }
 }
 
-/// Declares the durable queue `group`, its dead-letter queue and the bindings, on a channel of its own so a
+/// Declares the queue `group`, its dead-letter queue and the bindings, on a channel of its own so a
 /// declaration the broker refuses cannot close the publisher channel.
+///
+/// Durable groups survive broker restarts. Ephemeral groups (exclusive subscriptions: one replica's own copy of
+/// events) are deleted by the broker once their consumer is gone (`auto_delete`), or after a minute unused
+/// (`x-expires`), so replicas that come and go leave nothing behind.
 pub(super) async fn declare_group(
     connection: &Connection,
     exchange: &str,
     group: &str,
     patterns: impl Iterator<Item = &String>,
+    ephemeral: bool,
 ) -> Result<(), lapin::Error> {
     let channel = connection.create_channel().await?;
     let result = async {
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
+        let (options, args, dlq_args) = if ephemeral {
+            let mut args = FieldTable::default();
+            args.insert("x-expires".into(), lapin::types::AMQPValue::LongInt(60_000));
+            let mut dlq_args = FieldTable::default();
+            dlq_args.insert("x-expires".into(), lapin::types::AMQPValue::LongInt(600_000));
+            let options = QueueDeclareOptions {
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            };
+            (options, args, dlq_args)
+        } else {
+            let options = QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            };
+            (options, FieldTable::default(), FieldTable::default())
         };
+        channel.queue_declare(group, options, args).await?;
         channel
-            .queue_declare(group, durable, FieldTable::default())
-            .await?;
-        channel
-            .queue_declare(&dead_letter_queue(group), durable, FieldTable::default())
+            .queue_declare(
+                &dead_letter_queue(group),
+                QueueDeclareOptions {
+                    auto_delete: false,
+                    ..options
+                },
+                dlq_args,
+            )
             .await?;
         for pattern in patterns {
             channel
@@ -305,9 +354,15 @@ async fn supervise(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
+            let ephemeral = shared
+                .ephemeral
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let opening = open(&shared.url, &shared.exchange, topology, ephemeral);
             let attempt = tokio::select! {
                 _ = stop.cancelled() => return,
-                attempt = tokio::time::timeout(CONNECT_TIMEOUT, open(&shared.url, &shared.exchange, topology)) => attempt,
+                attempt = tokio::time::timeout(CONNECT_TIMEOUT, opening) => attempt,
             };
             match attempt {
                 Ok(Ok((link, new_errors))) => {

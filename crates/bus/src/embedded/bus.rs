@@ -76,6 +76,17 @@ impl EmbeddedBus {
     }
 }
 
+impl EmbeddedBus {
+    async fn declare_group(&self, group: &str, patterns: &[String], ephemeral: bool) -> Result<(), BusError> {
+        let op = Op::Declare {
+            group: group.to_owned(),
+            patterns: patterns.to_vec(),
+            ephemeral,
+        };
+        self.writer.call(op).await.map(|_| ())
+    }
+}
+
 #[async_trait]
 impl Bus for EmbeddedBus {
     async fn publish(&self, envelope: &Envelope) -> Result<(), BusError> {
@@ -92,11 +103,7 @@ impl Bus for EmbeddedBus {
 
     /// Adds the bindings; patterns bound earlier stay bound.
     async fn declare(&self, group: &str, patterns: &[String]) -> Result<(), BusError> {
-        let op = Op::Declare {
-            group: group.to_owned(),
-            patterns: patterns.to_vec(),
-        };
-        self.writer.call(op).await.map(|_| ())
+        self.declare_group(group, patterns, false).await
     }
 
     async fn subscribe(
@@ -105,7 +112,8 @@ impl Bus for EmbeddedBus {
         handler: Arc<dyn Handler>,
         shutdown: CancellationToken,
     ) -> Result<JoinHandle<()>, BusError> {
-        self.declare(&opts.group, &opts.patterns).await?;
+        self.declare_group(&opts.group, &opts.patterns, opts.exclusive)
+            .await?;
         tracing::info!(group = %opts.group, prefetch = opts.prefetch, "embedded consumer started");
         let consumer = Consumer::new(self.writer.clone(), self.notify.clone(), opts, handler, shutdown);
         Ok(tokio::spawn(consumer.run()))

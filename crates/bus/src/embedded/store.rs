@@ -12,6 +12,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS bus_bindings (
         grp TEXT NOT NULL,
         pattern TEXT NOT NULL,
+        ephemeral INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (grp, pattern)
     )",
     "CREATE TABLE IF NOT EXISTS bus_messages (
@@ -55,6 +56,16 @@ pub(super) async fn prepare(conn: &mut SqliteConnection) -> Result<Bindings, sql
     if released > 0 {
         tracing::info!(released, "released messages claimed before a restart");
     }
+    // Exclusive groups belonged to consumers of the previous process; nobody will consume them again.
+    sqlx::query(
+        "DELETE FROM bus_messages WHERE grp IN (SELECT grp FROM bus_bindings WHERE ephemeral = 1) \
+         OR grp IN (SELECT grp || '.dlq' FROM bus_bindings WHERE ephemeral = 1)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM bus_bindings WHERE ephemeral = 1")
+        .execute(&mut *conn)
+        .await?;
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT grp, pattern FROM bus_bindings")
         .fetch_all(&mut *conn)
         .await?;
@@ -65,15 +76,17 @@ pub(super) async fn prepare(conn: &mut SqliteConnection) -> Result<Bindings, sql
     Ok(bindings)
 }
 
-/// Records that `group` receives keys matching `pattern`.
+/// Records that `group` receives keys matching `pattern`; ephemeral bindings are dropped at the next open.
 pub(super) async fn insert_binding(
     conn: &mut SqliteConnection,
     group: &str,
     pattern: &str,
+    ephemeral: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT OR IGNORE INTO bus_bindings (grp, pattern) VALUES (?1, ?2)")
+    sqlx::query("INSERT OR IGNORE INTO bus_bindings (grp, pattern, ephemeral) VALUES (?1, ?2, ?3)")
         .bind(group)
         .bind(pattern)
+        .bind(ephemeral)
         .execute(conn)
         .await?;
     Ok(())

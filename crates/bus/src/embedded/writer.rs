@@ -32,8 +32,12 @@ pub(super) struct Outgoing {
 pub(super) enum Op {
     /// Enqueue messages for every group bound to their keys; all or none.
     Publish(Vec<Outgoing>),
-    /// Bind a group to patterns.
-    Declare { group: String, patterns: Vec<String> },
+    /// Bind a group to patterns (ephemeral: forgotten at the next open).
+    Declare {
+        group: String,
+        patterns: Vec<String>,
+        ephemeral: bool,
+    },
     /// Lock up to `limit` available rows of a group.
     Claim { group: String, limit: u32 },
     /// A row was processed.
@@ -211,9 +215,13 @@ async fn apply(
             }
             Ok(Done::Written)
         }
-        Op::Declare { group, patterns } => {
+        Op::Declare {
+            group,
+            patterns,
+            ephemeral,
+        } => {
             for pattern in patterns {
-                store::insert_binding(conn, group, pattern).await?;
+                store::insert_binding(conn, group, pattern, *ephemeral).await?;
             }
             staged
                 .bindings

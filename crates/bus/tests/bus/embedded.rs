@@ -154,3 +154,44 @@ async fn embedded_a_second_bus_cannot_open_a_file_another_bus_owns() {
     let next_owner = EmbeddedBus::open(&path).await.unwrap();
     next_owner.health().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_an_exclusive_group_is_forgotten_when_the_file_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.db");
+    {
+        let bus = EmbeddedBus::open(&path).await.unwrap();
+        let stop = CancellationToken::new();
+        let options = SubscribeOptions {
+            exclusive: true,
+            ..SubscribeOptions::new("replica.a", &["token.#"])
+        };
+        let consumer = bus
+            .subscribe(options, Recorder::ok(), stop.clone())
+            .await
+            .unwrap();
+        stop.cancel();
+        tokio::time::timeout(WAIT, consumer).await.unwrap().unwrap();
+        // Published after the replica's consumer stopped: kept only while this process lives.
+        bus.publish(&event("token.revoked", 1)).await.unwrap();
+    }
+    let bus = EmbeddedBus::open(&path).await.unwrap();
+    bus.publish(&event("token.revoked", 2)).await.unwrap();
+    let recorder = Recorder::ok();
+    let stop = CancellationToken::new();
+    let consumer = bus
+        .subscribe(
+            SubscribeOptions::new("replica.a", &["token.#"]),
+            recorder.clone(),
+            stop.clone(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.cancel();
+    tokio::time::timeout(WAIT, consumer).await.unwrap().unwrap();
+    assert!(
+        recorder.seen().is_empty(),
+        "neither the old binding nor its messages survived the restart"
+    );
+}

@@ -46,4 +46,5 @@ on_every_backend!(
     shutdown_waits_for_in_flight_handlers_to_finish,
     two_thousand_concurrent_publishes_are_all_delivered,
     health_is_ok_while_the_backend_is_reachable,
+    exclusive_groups_each_receive_every_message,
 );

@@ -290,3 +290,30 @@ pub async fn health_is_ok_while_the_backend_is_reachable(t: Arc<TestBus>) {
     t.bus.publish(&event("any.thing", 1)).await.unwrap();
     t.bus.health().await.unwrap();
 }
+
+pub async fn exclusive_groups_each_receive_every_message(t: Arc<TestBus>) {
+    let (a, b) = (t.group("replica-a"), t.group("replica-b"));
+    let (to_a, to_b) = (Recorder::ok(), Recorder::ok());
+    t.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            ..opts(&a, &["token.revoked"])
+        },
+        to_a.clone(),
+    )
+    .await;
+    t.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            ..opts(&b, &["token.revoked"])
+        },
+        to_b.clone(),
+    )
+    .await;
+    let sent: Vec<Envelope> = (0..10).map(|n| event("token.revoked", n)).collect();
+    t.bus.publish_batch(&sent).await.unwrap();
+    for recorder in [&to_a, &to_b] {
+        let got = recorder.wait_finished(sent.len()).await;
+        assert_eq!(distinct_ids(&got).len(), sent.len());
+    }
+}

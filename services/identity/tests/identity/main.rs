@@ -35,6 +35,8 @@ impl Handler for Collector {
 }
 
 struct Setup {
+    /// RabbitMQ URL and exchange, deleted at the end.
+    amqp: Option<(String, String)>,
     db: Db,
     bus: SharedBus,
     core: IdentityCore,
@@ -50,7 +52,7 @@ const POLICY: Policy = Policy {
 
 async fn setup(distributed: bool) -> Option<Setup> {
     let dir = TempDir::new().unwrap();
-    let (url, bus, pg): (String, SharedBus, _) = if distributed {
+    let (url, bus, pg, amqp): (String, SharedBus, _, _) = if distributed {
         let amqp = amqp_url()?;
         let pg = PgDatabase::create().await?;
         let exchange = format!("flowmate.test.{}", uuid::Uuid::new_v4().simple());
@@ -59,20 +61,21 @@ async fn setup(distributed: bool) -> Option<Setup> {
                 .await
                 .unwrap(),
         );
-        (pg.url.clone(), bus, Some(pg))
+        (pg.url.clone(), bus, Some(pg), Some((amqp, exchange)))
     } else {
         let bus = Arc::new(
             flowmate_bus::embedded::EmbeddedBus::open(&dir.path().join("bus.db"))
                 .await
                 .unwrap(),
         );
-        (Db::sqlite_url(&dir.path().join("identity.db")), bus, None)
+        (Db::sqlite_url(&dir.path().join("identity.db")), bus, None, None)
     };
     let db = Db::connect(&url, 4, MIGRATIONS).await.unwrap();
     let core = IdentityCore::new(Arc::new(SqlStore::new(db.clone())), POLICY)
         .await
         .unwrap();
     Some(Setup {
+        amqp,
         db,
         bus,
         core,
@@ -95,6 +98,7 @@ async fn user_changes_are_announced_through_the_outbox(s: Setup) {
     // One message at a time, so the order of delivery is the order of publication.
     let options = SubscribeOptions {
         prefetch: 1,
+        exclusive: true,
         ..SubscribeOptions::new(format!("test.{}", uuid::Uuid::new_v4()), &["iam.#"])
     };
     let consumer = s
@@ -181,6 +185,9 @@ async fn passwords_are_stored_as_argon2id_and_first_start_runs_once(s: Setup) {
 
 async fn finish(s: Setup) {
     s.db.close().await;
+    if let Some((url, exchange)) = &s.amqp {
+        flowmate_testkit::delete_amqp_objects(url, exchange, &[]).await;
+    }
     if let Some(pg) = s.pg {
         pg.drop_database().await;
     }
