@@ -83,24 +83,6 @@ fn replace_database(url: &str, name: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::replace_database;
-
-    #[test]
-    fn the_database_name_is_replaced_and_the_rest_kept() {
-        assert_eq!(
-            replace_database("postgres://u:p@h:5432/test", "x"),
-            "postgres://u:p@h:5432/x"
-        );
-        assert_eq!(
-            replace_database("postgres://h/test?sslmode=disable", "x"),
-            "postgres://h/x?sslmode=disable"
-        );
-        assert_eq!(replace_database("postgres://h:5432", "x"), "postgres://h:5432/x");
-    }
-}
-
 /// Deletes a test's RabbitMQ exchange and queues (with their `.dlq`), so runs leave nothing behind.
 pub async fn delete_amqp_objects(url: &str, exchange: &str, queues: &[&str]) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
@@ -118,4 +100,22 @@ pub async fn delete_amqp_objects(url: &str, exchange: &str, queues: &[&str]) {
             .await;
     }
     let _ = conn.close(200, "test done").await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            replace_database("postgres://u:p@h:5432/test", "x"),
+            "postgres://u:p@h:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://h/test?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+        assert_eq!(replace_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    }
 }
