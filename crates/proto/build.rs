@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "flowmate/common/v1/common.proto",
         "flowmate/identity/v1/identity.proto",
+        "flowmate/flows/v1/flows.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

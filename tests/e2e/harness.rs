@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use flowmate_auth::{Claims, Signer};
+use flowmate_bus::SharedBus;
 use flowmate_config::{SecretString, Settings};
 use flowmate_testkit::{amqp_url, Api, PgDatabase, TempDir};
 use tokio::task::JoinHandle;
@@ -35,10 +36,13 @@ pub struct App {
     pub api: Api,
     /// The admin's token.
     pub admin: String,
+    /// The bus the services share; tests publish on it what services not yet involved would (e.g. the execution
+    /// service's `flow.started`).
+    pub bus: SharedBus,
     identity_db: String,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
-    pg: Option<PgDatabase>,
+    databases: Vec<PgDatabase>,
     /// RabbitMQ URL and exchange of a distributed app, deleted at the end.
     amqp: Option<(String, String)>,
     _dir: TempDir,
@@ -65,66 +69,70 @@ pub async fn spawn(mode: Mode) -> Option<App> {
     let dir = TempDir::new().expect("temp dir");
     let settings = settings(&dir);
     let shutdown = CancellationToken::new();
-    let (addr, tasks, identity_db, pg, amqp) = match mode {
+    let app = match mode {
         Mode::Standalone => {
             let running = flowmate::start(&settings, shutdown.clone())
                 .await
                 .expect("standalone start");
-            let db = standalone_identity_db(&dir);
-            (
-                running.http_addr,
-                vec![tokio::spawn(running.stopped())],
-                db,
-                None,
-                None,
-            )
+            App {
+                api: Api::new(format!("http://{}", running.http_addr)),
+                admin: String::new(),
+                bus: running.bus.clone(),
+                identity_db: standalone_identity_db(&dir),
+                shutdown,
+                tasks: vec![tokio::spawn(running.stopped())],
+                databases: vec![],
+                amqp: None,
+                _dir: dir,
+            }
         }
         Mode::Distributed => {
             let amqp = amqp_url()?;
-            let pg = PgDatabase::create().await?;
+            let (identity_db, flows_db) = (PgDatabase::create().await?, PgDatabase::create().await?);
             let exchange = format!("flowmate.test.{}", uuid::Uuid::new_v4().simple());
-            let identity_bus = Arc::new(
-                flowmate_bus::amqp::AmqpBus::connect(&amqp, &exchange)
-                    .await
-                    .expect("amqp"),
-            );
+            // Every service gets a connection of its own, as separate processes would.
+            let connect = || async {
+                let bus: SharedBus = Arc::new(
+                    flowmate_bus::amqp::AmqpBus::connect(&amqp, &exchange)
+                        .await
+                        .expect("amqp"),
+                );
+                bus
+            };
             let mut identity_config = flowmate_identity::IdentityConfig::from_settings(&settings);
-            identity_config.database_url = pg.url.clone();
-            let identity = flowmate_identity::start(identity_config, identity_bus, shutdown.clone())
+            identity_config.database_url = identity_db.url.clone();
+            let identity = flowmate_identity::start(identity_config, connect().await, shutdown.clone())
                 .await
-                .expect("identity start");
-            let gateway_bus = Arc::new(
-                flowmate_bus::amqp::AmqpBus::connect(&amqp, &exchange)
-                    .await
-                    .expect("amqp"),
-            );
+                .expect("identity");
+            let identity_url = format!("http://{}", identity.addr);
+            let mut flows_config = flowmate_flow_repository::FlowConfig::from_settings(&settings);
+            flows_config.database_url = flows_db.url.clone();
+            flows_config.identity_url = identity_url.clone();
+            let flows = flowmate_flow_repository::start(flows_config, connect().await, shutdown.clone())
+                .await
+                .expect("flows");
             let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(&settings);
-            gateway_config.identity_url = format!("http://{}", identity.addr);
-            let gateway = flowmate_gateway::start(gateway_config, gateway_bus, shutdown.clone())
+            gateway_config.identity_url = identity_url;
+            gateway_config.flows_url = format!("http://{}", flows.addr);
+            let gateway = flowmate_gateway::start(gateway_config, connect().await, shutdown.clone())
                 .await
-                .expect("gateway start");
-            (
-                gateway.addr,
-                vec![gateway.task, identity.task],
-                pg.url.clone(),
-                Some(pg),
-                Some((amqp, exchange)),
-            )
+                .expect("gateway");
+            App {
+                api: Api::new(format!("http://{}", gateway.addr)),
+                admin: String::new(),
+                bus: connect().await,
+                identity_db: identity_db.url.clone(),
+                shutdown,
+                tasks: vec![gateway.task, flows.task, identity.task],
+                databases: vec![identity_db, flows_db],
+                amqp: Some((amqp.clone(), exchange.clone())),
+                _dir: dir,
+            }
         }
     };
-    let api = Api::new(format!("http://{addr}"));
-    wait_ready(&api).await;
-    let admin = api.login(ADMIN, ADMIN_PASSWORD).await;
-    Some(App {
-        amqp,
-        api,
-        admin,
-        identity_db,
-        shutdown,
-        tasks,
-        pg,
-        _dir: dir,
-    })
+    wait_ready(&app.api).await;
+    let admin = app.api.login(ADMIN, ADMIN_PASSWORD).await;
+    Some(App { admin, ..app })
 }
 
 fn standalone_identity_db(dir: &TempDir) -> String {
@@ -148,8 +156,8 @@ impl App {
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
-        if let Some(pg) = self.pg {
-            pg.drop_database().await;
+        for db in self.databases {
+            db.drop_database().await;
         }
         if let Some((url, exchange)) = self.amqp {
             flowmate_testkit::delete_amqp_objects(&url, &exchange, &[]).await;

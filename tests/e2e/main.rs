@@ -7,5 +7,6 @@ mod harness;
 mod auth;
 mod conventions;
 mod directory;
+mod flows;
 mod ops;
 mod users;

@@ -35,6 +35,8 @@ pub struct Settings {
     pub amqp_exchange: String,
     /// Where the gateway and other services reach the identity service (distributed mode).
     pub identity_url: String,
+    /// Where the gateway and other services reach the flow repository (distributed mode).
+    pub flows_url: String,
     /// The admin account created on first start.
     pub admin_username: String,
     /// Its password; when unset a random one is generated and printed once.
@@ -69,6 +71,7 @@ impl Default for Settings {
             amqp_url: None,
             amqp_exchange: "flowmate.events".into(),
             identity_url: "http://127.0.0.1:50051".into(),
+            flows_url: "http://127.0.0.1:50052".into(),
             admin_username: "admin@flowmate.local".into(),
             admin_password: None,
             default_tenant: "default".into(),

@@ -57,4 +57,20 @@ pub mod types {
     pub const USER_DELETED: &str = "iam.user.deleted";
     /// Tokens were revoked; data: a [`crate::identity::Revocation`].
     pub const TOKEN_REVOKED: &str = "iam.token.revoked";
+    /// A flow was created; data: `{flowId, tenant, user, flow}`.
+    pub const FLOW_CREATED: &str = "flow.created";
+    /// A flow was changed; data: `{flowId, tenant, user, flow}`.
+    pub const FLOW_MODIFIED: &str = "flow.modified";
+    /// A flow was deleted; data: `{flowId, tenant, user}`.
+    pub const FLOW_DELETED: &str = "flow.deleted";
+    /// Start requested; data: the full flow plus `startedBy`.
+    pub const FLOW_STARTING: &str = "flow.starting";
+    /// Stop requested (or a start failed); data: the full flow.
+    pub const FLOW_STOPPING: &str = "flow.stopping";
+    /// The execution service registered the flow's triggers; data: `{flowId}`.
+    pub const FLOW_STARTED: &str = "flow.started";
+    /// The execution service unregistered the flow; data: `{flowId}`.
+    pub const FLOW_STOPPED: &str = "flow.stopped";
+    /// The flow cannot run; data: `{flowId, reason}`.
+    pub const FLOW_FAILED: &str = "flow.failed";
 }

@@ -1,7 +1,9 @@
 //! FlowMate's domain: ids, entities, validation rules, event payloads and permissions. No IO lives here.
 
+pub mod cron;
 pub mod error;
 pub mod event;
+pub mod flow;
 pub mod identity;
 pub mod ids;
 pub mod permissions;

@@ -22,7 +22,13 @@ pub fn status_from_fault(fault: &Fault) -> tonic::Status {
         ErrorCode::Timeout => tonic::Code::DeadlineExceeded,
         ErrorCode::Internal => tonic::Code::Internal,
     };
-    let details = common::ErrorDetails {
+    let details = details_from_fault(fault);
+    tonic::Status::with_details(code, fault.message().to_owned(), details.encode_to_vec().into())
+}
+
+/// A fault as the error details message (also the per-item errors of bulk calls).
+pub fn details_from_fault(fault: &Fault) -> common::ErrorDetails {
+    common::ErrorDetails {
         code: fault.code.as_str().to_owned(),
         problems: fault
             .problems
@@ -34,8 +40,24 @@ pub fn status_from_fault(fault: &Fault) -> tonic::Status {
             })
             .collect(),
         retry_after_secs: fault.retry_after,
-    };
-    tonic::Status::with_details(code, fault.message().to_owned(), details.encode_to_vec().into())
+    }
+}
+
+/// Error details back into a fault.
+pub fn fault_from_details(d: common::ErrorDetails) -> Fault {
+    Fault {
+        code: ErrorCode::parse(&d.code).unwrap_or(ErrorCode::Internal),
+        problems: d
+            .problems
+            .into_iter()
+            .map(|p| Problem {
+                message: p.message,
+                field: p.field,
+                detail: p.detail,
+            })
+            .collect(),
+        retry_after: d.retry_after_secs,
+    }
 }
 
 /// Reads a status back into a domain fault; statuses without FlowMate details (transport errors) map by gRPC code.

@@ -4,7 +4,7 @@
 
 mod convert;
 
-pub use convert::{fault_from_status, status_from_fault};
+pub use convert::{details_from_fault, fault_from_details, fault_from_status, status_from_fault};
 
 /// Shared messages.
 pub mod common {
@@ -19,5 +19,13 @@ pub mod identity {
     /// Version 1.
     pub mod v1 {
         tonic::include_proto!("flowmate.identity.v1");
+    }
+}
+
+/// The flow repository.
+pub mod flows {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("flowmate.flows.v1");
     }
 }

@@ -16,6 +16,8 @@ pub struct Standalone {
     pub http_addr: SocketAddr,
     /// The admin login created on this start, if it was the first.
     pub first_start: Option<FirstStart>,
+    /// The bus every service shares (the embedded queue unless RabbitMQ is configured).
+    pub bus: flowmate_bus::SharedBus,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -31,7 +33,7 @@ impl Standalone {
 /// Starts every service in this process until `shutdown` is cancelled.
 ///
 /// Services bind gRPC to `127.0.0.1:0`; only the gateway listens on `settings.http_addr`. Each service gets its own
-/// SQLite file under `settings.data_dir` (`identity.db`, ...) and they share the embedded queue (`bus.db`), unless
+/// SQLite file under `settings.data_dir` (`identity.db`, `flows.db`, ...) and they share the embedded queue (`bus.db`), unless
 /// `amqp_url` points at RabbitMQ.
 pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<Standalone> {
     std::fs::create_dir_all(&settings.data_dir)?;
@@ -41,14 +43,23 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     identity_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("identity.db"));
     identity_config.grpc_addr = "127.0.0.1:0".into();
     let identity = flowmate_identity::start(identity_config, bus.clone(), shutdown.clone()).await?;
+    let identity_url = format!("http://{}", identity.addr);
+
+    let mut flows_config = flowmate_flow_repository::FlowConfig::from_settings(settings);
+    flows_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("flows.db"));
+    flows_config.grpc_addr = "127.0.0.1:0".into();
+    flows_config.identity_url = identity_url.clone();
+    let flows = flowmate_flow_repository::start(flows_config, bus.clone(), shutdown.clone()).await?;
 
     let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(settings);
-    gateway_config.identity_url = format!("http://{}", identity.addr);
-    let gateway = flowmate_gateway::start(gateway_config, bus, shutdown).await?;
+    gateway_config.identity_url = identity_url;
+    gateway_config.flows_url = format!("http://{}", flows.addr);
+    let gateway = flowmate_gateway::start(gateway_config, bus.clone(), shutdown).await?;
 
     Ok(Standalone {
         http_addr: gateway.addr,
         first_start: identity.first_start,
-        tasks: vec![gateway.task, identity.task],
+        bus,
+        tasks: vec![gateway.task, flows.task, identity.task],
     })
 }

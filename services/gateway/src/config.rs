@@ -11,6 +11,8 @@ pub struct GatewayConfig {
     pub http_addr: String,
     /// The identity service's gRPC address (`http://host:port`).
     pub identity_url: String,
+    /// The flow repository's gRPC address.
+    pub flows_url: String,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
     /// Deadline of each call to a service.
@@ -25,6 +27,7 @@ impl GatewayConfig {
         GatewayConfig {
             http_addr: s.http_addr.clone(),
             identity_url: s.identity_url.clone(),
+            flows_url: s.flows_url.clone(),
             body_limit_bytes: s.body_limit_bytes,
             rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
             auth_refresh: Duration::from_secs(30),

@@ -1,7 +1,6 @@
 //! The gateway: the only public entry. It serves the REST API of API.md over axum, verifies bearer tokens locally,
 //! and calls the services behind it over gRPC. It owns no data.
 
-pub mod auth_sync;
 pub mod clients;
 pub mod config;
 mod envelope;
@@ -20,9 +19,12 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use flowmate_auth::Verifier;
-use flowmate_bus::{SharedBus, SubscribeOptions};
-use flowmate_domain::{event::types, ErrorCode};
+use flowmate_auth::{
+    sync::{GrpcKeySource, KeySource},
+    Verifier,
+};
+use flowmate_bus::SharedBus;
+use flowmate_domain::ErrorCode;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
@@ -33,7 +35,11 @@ use utoipa::OpenApi;
 use utoipa_scalar::{Scalar, Servable};
 
 pub use crate::config::GatewayConfig;
-use crate::{clients::GrpcIdentity, error::ApiError, state::AppState};
+use crate::{
+    clients::{GrpcFlows, GrpcIdentity},
+    error::ApiError,
+    state::AppState,
+};
 
 /// A started gateway.
 pub struct Running {
@@ -51,38 +57,34 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let identity: Arc<dyn clients::IdentityApi> =
         Arc::new(GrpcIdentity::new(&config.identity_url, config.rpc_timeout)?);
+    let keys: Arc<dyn KeySource> = Arc::new(GrpcKeySource::new(&config.identity_url, config.rpc_timeout)?);
     let verifier = Arc::new(Verifier::new());
-    let sync = auth_sync::start(
-        identity.clone(),
+    let sync = flowmate_auth::sync::start(
+        keys.clone(),
         verifier.clone(),
         config.auth_refresh,
         shutdown.clone(),
     );
-    // Every gateway replica needs every revocation, so each consumes its own queue.
-    let mut revocations = SubscribeOptions::new(
-        format!("gateway.revocations.{}", flowmate_domain::Id::new()),
-        &[types::TOKEN_REVOKED],
-    );
-    revocations.exclusive = true;
-    let events = bus
-        .subscribe(
-            revocations,
-            Arc::new(auth_sync::RevocationHandler(verifier.clone())),
-            shutdown.clone(),
-        )
-        .await?;
+    let events =
+        flowmate_auth::sync::subscribe_revocations(&bus, "gateway", verifier.clone(), shutdown.clone())
+            .await?;
 
-    let state = AppState { identity, verifier };
+    let flows: Arc<dyn clients::FlowsApi> = Arc::new(GrpcFlows::new(&config.flows_url, config.rpc_timeout)?);
+    let state = AppState {
+        identity,
+        flows,
+        verifier,
+    };
     let app = router(state.clone(), config.body_limit_bytes);
     let listener = tokio::net::TcpListener::bind(&config.http_addr).await?;
     let addr = listener.local_addr()?;
     let ready: flowmate_telemetry::ops::Readiness = Arc::new(move || {
-        let state = state.clone();
+        let (state, keys) = (state.clone(), keys.clone());
         Box::pin(async move {
             if !state.verifier.has_keys() {
                 return Err("identity keys not loaded yet".to_owned());
             }
-            let probe = tokio::time::timeout(Duration::from_secs(2), state.identity.public_keys()).await;
+            let probe = tokio::time::timeout(Duration::from_secs(2), keys.keys()).await;
             match probe {
                 Ok(Ok(_)) => Ok(()),
                 _ => Err("identity unreachable".to_owned()),
@@ -105,6 +107,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
     let users = routes::users::router();
     Router::new()
         .merge(routes::auth::router())
+        .merge(routes::flows::router())
         .nest("/api/users", users.clone())
         .nest("/users", users)
         .nest("/api/tenants", routes::tenants::router())

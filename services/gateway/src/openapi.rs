@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::routes::{auth, roles, tenants, users};
+use crate::routes::{auth, flows, roles, tenants, users};
 
 /// The FlowMate REST API.
 #[derive(OpenApi)]
@@ -16,6 +16,8 @@ use crate::routes::{auth, roles, tenants, users};
         users::list, users::create, users::me, users::get_one, users::update, users::remove,
         tenants::list, tenants::create,
         roles::list, roles::create,
+        flows::list, flows::get_one, flows::create, flows::update, flows::bulk_update, flows::remove,
+        flows::start, flows::stop, flows::start_many, flows::stop_many,
     ),
     components(schemas(
         flowmate_api::ErrorBody, flowmate_api::ErrorItem,
@@ -25,7 +27,7 @@ use crate::routes::{auth, roles, tenants, users};
         flowmate_api::identity::CreateTenant, flowmate_api::identity::CreateRole,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles")),
+    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows")),
 )]
 pub struct ApiDoc;
 

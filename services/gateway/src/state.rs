@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use flowmate_auth::Verifier;
 
-use crate::clients::IdentityApi;
+use crate::clients::{FlowsApi, IdentityApi};
 
 /// Clients of the services behind the gateway, and the token verifier.
 #[derive(Clone)]
 pub struct AppState {
     /// The identity service.
     pub identity: Arc<dyn IdentityApi>,
+    /// The flow repository.
+    pub flows: Arc<dyn FlowsApi>,
     /// Verifies bearer tokens locally with identity's public key and the revocation list.
     pub verifier: Arc<Verifier>,
 }

@@ -4,14 +4,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowmate_api::identity::{CreateRole, CreateUser, LoginResponse, Role, Tenant, UpdateUser, User};
-use flowmate_auth::PublicKey;
 use flowmate_domain::{identity as dom, Fault};
 use flowmate_proto::{
     common::v1::PageRequest,
     fault_from_status,
     identity::v1::{self as pb, identity_client::IdentityClient},
 };
-use tonic::{metadata::MetadataValue, transport::Channel, Request};
+use tonic::{transport::Channel, Request};
 
 /// Which users to list.
 #[derive(Debug, Clone, Default)]
@@ -31,10 +30,6 @@ pub trait IdentityApi: Send + Sync + 'static {
     async fn login(&self, username: String, password: String) -> Result<LoginResponse, Fault>;
     /// Revokes the caller's token.
     async fn logout(&self, token: &str) -> Result<(), Fault>;
-    /// The token verification keys.
-    async fn public_keys(&self) -> Result<Vec<PublicKey>, Fault>;
-    /// Revocations in force.
-    async fn revocations(&self) -> Result<Vec<dom::Revocation>, Fault>;
     /// Users in the caller's scope and their total.
     async fn list_users(&self, token: &str, filter: UserFilter) -> Result<(Vec<User>, u64), Fault>;
     /// One user.
@@ -66,24 +61,14 @@ pub struct GrpcIdentity {
 impl GrpcIdentity {
     /// A client of the identity service at `url` (`http://host:port`); connects lazily and reconnects.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, http::uri::InvalidUri> {
-        let channel = Channel::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy();
         Ok(GrpcIdentity {
-            client: IdentityClient::new(channel),
+            client: IdentityClient::new(super::call::channel(url)?),
             timeout,
         })
     }
 
     fn request<T>(&self, token: Option<&str>, message: T) -> Request<T> {
-        let mut request = flowmate_telemetry::propagation::inject_grpc(Request::new(message));
-        request.set_timeout(self.timeout);
-        if let Some(t) = token {
-            if let Ok(v) = MetadataValue::try_from(format!("Bearer {t}")) {
-                request.metadata_mut().insert("authorization", v);
-            }
-        }
-        request
+        super::call::request(token, self.timeout, message)
     }
 }
 
@@ -126,38 +111,6 @@ impl IdentityApi for GrpcIdentity {
             .await
             .map_err(fault)?;
         Ok(())
-    }
-
-    async fn public_keys(&self) -> Result<Vec<PublicKey>, Fault> {
-        let r = self
-            .client
-            .clone()
-            .get_public_keys(self.request(None, pb::GetPublicKeysRequest {}))
-            .await;
-        Ok(r.map_err(fault)?
-            .into_inner()
-            .keys
-            .into_iter()
-            .map(|k| PublicKey {
-                kid: k.kid,
-                algorithm: k.algorithm,
-                key: k.key,
-            })
-            .collect())
-    }
-
-    async fn revocations(&self) -> Result<Vec<dom::Revocation>, Fault> {
-        let r = self
-            .client
-            .clone()
-            .list_revocations(self.request(None, pb::ListRevocationsRequest {}))
-            .await;
-        r.map_err(fault)?
-            .into_inner()
-            .revocations
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect()
     }
 
     async fn list_users(&self, token: &str, filter: UserFilter) -> Result<(Vec<User>, u64), Fault> {

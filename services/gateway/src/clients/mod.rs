@@ -1,5 +1,8 @@
 //! Clients of the services behind the gateway.
 
+mod call;
+mod flows;
 mod identity;
 
+pub use flows::{FlowsApi, GrpcFlows, StatusResult};
 pub use identity::{GrpcIdentity, IdentityApi, UserFilter};

@@ -1,0 +1,246 @@
+//! Flow rules: scope, permissions, validation, owners, versions, and the shallow-merge update of API.md §3.
+//! Start, stop and the execution service's confirmations live in `lifecycle.rs`.
+
+use std::sync::Arc;
+
+use flowmate_auth::Principal;
+use flowmate_domain::{
+    event::types,
+    flow::{validate_body, Flow, FlowBody, FlowStatus, Owner, SERVER_FIELDS},
+    time, Envelope, Fault, Id,
+};
+use serde_json::{json, Value};
+
+use crate::{
+    error::{FlowError, Result},
+    model::{FlowStore, ListQuery, Scope},
+};
+
+/// The event source name of this service.
+pub const SOURCE: &str = "flowmate/flow-repository";
+
+/// How often an update is retried when another writer changed the flow in between.
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// Business rules of the flow context, over a [`FlowStore`].
+pub struct FlowCore {
+    pub(crate) store: Arc<dyn FlowStore>,
+}
+
+/// Fails with `MISSING_PERMISSION` unless the caller holds `permission`.
+pub(crate) fn require(caller: &Principal, permission: &str) -> Result<()> {
+    if caller.can(permission) {
+        Ok(())
+    } else {
+        Err(FlowError::MissingPermission)
+    }
+}
+
+/// The owners a caller's scope consists of.
+pub(crate) fn scope_of(caller: &Principal) -> Scope {
+    (!caller.is_admin()).then(|| vec![caller.user_id().to_owned(), caller.tenant().to_owned()])
+}
+
+fn in_scope(flow: &Flow, scope: &Scope) -> bool {
+    match scope {
+        None => true,
+        Some(ids) => flow.is_owned_by_any(&ids.iter().map(String::as_str).collect::<Vec<_>>()),
+    }
+}
+
+/// The event data announcing a change of `flow` by `caller`.
+fn change_event(kind: &str, flow: &Flow, caller: &Principal) -> Result<Envelope> {
+    let flow_json = serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?;
+    let data =
+        json!({"flowId": flow.id, "tenant": flow.body.tenant, "user": caller.user_id(), "flow": flow_json});
+    Ok(Envelope::new(kind, SOURCE, data).with_tenant(&flow.body.tenant))
+}
+
+impl FlowCore {
+    /// A core over `store`.
+    pub fn new(store: Arc<dyn FlowStore>) -> Self {
+        FlowCore { store }
+    }
+
+    /// A page of flows in the caller's scope (`filter[user]` narrows it, never widens it).
+    pub async fn list(&self, caller: &Principal, query: ListQuery) -> Result<(Vec<Flow>, u64)> {
+        require(caller, "flows.read")?;
+        self.store.list(&scope_of(caller), &query).await
+    }
+
+    /// One flow in the caller's scope.
+    pub async fn get(&self, caller: &Principal, id: &str) -> Result<Flow> {
+        require(caller, "flows.read")?;
+        self.visible(caller, id, FlowError::NotFound).await
+    }
+
+    /// A flow the caller may see, else `missing`.
+    pub(crate) async fn visible(&self, caller: &Principal, id: &str, missing: FlowError) -> Result<Flow> {
+        Id::parse(id).map_err(|_| FlowError::InvalidId)?;
+        match self.store.get(id).await? {
+            Some(flow) if in_scope(&flow, &scope_of(caller)) => Ok(flow),
+            _ => Err(missing),
+        }
+    }
+
+    /// Creates one flow (`body` an object) or several (`body` an array; needs `flows.bulk`). For arrays every item
+    /// gets its own result; for a single flow its error is the call's error.
+    pub async fn create(&self, caller: &Principal, body: Value) -> Result<Vec<Result<Flow, Fault>>> {
+        require(caller, "flows.write")?;
+        match body {
+            Value::Array(items) => {
+                if !(caller.can("flows.bulk") || caller.is_tenant_admin()) {
+                    return Err(FlowError::BulkForbidden);
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.create_one(caller, item).await.map_err(Fault::from));
+                }
+                Ok(out)
+            }
+            single => Ok(vec![Ok(self.create_one(caller, single).await?)]),
+        }
+    }
+
+    async fn create_one(&self, caller: &Principal, body: Value) -> Result<Flow> {
+        let mut body = validate_body(&body).map_err(FlowError::Invalid)?;
+        if !caller.is_admin() || body.tenant.is_empty() {
+            body.tenant = caller.tenant().to_owned();
+        }
+        complete_owners(&mut body, caller, true)?;
+        let now = time::now_string();
+        let flow = Flow {
+            id: Id::new().into_string(),
+            body,
+            status: FlowStatus::Inactive,
+            status_reason: None,
+            version: 1,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let event = change_event(types::FLOW_CREATED, &flow, caller)?;
+        self.store.insert(&flow, &[event]).await?;
+        Ok(flow)
+    }
+
+    /// Shallow-merges `patch` into an inactive flow, re-validates everything and bumps the version.
+    pub async fn update(&self, caller: &Principal, id: &str, patch: Value) -> Result<Flow> {
+        require(caller, "flows.write")?;
+        self.update_one(caller, id, patch).await
+    }
+
+    async fn update_one(&self, caller: &Principal, id: &str, patch: Value) -> Result<Flow> {
+        let Value::Object(patch) = patch else {
+            return Err(FlowError::Invalid(Fault::invalid(vec![
+                flowmate_domain::Problem {
+                    message: "A flow update must be a JSON object.".into(),
+                    field: Some(String::new()),
+                    detail: None,
+                },
+            ])));
+        };
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = self.visible(caller, id, FlowError::NotFound).await?;
+            if current.status != FlowStatus::Inactive {
+                return Err(FlowError::NotInactive(current.status));
+            }
+            let mut merged = match serde_json::to_value(&current.body) {
+                Ok(Value::Object(m)) => m,
+                _ => return Err(FlowError::Internal("flow body is not an object".into())),
+            };
+            for (key, value) in &patch {
+                if key != "status" && SERVER_FIELDS.contains(&key.as_str()) {
+                    continue;
+                }
+                merged.insert(key.clone(), value.clone());
+            }
+            let mut body = validate_body(&Value::Object(merged)).map_err(FlowError::Invalid)?;
+            if !caller.is_admin() {
+                body.tenant = current.body.tenant.clone();
+            }
+            complete_owners(&mut body, caller, false)?;
+            let flow = Flow {
+                body,
+                version: current.version + 1,
+                updated_at: time::now_string(),
+                status_reason: None,
+                ..current.clone()
+            };
+            let event = change_event(types::FLOW_MODIFIED, &flow, caller)?;
+            if self.store.update(&flow, &current, &[event]).await? {
+                return Ok(flow);
+            }
+        }
+        // The flow kept changing under us; report what it is now.
+        let now = self.visible(caller, id, FlowError::NotFound).await?;
+        Err(FlowError::NotInactive(now.status))
+    }
+
+    /// Applies several partial updates; each item must carry its `id`. One result per item, in order; a failing
+    /// item is skipped and reported with its `flowId`.
+    pub async fn bulk_update(
+        &self,
+        caller: &Principal,
+        body: Value,
+    ) -> Result<Vec<(Option<String>, Result<Flow, Fault>)>> {
+        require(caller, "flows.bulk")?;
+        let items = match body {
+            Value::Array(items) => items,
+            single => vec![single],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let id = item.get("id").and_then(Value::as_str).map(str::to_owned);
+            let result = match &id {
+                Some(id) => self.update_one(caller, id, item).await.map_err(Fault::from),
+                None => Err(Fault::from(FlowError::InvalidId)),
+            };
+            out.push((id, result));
+        }
+        Ok(out)
+    }
+
+    /// Deletes an inactive flow.
+    pub async fn delete(&self, caller: &Principal, id: &str) -> Result<()> {
+        require(caller, "flows.write")?;
+        let flow = self.visible(caller, id, FlowError::NotFound).await?;
+        if flow.status != FlowStatus::Inactive {
+            return Err(FlowError::NotInactive(flow.status));
+        }
+        let data = json!({"flowId": flow.id, "tenant": flow.body.tenant, "user": caller.user_id()});
+        let event = Envelope::new(types::FLOW_DELETED, SOURCE, data).with_tenant(&flow.body.tenant);
+        if self.store.delete(id, &[event]).await? {
+            return Ok(());
+        }
+        match self.store.get(id).await? {
+            Some(now) => Err(FlowError::NotInactive(now.status)),
+            None => Err(FlowError::NotFound),
+        }
+    }
+}
+
+/// Adds the caller (and, on create, its tenant) to the owners when missing. Non-admins may name no tenant owner but
+/// their own.
+fn complete_owners(body: &mut FlowBody, caller: &Principal, with_tenant: bool) -> Result<()> {
+    if !caller.is_admin()
+        && body
+            .owners
+            .iter()
+            .any(|o| o.kind == "tenant" && o.id != caller.tenant())
+    {
+        return Err(FlowError::Forbidden("Flows cannot be given to another tenant"));
+    }
+    if !body.owners.iter().any(|o| o.id == caller.user_id()) {
+        body.owners.push(Owner {
+            id: caller.user_id().to_owned(),
+            kind: "user".into(),
+        });
+    }
+    if with_tenant && !body.owners.iter().any(|o| o.id == caller.tenant()) {
+        body.owners.push(Owner {
+            id: caller.tenant().to_owned(),
+            kind: "tenant".into(),
+        });
+    }
+    Ok(())
+}

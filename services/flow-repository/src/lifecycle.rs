@@ -1,0 +1,165 @@
+//! The status machine (API.md §3): `inactive → starting → active`, `any → stopping → inactive`, and a failed
+//! start `starting → stopping → inactive` with `statusReason`. Start and stop come from callers; `flow.started`,
+//! `flow.stopped` and `flow.failed` come from the execution service and are applied once per event id.
+
+use async_trait::async_trait;
+use flowmate_auth::Principal;
+use flowmate_bus::{Delivery, Handler, HandlerError};
+use flowmate_domain::{
+    event::types,
+    flow::{Flow, FlowStatus},
+    Envelope, Fault,
+};
+use serde_json::Value;
+
+use crate::{
+    core::{require, FlowCore, SOURCE},
+    error::{FlowError, Result},
+    model::{Outcome, Reason, Transition},
+};
+
+use FlowStatus::*;
+
+/// `flow.starting`: the full flow plus who started it.
+fn starting_event(flow: &Flow, started_by: &str) -> Envelope {
+    let mut data = serde_json::to_value(flow).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut data {
+        map.insert("startedBy".into(), Value::String(started_by.to_owned()));
+    }
+    Envelope::new(types::FLOW_STARTING, SOURCE, data).with_tenant(&flow.body.tenant)
+}
+
+/// `flow.stopping`: the full flow.
+fn stopping_event(flow: &Flow) -> Envelope {
+    let data = serde_json::to_value(flow).unwrap_or(Value::Null);
+    Envelope::new(types::FLOW_STOPPING, SOURCE, data).with_tenant(&flow.body.tenant)
+}
+
+impl FlowCore {
+    /// Starts each flow: `starting` and `flow.starting`. An active flow stays `active`. One result per id.
+    pub async fn start(&self, caller: &Principal, ids: &[String]) -> Result<Vec<Result<FlowStatus, Fault>>> {
+        require(caller, "flows.control")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.start_one(caller, id).await.map_err(Fault::from));
+        }
+        Ok(out)
+    }
+
+    async fn start_one(&self, caller: &Principal, id: &str) -> Result<FlowStatus> {
+        let flow = self.visible(caller, id, FlowError::NoFlowWithId).await?;
+        if flow.status == Active {
+            return Ok(Active);
+        }
+        let started_by = caller.user_id().to_owned();
+        let announce = move |f: &Flow| starting_event(f, &started_by);
+        let transition = Transition {
+            from: &[Inactive, Starting, Stopping],
+            to: Starting,
+            reason: Reason::Clear,
+            announce: Some(&announce),
+            event_id: None,
+        };
+        status_of(self.store.transition(id, transition).await?)
+    }
+
+    /// Stops each flow: `stopping` and `flow.stopping`. An inactive flow stays `inactive`. One result per id.
+    pub async fn stop(&self, caller: &Principal, ids: &[String]) -> Result<Vec<Result<FlowStatus, Fault>>> {
+        require(caller, "flows.control")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.stop_one(caller, id).await.map_err(Fault::from));
+        }
+        Ok(out)
+    }
+
+    async fn stop_one(&self, caller: &Principal, id: &str) -> Result<FlowStatus> {
+        let flow = self.visible(caller, id, FlowError::NoFlowWithId).await?;
+        if flow.status == Inactive {
+            return Ok(Inactive);
+        }
+        let transition = Transition {
+            from: &[Starting, Active, Stopping],
+            to: Stopping,
+            reason: Reason::Keep,
+            announce: Some(&stopping_event),
+            event_id: None,
+        };
+        status_of(self.store.transition(id, transition).await?)
+    }
+
+    /// Applies a confirmation from the execution service, once per event id. Confirmations that no longer fit the
+    /// flow's state (it was stopped meanwhile) are ignored.
+    pub async fn confirm(&self, event: &Envelope) -> Result<()> {
+        let flow_id = event
+            .data
+            .get("flowId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let reason = event
+            .data
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let transition = match event.kind.as_str() {
+            types::FLOW_STARTED => Transition {
+                from: &[Starting],
+                to: Active,
+                reason: Reason::Clear,
+                announce: None,
+                event_id: Some(&event.id),
+            },
+            types::FLOW_STOPPED => Transition {
+                from: &[Stopping],
+                to: Inactive,
+                reason: Reason::Keep,
+                announce: None,
+                event_id: Some(&event.id),
+            },
+            types::FLOW_FAILED => Transition {
+                from: &[Starting],
+                to: Stopping,
+                reason: Reason::Set(reason.unwrap_or_else(|| "the flow could not be started".into())),
+                announce: Some(&stopping_event),
+                event_id: Some(&event.id),
+            },
+            _ => return Ok(()),
+        };
+        match self.store.transition(flow_id, transition).await? {
+            Outcome::Changed(flow) => {
+                tracing::info!(flow_id, status = flow.status.as_str(), kind = %event.kind, "flow status confirmed");
+            }
+            Outcome::Unchanged(flow) => {
+                tracing::debug!(flow_id, status = flow.status.as_str(), kind = %event.kind, "confirmation ignored");
+            }
+            Outcome::Duplicate | Outcome::Missing => {}
+        }
+        Ok(())
+    }
+
+    /// Active flows after `after` (by id), for other services' warm starts.
+    pub async fn list_active(&self, after: &str, limit: u32) -> Result<Vec<Flow>> {
+        self.store.list_active(after, limit.clamp(1, 1000)).await
+    }
+}
+
+fn status_of(outcome: Outcome) -> Result<FlowStatus> {
+    match outcome {
+        Outcome::Changed(flow) | Outcome::Unchanged(flow) => Ok(flow.status),
+        Outcome::Duplicate => Err(FlowError::Internal("unexpected duplicate".into())),
+        Outcome::Missing => Err(FlowError::NoFlowWithId),
+    }
+}
+
+/// Consumes `flow.started`, `flow.stopped` and `flow.failed`.
+pub struct Confirmations(pub std::sync::Arc<FlowCore>);
+
+#[async_trait]
+impl Handler for Confirmations {
+    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        self.0
+            .confirm(&delivery.envelope)
+            .await
+            .map_err(|e| HandlerError::Retry(e.to_string()))
+    }
+}

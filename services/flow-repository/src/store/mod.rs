@@ -1,0 +1,6 @@
+//! The flow repository's SQL (PostgreSQL and SQLite through one implementation).
+
+mod rows;
+mod sql;
+
+pub use sql::SqlStore;

@@ -1,0 +1,295 @@
+//! [`FlowStore`] over a [`Db`]: one SQL text for PostgreSQL and SQLite.
+
+use async_trait::async_trait;
+use flowmate_domain::{flow::Flow, time, Envelope};
+use flowmate_store::{outbox, sqlx, Db, StoreError, Tx};
+
+use super::rows::{self, like_pattern, owner_ids, search_text, COLUMNS};
+use crate::{
+    error::Result,
+    model::{FlowStore, ListQuery, Outcome, Reason, Scope, SortField, Transition},
+};
+
+/// The flow store on PostgreSQL or SQLite.
+#[derive(Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    /// Wraps an opened, migrated database.
+    pub fn new(db: Db) -> Self {
+        SqlStore { db }
+    }
+}
+
+fn body_json(flow: &Flow) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(&flow.body)?)
+}
+
+async fn write_events(tx: &mut Tx, events: &[Envelope]) -> Result<(), StoreError> {
+    for e in events {
+        outbox::enqueue(tx, e).await?;
+    }
+    Ok(())
+}
+
+async fn write_owners(tx: &mut Tx, flow: &Flow) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM flow_owners WHERE flow_id = $1")
+        .bind(&flow.id)
+        .execute(&mut **tx)
+        .await?;
+    for owner in owner_ids(flow) {
+        sqlx::query("INSERT INTO flow_owners (owner_id, flow_id) VALUES ($1, $2)")
+            .bind(owner)
+            .bind(&flow.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn select_flow(tx: &mut Tx, id: &str) -> Result<Option<Flow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM flows WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    row.as_ref().map(rows::flow).transpose()
+}
+
+#[async_trait]
+impl FlowStore for SqlStore {
+    async fn list(&self, scope: &Scope, q: &ListQuery) -> Result<(Vec<Flow>, u64)> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let next = |binds: &mut Vec<String>, value: String| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
+        if let Some(owners) = scope {
+            let list: Vec<String> = owners.iter().map(|o| next(&mut binds, o.clone())).collect();
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM flow_owners o WHERE o.flow_id = flows.id AND o.owner_id IN ({}))",
+                list.join(", ")
+            ));
+        }
+        if let Some(status) = q.status {
+            clauses.push(format!("status = {}", next(&mut binds, status.as_str().into())));
+        }
+        if let Some(kind) = &q.kind {
+            clauses.push(format!("type = {}", next(&mut binds, kind.clone())));
+        }
+        if let Some(user) = &q.user {
+            let p = next(&mut binds, user.clone());
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM flow_owners u WHERE u.flow_id = flows.id AND u.owner_id = {p})"
+            ));
+        }
+        if let Some(t) = &q.from_template {
+            clauses.push(format!("from_template = {}", next(&mut binds, t.clone())));
+        }
+        if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
+            let p = next(&mut binds, like_pattern(s));
+            clauses.push(format!("search_text LIKE {p} ESCAPE '\\'"));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let column = match q.sort {
+            SortField::CreatedAt => "created_at",
+            SortField::UpdatedAt => "updated_at",
+            SortField::Name => "name",
+        };
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let count_sql = format!("SELECT COUNT(*) FROM flows{filter}");
+        let page_sql = format!(
+            "SELECT {COLUMNS} FROM flows{filter} ORDER BY {column} {dir}, id {dir} LIMIT {} OFFSET {}",
+            q.page_size,
+            (q.page_number.max(1) as i64 - 1) * q.page_size as i64
+        );
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        let mut page = sqlx::query(&page_sql);
+        for b in &binds {
+            count = count.bind(b.as_str());
+            page = page.bind(b.as_str());
+        }
+        let total = count.fetch_one(self.db.pool()).await.map_err(StoreError::from)?;
+        let rows = page.fetch_all(self.db.pool()).await.map_err(StoreError::from)?;
+        let flows = rows.iter().map(rows::flow).collect::<Result<_, _>>()?;
+        Ok((flows, total.max(0) as u64))
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Flow>> {
+        let sql = format!("SELECT {COLUMNS} FROM flows WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(row.as_ref().map(rows::flow).transpose()?)
+    }
+
+    async fn insert(&self, flow: &Flow, events: &[Envelope]) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "INSERT INTO flows (id, tenant, name, search_text, type, status, status_reason, from_template, body, \
+             version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&flow.id)
+        .bind(&flow.body.tenant)
+        .bind(&flow.body.name)
+        .bind(search_text(flow))
+        .bind(&flow.body.kind)
+        .bind(flow.status.as_str())
+        .bind(&flow.status_reason)
+        .bind(&flow.body.from_template)
+        .bind(body_json(flow)?)
+        .bind(flow.version)
+        .bind(&flow.created_at)
+        .bind(&flow.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        write_owners(&mut tx, flow).await?;
+        write_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update(&self, flow: &Flow, previous: &Flow, events: &[Envelope]) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE flows SET tenant = $1, name = $2, search_text = $3, type = $4, status_reason = NULL, \
+             from_template = $5, body = $6, version = $7, updated_at = $8 \
+             WHERE id = $9 AND version = $10 AND status = 'inactive'",
+        )
+        .bind(&flow.body.tenant)
+        .bind(&flow.body.name)
+        .bind(search_text(flow))
+        .bind(&flow.body.kind)
+        .bind(&flow.body.from_template)
+        .bind(body_json(flow)?)
+        .bind(flow.version)
+        .bind(&flow.updated_at)
+        .bind(&flow.id)
+        .bind(previous.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO flow_versions (flow_id, version, body, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&previous.id)
+            .bind(previous.version)
+            .bind(body_json(previous)?)
+            .bind(time::now_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        write_owners(&mut tx, flow).await?;
+        write_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &str, events: &[Envelope]) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let deleted = sqlx::query("DELETE FROM flows WHERE id = $1 AND status = 'inactive'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(false);
+        }
+        for table in ["flow_owners", "flow_versions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE flow_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        write_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn transition(&self, id: &str, t: Transition<'_>) -> Result<Outcome> {
+        let mut tx = self.db.begin().await?;
+        if let Some(event_id) = t.event_id {
+            let first = sqlx::query("INSERT INTO processed_events (id, processed_at) VALUES ($1, $2)")
+                .bind(event_id)
+                .bind(time::now_string())
+                .execute(&mut *tx)
+                .await;
+            match first.map_err(StoreError::from) {
+                Ok(_) => {}
+                Err(StoreError::UniqueViolation) => return Ok(Outcome::Duplicate),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut n = 2;
+        let reason = match &t.reason {
+            Reason::Keep => "status_reason".to_owned(),
+            Reason::Clear => "NULL".to_owned(),
+            Reason::Set(_) => {
+                n += 1;
+                format!("${n}")
+            }
+        };
+        let from: Vec<String> = t
+            .from
+            .iter()
+            .map(|_| {
+                n += 1;
+                format!("${n}")
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE flows SET status = $1, updated_at = $2, status_reason = {reason} WHERE status IN ({}) AND id = ${}",
+            from.join(", "),
+            n + 1
+        );
+        let mut update = sqlx::query(&sql).bind(t.to.as_str()).bind(time::now_string());
+        if let Reason::Set(r) = &t.reason {
+            update = update.bind(r.as_str());
+        }
+        for s in t.from {
+            update = update.bind(s.as_str());
+        }
+        let changed = update
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected();
+        let Some(flow) = select_flow(&mut tx, id).await? else {
+            tx.commit().await?;
+            return Ok(Outcome::Missing);
+        };
+        if changed == 0 {
+            tx.commit().await?;
+            return Ok(Outcome::Unchanged(flow));
+        }
+        if let Some(announce) = t.announce {
+            outbox::enqueue(&mut tx, &announce(&flow)).await?;
+        }
+        tx.commit().await?;
+        Ok(Outcome::Changed(flow))
+    }
+
+    async fn list_active(&self, after: &str, limit: u32) -> Result<Vec<Flow>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM flows WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.iter().map(rows::flow).collect::<Result<_, _>>()?)
+    }
+}

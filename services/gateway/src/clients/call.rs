@@ -1,0 +1,25 @@
+//! What every client call to a service shares: a lazily connecting channel, a deadline, the caller's token and
+//! the trace context in the metadata.
+
+use std::time::Duration;
+
+use tonic::{metadata::MetadataValue, transport::Channel, Request};
+
+/// A channel to `url` (`http://host:port`) that connects on first use and reconnects after failures.
+pub fn channel(url: &str) -> Result<Channel, http::uri::InvalidUri> {
+    Ok(Channel::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect_lazy())
+}
+
+/// A request carrying `token` (when given), the current trace context, and a deadline.
+pub fn request<T>(token: Option<&str>, timeout: Duration, message: T) -> Request<T> {
+    let mut request = flowmate_telemetry::propagation::inject_grpc(Request::new(message));
+    request.set_timeout(timeout);
+    if let Some(t) = token {
+        if let Ok(v) = MetadataValue::try_from(format!("Bearer {t}")) {
+            request.metadata_mut().insert("authorization", v);
+        }
+    }
+    request
+}

@@ -1,0 +1,293 @@
+//! `/flows` (API.md §3): list, read, create, change, bulk change, delete, start and stop.
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, patch, post},
+    Json, Router,
+};
+use flowmate_api::ErrorBody;
+use flowmate_domain::{Fault, Id};
+use flowmate_proto::{common::v1::PageRequest, flows::v1::ListFlowsRequest};
+use serde_json::{json, Value};
+
+use crate::{
+    error::{ApiError, ApiResult},
+    extract::{ApiJson, AuthUser, Params, PathId},
+    state::AppState,
+};
+
+/// The flow routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/flows", get(list).post(create))
+        .route("/flows/bulk", patch(bulk_update))
+        .route("/flows/multiple/start", post(start_many))
+        .route("/flows/multiple/stop", post(stop_many))
+        .route("/flows/{id}", get(get_one).patch(update).delete(remove))
+        .route("/flows/{id}/start", post(start))
+        .route("/flows/{id}/stop", post(stop))
+}
+
+fn data(value: Value) -> Json<Value> {
+    Json(json!({"data": value, "meta": {}}))
+}
+
+/// A per-item error as API.md shows it: `{"errors":[{"message","code","flowId"?}]}`.
+fn item_error(fault: &Fault, flow_id: Option<&str>) -> Value {
+    let mut body = serde_json::to_value(ErrorBody::from(fault)).unwrap_or_default();
+    if let (Some(id), Some(errors)) = (flow_id, body["errors"].as_array_mut()) {
+        for e in errors {
+            e["flowId"] = json!(id);
+        }
+    }
+    body
+}
+
+fn one_of<'a>(params: &'a Params, key: &str, allowed: &[&str]) -> Result<Option<&'a str>, ApiError> {
+    match params.get(key) {
+        None => Ok(None),
+        Some(v) if allowed.contains(&v) => Ok(Some(v)),
+        Some(_) => Err(ApiError::bad_request(format!("Invalid {key} parameter"))),
+    }
+}
+
+fn id_param(params: &Params, key: &str) -> Result<Option<String>, ApiError> {
+    match params.get(key) {
+        None => Ok(None),
+        Some(v) => Id::parse(v)
+            .map(|id| Some(id.into_string()))
+            .map_err(|_| ApiError::bad_request(format!("Invalid {key} parameter"))),
+    }
+}
+
+/// Reads the list query of API.md §3; a bad value is 400 naming the parameter.
+fn list_request(params: &Params) -> Result<ListFlowsRequest, ApiError> {
+    let (size, number) = params.page(10)?.unwrap_or((10, 1));
+    let status = one_of(
+        params,
+        "filter[status]",
+        &["active", "1", "inactive", "0", "starting", "stopping"],
+    )?
+    .map(|s| {
+        match s {
+            "1" => "active",
+            "0" => "inactive",
+            other => other,
+        }
+        .to_owned()
+    });
+    let kind = one_of(params, "filter[type]", &["ordinary", "realtime", "long_running"])?.map(str::to_owned);
+    let (sort_field, descending) = match params.get("sort") {
+        None => ("createdAt".to_owned(), false),
+        Some(s) => {
+            let (field, desc) = match s.strip_prefix('-') {
+                Some(f) => (f, true),
+                None => (s, false),
+            };
+            if !["createdAt", "updatedAt", "name"].contains(&field) {
+                return Err(ApiError::bad_request("Invalid sort parameter"));
+            }
+            (field.to_owned(), desc)
+        }
+    };
+    Ok(ListFlowsRequest {
+        page: Some(PageRequest { size, number }),
+        status,
+        r#type: kind,
+        user: id_param(params, "filter[user]")?,
+        from_template: id_param(params, "filter[fromTemplate]")?,
+        sort_field,
+        descending,
+        search: params.get("search").map(str::to_owned).filter(|s| !s.is_empty()),
+    })
+}
+
+/// Flows in the caller's scope, paged, filtered, sorted and searched.
+#[utoipa::path(get, path = "/flows", tag = "flows", security(("bearer" = [])),
+    params(("page[size]" = Option<u32>, Query), ("page[number]" = Option<u32>, Query),
+           ("filter[status]" = Option<String>, Query, description = "active|1|inactive|0|starting|stopping"),
+           ("filter[type]" = Option<String>, Query), ("filter[user]" = Option<String>, Query),
+           ("filter[fromTemplate]" = Option<String>, Query),
+           ("sort" = Option<String>, Query, description = "createdAt|updatedAt|name, '-' for descending"),
+           ("search" = Option<String>, Query, description = "case-insensitive substring of name or description")),
+    responses((status = 200, description = "{data: [Flow], meta: {total, page, perPage, totalPages}}"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let request = list_request(&params)?;
+    let (page, per_page) = request.page.map(|p| (p.number, p.size)).unwrap_or((1, 10));
+    let (flows, total) = state.flows.list(&caller.token, request).await?;
+    let total_pages = total.div_ceil(per_page as u64);
+    Ok(Json(
+        json!({"data": flows, "meta": {"total": total, "page": page, "perPage": per_page, "totalPages": total_pages}}),
+    ))
+}
+
+/// One flow.
+#[utoipa::path(get, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
+              (status = 404, description = "No flow found", body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    Ok(data(state.flows.get(&caller.token, &id).await?))
+}
+
+/// Creates one flow, or several from an array (needs `flows.bulk`). The caller and its tenant become owners.
+#[utoipa::path(post, path = "/flows", tag = "flows", security(("bearer" = [])),
+    responses((status = 201, description = "{data: Flow | [Flow | {errors}], meta: {}}"), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let is_array = body.is_array();
+    let mut results = state.flows.create(&caller.token, &body).await?;
+    if !is_array {
+        let flow = results.pop().ok_or_else(|| ApiError(Fault::internal()))??;
+        return Ok((StatusCode::CREATED, data(flow)).into_response());
+    }
+    let items: Vec<Value> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(flow) => flow,
+            Err(fault) => item_error(&fault, None),
+        })
+        .collect();
+    Ok((StatusCode::CREATED, data(Value::Array(items))).into_response())
+}
+
+/// Shallow-merges the body into an inactive flow and re-validates it.
+#[utoipa::path(patch, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "Flow is not inactive", body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    Ok(data(state.flows.update(&caller.token, &id, &body).await?))
+}
+
+/// Applies several partial flows (each with its `id`); one result per item, failing items skipped.
+#[utoipa::path(patch, path = "/flows/bulk", tag = "flows", security(("bearer" = [])),
+    responses((status = 200, description = "{data: [Flow | {errors: [{message, code, flowId}]}], meta: {}}"),
+              (status = 403, body = ErrorBody)))]
+pub async fn bulk_update(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let results = state.flows.bulk_update(&caller.token, &body).await?;
+    let items: Vec<Value> = results
+        .into_iter()
+        .map(|(id, r)| match r {
+            Ok(flow) => flow,
+            Err(fault) => item_error(&fault, Some(id.as_deref().unwrap_or(""))),
+        })
+        .collect();
+    Ok(data(Value::Array(items)))
+}
+
+/// Deletes an inactive flow.
+#[utoipa::path(delete, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{msg: \"Flow was successfully deleted\"}"), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    state.flows.delete(&caller.token, &id).await?;
+    Ok(Json(json!({"msg": "Flow was successfully deleted"})))
+}
+
+async fn one(state: &AppState, token: &str, id: String, starting: bool) -> ApiResult<Json<Value>> {
+    let mut results = if starting {
+        state.flows.start(token, vec![id]).await?
+    } else {
+        state.flows.stop(token, vec![id]).await?
+    };
+    let (id, outcome) = results.pop().ok_or_else(|| ApiError(Fault::internal()))?;
+    Ok(data(json!({"id": id, "status": outcome?})))
+}
+
+/// Starts a flow: `starting` until the execution service confirms; an active flow stays `active`.
+#[utoipa::path(post, path = "/flows/{id}/start", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{data: {id, status}, meta: {}}"), (status = 404, body = ErrorBody)))]
+pub async fn start(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    one(&state, &caller.token, id, true).await
+}
+
+/// Stops a flow: `stopping` until the execution service confirms; an inactive flow stays `inactive`.
+#[utoipa::path(post, path = "/flows/{id}/stop", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{data: {id, status}, meta: {}}"), (status = 404, body = ErrorBody)))]
+pub async fn stop(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    one(&state, &caller.token, id, false).await
+}
+
+async fn many(state: &AppState, token: &str, body: Value, starting: bool) -> ApiResult<Json<Value>> {
+    let Value::Array(items) = body else {
+        return Err(ApiError::bad_request(
+            "No flow ids given. Expecting an array of flow ids",
+        ));
+    };
+    let ids: Vec<String> = items
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+        .collect();
+    let results = if starting {
+        state.flows.start(token, ids).await?
+    } else {
+        state.flows.stop(token, ids).await?
+    };
+    let out: Vec<Value> = results
+        .into_iter()
+        .map(|(id, r)| match r {
+            Ok(status) => json!({"data": {"id": id, "status": status}, "meta": {}}),
+            Err(fault) => item_error(&fault, Some(&id)),
+        })
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
+/// Starts several flows; a bare array with one entry per id.
+#[utoipa::path(post, path = "/flows/multiple/start", tag = "flows", security(("bearer" = [])),
+    responses((status = 200, description = "[{data: {id, status}, meta: {}} | {errors: [{message, flowId, code}]}]"),
+              (status = 400, body = ErrorBody)))]
+pub async fn start_many(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    many(&state, &caller.token, body, true).await
+}
+
+/// Stops several flows; a bare array with one entry per id.
+#[utoipa::path(post, path = "/flows/multiple/stop", tag = "flows", security(("bearer" = [])),
+    responses((status = 200, description = "[{data: {id, status}, meta: {}} | {errors: [{message, flowId, code}]}]"),
+              (status = 400, body = ErrorBody)))]
+pub async fn stop_many(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    many(&state, &caller.token, body, false).await
+}
