@@ -1,0 +1,311 @@
+//! The flow repository below the gateway: the events it announces (exactly once per change, even when the process
+//! dies between the database write and the publish), the confirmations it consumes (once per event id), and the
+//! active-flow listing other services warm their caches from. SQLite + the embedded queue always; PostgreSQL +
+//! RabbitMQ when `TEST_DATABASE_URL` / `TEST_AMQP_URL` are set (required in CI).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use flowmate_auth::{Claims, Principal};
+use flowmate_bus::{Bus, BusError, Delivery, Envelope, Handler, HandlerError, SharedBus, SubscribeOptions};
+use flowmate_flow_repository::{
+    core::FlowCore,
+    model::{ListQuery, SortField},
+    store::SqlStore,
+    MIGRATIONS,
+};
+use flowmate_store::{outbox, Db};
+use flowmate_testkit::{amqp_url, PgDatabase, TempDir};
+use serde_json::json;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Collects events by id (a redelivered copy is counted, so "exactly once" is checked, not assumed).
+#[derive(Default)]
+struct Collector(Mutex<Vec<Envelope>>);
+
+#[async_trait]
+impl Handler for Collector {
+    async fn handle(&self, d: Delivery) -> Result<(), HandlerError> {
+        self.0.lock().unwrap().push(d.envelope);
+        Ok(())
+    }
+}
+
+impl Collector {
+    fn counts(&self) -> HashMap<String, usize> {
+        let mut out = HashMap::new();
+        for e in self.0.lock().unwrap().iter() {
+            *out.entry(e.id.clone()).or_default() += 1;
+        }
+        out
+    }
+    fn kinds(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().map(|e| e.kind.clone()).collect()
+    }
+}
+
+/// A bus that is down: every publish fails, as when the process dies before the relay publishes.
+struct DownBus;
+
+#[async_trait]
+impl Bus for DownBus {
+    async fn publish(&self, _: &Envelope) -> Result<(), BusError> {
+        Err(BusError::Unavailable("down".into()))
+    }
+    async fn publish_batch(&self, _: &[Envelope]) -> Result<(), BusError> {
+        Err(BusError::Unavailable("down".into()))
+    }
+    async fn declare(&self, _: &str, _: &[String]) -> Result<(), BusError> {
+        Ok(())
+    }
+    async fn subscribe(
+        &self,
+        _: SubscribeOptions,
+        _: Arc<dyn Handler>,
+        _: CancellationToken,
+    ) -> Result<JoinHandle<()>, BusError> {
+        Ok(tokio::spawn(async {}))
+    }
+    async fn drain_dead_letters(&self, _: &str) -> Result<Vec<Envelope>, BusError> {
+        Ok(vec![])
+    }
+    async fn health(&self) -> Result<(), BusError> {
+        Err(BusError::Unavailable("down".into()))
+    }
+}
+
+struct Setup {
+    url: String,
+    bus: SharedBus,
+    amqp: Option<(String, String)>,
+    pg: Option<PgDatabase>,
+    _dir: TempDir,
+}
+
+async fn setup(distributed: bool) -> Option<Setup> {
+    let dir = TempDir::new().unwrap();
+    if distributed {
+        let amqp = amqp_url()?;
+        let pg = PgDatabase::create().await?;
+        let exchange = format!("flowmate.test.{}", uuid::Uuid::new_v4().simple());
+        let bus: SharedBus = Arc::new(
+            flowmate_bus::amqp::AmqpBus::connect(&amqp, &exchange)
+                .await
+                .unwrap(),
+        );
+        Some(Setup {
+            url: pg.url.clone(),
+            bus,
+            amqp: Some((amqp, exchange)),
+            pg: Some(pg),
+            _dir: dir,
+        })
+    } else {
+        let bus: SharedBus = Arc::new(
+            flowmate_bus::embedded::EmbeddedBus::open(&dir.path().join("bus.db"))
+                .await
+                .unwrap(),
+        );
+        let url = Db::sqlite_url(&dir.path().join("flows.db"));
+        Some(Setup {
+            url,
+            bus,
+            amqp: None,
+            pg: None,
+            _dir: dir,
+        })
+    }
+}
+
+async fn finish(s: Setup) {
+    if let Some((url, exchange)) = &s.amqp {
+        flowmate_testkit::delete_amqp_objects(url, exchange, &[]).await;
+    }
+    if let Some(pg) = s.pg {
+        pg.drop_database().await;
+    }
+}
+
+fn admin() -> Principal {
+    let now = chrono_now();
+    Principal {
+        claims: Claims {
+            sub: "user-1".into(),
+            tenant: "tenant-1".into(),
+            username: "a@example.com".into(),
+            permissions: vec!["all".into()],
+            roles: vec![],
+            jti: "j".into(),
+            iat: now,
+            exp: now + 600,
+        },
+        token: String::new(),
+    }
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn flow(name: &str) -> serde_json::Value {
+    json!({"name": name, "graph": {"nodes": [{"id": "a", "componentId": "webhook", "function": "receive"}]}})
+}
+
+async fn collect(bus: &SharedBus, shutdown: &CancellationToken) -> Arc<Collector> {
+    let collector = Arc::new(Collector::default());
+    let options = SubscribeOptions {
+        prefetch: 1,
+        exclusive: true,
+        ..SubscribeOptions::new(format!("test.{}", uuid::Uuid::new_v4().simple()), &["flow.#"])
+    };
+    bus.subscribe(options, collector.clone(), shutdown.clone())
+        .await
+        .unwrap();
+    collector
+}
+
+async fn wait_for(collector: &Collector, n: usize) {
+    for _ in 0..500 {
+        if collector.0.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("expected {n} events, got {:?}", collector.kinds());
+}
+
+async fn changes_are_announced_exactly_once_even_across_a_crash_before_publishing(s: Setup) {
+    let shutdown = CancellationToken::new();
+    let collector = collect(&s.bus, &shutdown).await;
+    // First process: writes succeed, nothing can be published, then it dies.
+    {
+        let db = Db::connect(&s.url, 4, MIGRATIONS).await.unwrap();
+        let core = FlowCore::new(Arc::new(SqlStore::new(db.clone())));
+        let created = core
+            .create(&admin(), flow("survivor"))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .unwrap();
+        core.update(&admin(), &created.id, json!({"name": "survivor v2"}))
+            .await
+            .unwrap();
+        core.start(&admin(), &[created.id.clone()]).await.unwrap();
+        let down: SharedBus = Arc::new(DownBus);
+        assert!(outbox::relay_batch(&db, &down).await.is_err());
+        db.close().await;
+    }
+    // Second process: the relay publishes what the first one committed, once.
+    let db = Db::connect(&s.url, 4, MIGRATIONS).await.unwrap();
+    let relay = outbox::start_relay(db.clone(), s.bus.clone(), shutdown.clone());
+    wait_for(&collector, 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        collector.kinds(),
+        ["flow.created", "flow.modified", "flow.starting"]
+    );
+    assert!(
+        collector.counts().values().all(|n| *n == 1),
+        "each event once: {:?}",
+        collector.counts()
+    );
+    let events = collector.0.lock().unwrap().clone();
+    assert_eq!(events[0].data["flow"]["name"], "survivor");
+    assert_eq!(events[0].data["user"], "user-1");
+    assert_eq!(events[0].tenant.as_deref(), Some("tenant-1"));
+    assert_eq!(events[1].data["flow"]["version"], 2);
+    assert_eq!(
+        events[2].data["startedBy"], "user-1",
+        "flow.starting carries the full flow and who started it"
+    );
+    assert_eq!(events[2].data["status"], "starting");
+    assert_eq!(events[2].data["graph"]["nodes"][0]["id"], "a");
+    shutdown.cancel();
+    let _ = relay.await;
+    db.close().await;
+    finish(s).await;
+}
+
+async fn confirmations_apply_once_and_active_flows_are_listed_for_warm_starts(s: Setup) {
+    let db = Db::connect(&s.url, 4, MIGRATIONS).await.unwrap();
+    let core = FlowCore::new(Arc::new(SqlStore::new(db.clone())));
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            core.create(&admin(), flow(&format!("f{i}")))
+                .await
+                .unwrap()
+                .pop()
+                .unwrap()
+                .unwrap()
+                .id,
+        );
+    }
+    core.start(&admin(), &ids[..3]).await.unwrap();
+    for id in &ids[..3] {
+        let started = Envelope::new("flow.started", "test", json!({"flowId": id}));
+        core.confirm(&started).await.unwrap();
+        core.confirm(&started).await.unwrap();
+    }
+    // A stop then a late duplicate start confirmation: the duplicate must not re-activate the flow.
+    let late = Envelope::new("flow.started", "test", json!({"flowId": ids[0]}));
+    core.confirm(&late).await.unwrap();
+    core.stop(&admin(), &ids[..1]).await.unwrap();
+    core.confirm(&late).await.unwrap();
+    let active: Vec<String> = core
+        .list_active("", 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(active, [ids[1].clone(), ids[2].clone()]);
+    assert!(core.list_active(&ids[2], 10).await.unwrap().is_empty());
+    let query = ListQuery {
+        page_size: 10,
+        page_number: 1,
+        status: Some(flowmate_domain::flow::FlowStatus::Stopping),
+        kind: None,
+        user: None,
+        from_template: None,
+        sort: SortField::CreatedAt,
+        descending: false,
+        search: None,
+    };
+    let (stopping, total) = core.list(&admin(), query).await.unwrap();
+    assert_eq!((stopping[0].id.clone(), total), (ids[0].clone(), 1));
+    db.close().await;
+    finish(s).await;
+}
+
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod standalone {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+                super::$name(super::setup(false).await.unwrap()).await;
+            } )*
+        }
+        mod distributed {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+                let Some(s) = super::setup(true).await else { return };
+                super::$name(s).await;
+            } )*
+        }
+    };
+}
+
+both_modes!(
+    changes_are_announced_exactly_once_even_across_a_crash_before_publishing,
+    confirmations_apply_once_and_active_flows_are_listed_for_warm_starts,
+);
