@@ -294,7 +294,137 @@ async fn roles_are_listed_per_tenant_and_created_within_the_rules(app: &App) {
     assert!(r.body.get("tenant").is_none());
 }
 
+async fn a_tenant_admin_cannot_take_over_the_global_admin_of_its_tenant(app: &App) {
+    // A tenant admin in the global admin's own (default) tenant.
+    let role = app.role_id("TENANT_ADMIN").await;
+    let deputy = app
+        .create_user(
+            json!({"username": "deputy@example.com", "password": "deputy-password", "firstname": "D",
+                            "lastname": "Eputy", "roles": [role]}),
+        )
+        .await;
+    let token = app.api.login("deputy@example.com", "deputy-password").await;
+    let admin_id = app.api.get("/api/users/me", Some(&app.admin)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/users/{admin_id}");
+    let r = app
+        .api
+        .patch(&path, Some(&token), &json!({"password": "owned-you-now"}))
+        .await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    assert_eq!(r.error(), "FORBIDDEN");
+    assert_eq!(
+        app.api
+            .patch(&path, Some(&token), &json!({"status": "DISABLED"}))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(app.api.delete(&path, Some(&token)).await.status, 403);
+    assert_eq!(
+        app.api.get("/api/users/me", Some(&app.admin)).await.status,
+        200,
+        "the admin is untouched"
+    );
+    // Its peers with no more rights than its own remain manageable.
+    let peer = app
+        .create_user(
+            json!({"username": "peer@example.com", "password": "peer-password", "firstname": "P",
+                            "lastname": "Eer", "permissions": ["flows.read"]}),
+        )
+        .await;
+    let r = app
+        .api
+        .patch(
+            &format!("/api/users/{}", peer["id"].as_str().unwrap()),
+            Some(&token),
+            &json!({"lastname": "Ok"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let _ = deputy;
+}
+
+async fn nobody_grants_rights_it_does_not_hold_or_escalates_itself(app: &App) {
+    let clerk = app
+        .create_user(json!({"username": "clerk@example.com", "password": "clerk-password", "firstname": "C",
+                            "lastname": "Lerk", "permissions": ["tenant.account.read", "tenant.account.create",
+                            "tenant.account.update", "flows.read"]}))
+        .await;
+    let token = app.api.login("clerk@example.com", "clerk-password").await;
+    let own = format!("/api/users/{}", clerk["id"].as_str().unwrap());
+    let r = app
+        .api
+        .patch(&own, Some(&token), &json!({"permissions": ["tenant.all"]}))
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error(), "FORBIDDEN");
+    let r = app
+        .api
+        .post(
+            "/api/users",
+            Some(&token),
+            &json!({"username": "helper@example.com", "password": "helper-password",
+            "firstname": "H", "lastname": "Elper", "permissions": ["flows.write"]}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "flows.write is not the clerk's to give");
+    let tenant_admin = app.role_id("TENANT_ADMIN").await;
+    let r = app
+        .api
+        .post(
+            "/api/users",
+            Some(&token),
+            &json!({"username": "helper@example.com", "password": "helper-password",
+            "firstname": "H", "lastname": "Elper", "roles": [tenant_admin]}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "nor is a role with more rights");
+    let r = app
+        .api
+        .post(
+            "/api/users",
+            Some(&token),
+            &json!({"username": "helper@example.com", "password": "helper-password",
+            "firstname": "H", "lastname": "Elper", "permissions": ["flows.read"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "what it holds it may give: {:?}", r.body);
+}
+
+async fn changing_a_users_rights_or_password_revokes_its_tokens(app: &App) {
+    let user = app
+        .create_user(
+            json!({"username": "ops@example.com", "password": "ops-password", "firstname": "O",
+                            "lastname": "Ps", "permissions": ["flows.read", "flows.write"]}),
+        )
+        .await;
+    let path = format!("/api/users/{}", user["id"].as_str().unwrap());
+    let token = app.api.login("ops@example.com", "ops-password").await;
+    let r = app
+        .api
+        .patch(&path, Some(&app.admin), &json!({"permissions": ["flows.read"]}))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        app.api.get("/api/users/me", Some(&token)).await.status,
+        401,
+        "the old token carried flows.write"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let token = app.api.login("ops@example.com", "ops-password").await;
+    app.api
+        .patch(&path, Some(&app.admin), &json!({"password": "new-ops-password"}))
+        .await;
+    assert_eq!(app.api.get("/api/users/me", Some(&token)).await.status, 401);
+}
+
 crate::both_modes!(
+    a_tenant_admin_cannot_take_over_the_global_admin_of_its_tenant,
+    nobody_grants_rights_it_does_not_hold_or_escalates_itself,
+    changing_a_users_rights_or_password_revokes_its_tokens,
     creating_a_tenant_returns_201_and_names_are_unique,
     a_tenant_admin_sees_only_its_own_tenant,
     a_tenant_admin_creates_users_only_in_its_tenant_and_never_grants_all,

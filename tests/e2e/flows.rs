@@ -320,6 +320,31 @@ async fn a_tenant_sees_and_changes_only_its_own_flows(app: &App) {
         .get(&format!("/flows?filter[user]={user}"), Some(&token))
         .await;
     assert_eq!(r.body["meta"]["total"], 1);
+    assert_eq!(
+        app.api
+            .post(&format!("{other}/stop"), Some(&token), &json!({}))
+            .await
+            .status,
+        404
+    );
+    let r = app
+        .api
+        .post("/flows/multiple/start", Some(&token), &json!([id(&mine)]))
+        .await;
+    assert_eq!(r.body[0]["errors"][0]["code"], 404);
+    let r = app
+        .api
+        .patch(
+            "/flows/bulk",
+            Some(&token),
+            &json!([{"id": id(&mine), "name": "hijacked"}]),
+        )
+        .await;
+    assert_eq!(r.body["data"][0]["errors"][0]["code"], 404);
+    assert_eq!(
+        app.api.get(&other, Some(&app.admin)).await.body["data"]["name"],
+        "admin's"
+    );
     // The admin sees both.
     assert_eq!(
         app.api.get("/flows", Some(&app.admin)).await.body["meta"]["total"],
@@ -375,9 +400,14 @@ async fn each_flow_endpoint_checks_its_permission(app: &App) {
         .post("/flows", Some(&writer), &json!([flow("a"), flow("b")]))
         .await;
     assert_eq!(r.status, 403);
-    assert_eq!(r.error(), "User is missing permission for bulk operations");
+    assert_eq!(r.error(), "MISSING_PERMISSION");
     assert_eq!(app.api.get("/flows", None).await.status, 401);
-    let _ = f;
+    let (nobody, _, _) = member(app, "nobodies", "nobody@example.com", &[]).await;
+    for path in ["/flows".to_owned(), format!("/flows/{}", id(&f))] {
+        let r = app.api.get(&path, Some(&nobody)).await;
+        assert_eq!(r.status, 403, "{path}");
+        assert_eq!(r.error(), "MISSING_PERMISSION");
+    }
 }
 
 async fn arrays_and_bulk_patches_give_one_result_per_item(app: &App) {
@@ -541,7 +571,63 @@ async fn multiple_start_and_stop_answer_per_id(app: &App) {
     assert_eq!(r.error(), "No flow ids given. Expecting an array of flow ids");
 }
 
+async fn a_flow_cannot_be_planted_in_another_tenant_through_a_user_owner(app: &App) {
+    let (mallory, _, _) = member(app, "evil", "mallory@evil.test", ALL_FLOW_PERMISSIONS).await;
+    let (victim, victim_id, _) = member(app, "victims", "victim@victims.test", ALL_FLOW_PERMISSIONS).await;
+    let mut planted = flow("planted");
+    planted["owners"] = json!([{"id": victim_id, "type": "user"}]);
+    let f = create(app, &mallory, planted).await;
+    assert_eq!(
+        app.api.get("/flows", Some(&victim)).await.body["meta"]["total"],
+        0,
+        "not visible to the victim"
+    );
+    assert_eq!(
+        app.api
+            .get(&format!("/flows/{}", id(&f)), Some(&victim))
+            .await
+            .status,
+        404
+    );
+    let mut odd = flow("odd owner");
+    odd["owners"] = json!([{"id": victim_id, "type": "group"}]);
+    let r = app.api.post("/flows", Some(&mallory), &odd).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error(), "Flow owner type must be user or tenant.");
+}
+
+async fn an_admin_creating_a_flow_for_another_tenant_gives_it_to_that_tenant(app: &App) {
+    let (member_token, _, tenant) = member(app, "clients", "client@clients.test", ALL_FLOW_PERMISSIONS).await;
+    let mut body = flow("for the client");
+    body["tenant"] = json!(tenant);
+    let f = create(app, &app.admin, body).await;
+    assert_eq!(f["tenant"], tenant.as_str());
+    assert!(f["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["id"] == tenant.as_str() && o["type"] == "tenant"));
+    let me = app.api.get("/api/users/me", Some(&app.admin)).await.body;
+    assert!(
+        !f["owners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["id"] == me["tenant"]),
+        "not the admin's tenant"
+    );
+    assert_eq!(
+        app.api
+            .get(&format!("/flows/{}", id(&f)), Some(&member_token))
+            .await
+            .status,
+        200
+    );
+}
+
 crate::both_modes!(
+    a_flow_cannot_be_planted_in_another_tenant_through_a_user_owner,
+    an_admin_creating_a_flow_for_another_tenant_gives_it_to_that_tenant,
     creating_a_flow_returns_201_with_owners_version_and_defaults,
     an_invalid_flow_is_400_listing_every_problem,
     unknown_and_malformed_ids_are_404_and_400,

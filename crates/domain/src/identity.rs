@@ -138,14 +138,26 @@ pub enum Revocation {
         /// The token's `exp`.
         expires_at: i64,
     },
-    /// Every token of the user issued at or before `not_before` (unix seconds): disabled or deleted users.
+    /// Every token of the user issued before `not_before` (unix seconds): disabled, deleted or changed users.
     #[serde(rename_all = "camelCase")]
     User {
         /// The user id.
         user_id: String,
-        /// Tokens with `iat <= not_before` are invalid.
+        /// Tokens with `iat < not_before` are invalid.
         not_before: i64,
     },
+}
+
+impl Revocation {
+    /// Revokes every token of `user_id` issued up to `now` (unix seconds). Token times have one-second
+    /// resolution, so the cut-off is the next second: a token issued in the same second as the change is revoked
+    /// too (the user logs in again a second later).
+    pub fn cut_off(user_id: &str, now: i64) -> Revocation {
+        Revocation::User {
+            user_id: user_id.to_owned(),
+            not_before: now + 1,
+        }
+    }
 }
 
 /// Normalises a username (trim, lower-case).

@@ -63,20 +63,8 @@ pub fn fault_from_details(d: common::ErrorDetails) -> Fault {
 /// Reads a status back into a domain fault; statuses without FlowMate details (transport errors) map by gRPC code.
 pub fn fault_from_status(status: &tonic::Status) -> Fault {
     if let Ok(d) = common::ErrorDetails::decode(status.details()) {
-        if let Some(code) = ErrorCode::parse(&d.code) {
-            return Fault {
-                code,
-                problems: d
-                    .problems
-                    .into_iter()
-                    .map(|p| Problem {
-                        message: p.message,
-                        field: p.field,
-                        detail: p.detail,
-                    })
-                    .collect(),
-                retry_after: d.retry_after_secs,
-            };
+        if ErrorCode::parse(&d.code).is_some() {
+            return fault_from_details(d);
         }
     }
     let code = match status.code() {

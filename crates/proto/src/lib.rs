@@ -4,6 +4,10 @@
 
 mod convert;
 
+/// The largest gRPC message services send or accept: well above the REST body limit (10 MiB by default), so a
+/// body the gateway accepted never fails between services.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
 pub use convert::{details_from_fault, fault_from_details, fault_from_status, status_from_fault};
 
 /// Shared messages.

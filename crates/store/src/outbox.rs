@@ -14,6 +14,10 @@ use crate::{Backend, Db, StoreError, Tx};
 
 const BATCH: i64 = 256;
 
+/// The advisory lock key the PostgreSQL relay holds while it publishes (any constant; each service has its own
+/// database).
+const RELAY_LOCK: i64 = 0x0066_6c6f_776d_6174;
+
 /// Writes `event` to the outbox as part of `tx`; it is published once `tx` commits.
 pub async fn enqueue(tx: &mut Tx, event: &Envelope) -> Result<(), StoreError> {
     let mut event = event.clone();
@@ -33,7 +37,7 @@ pub async fn enqueue(tx: &mut Tx, event: &Envelope) -> Result<(), StoreError> {
 
 /// Starts the relay that publishes committed outbox rows to `bus`, oldest first, until `shutdown`.
 ///
-/// On PostgreSQL several replicas may relay at once: rows are claimed with `FOR UPDATE SKIP LOCKED`.
+/// On PostgreSQL several replicas may run a relay; one at a time publishes.
 pub fn start_relay(db: Db, bus: SharedBus, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
@@ -61,14 +65,24 @@ pub fn start_relay(db: Db, bus: SharedBus, shutdown: CancellationToken) -> JoinH
 
 /// Publishes one batch of pending rows; returns how many were published.
 ///
-/// PostgreSQL: rows are locked for the round (`FOR UPDATE SKIP LOCKED`) so replicas share the work. SQLite: one
-/// process owns the file, so rows are read outside a transaction and the single writer is not held while
-/// publishing.
+/// PostgreSQL: the relay of one replica at a time publishes (an advisory lock), so events keep their commit order.
+/// SQLite: one process owns the file, so rows are read outside a transaction and the single writer is not held
+/// while publishing.
 pub async fn relay_batch(db: &Db, bus: &SharedBus) -> Result<usize, RelayError> {
     match db.backend() {
         Backend::Postgres => {
             let mut tx = db.writer().begin().await.map_err(StoreError::from)?;
-            let sql = "SELECT seq, payload FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED";
+            // One relay at a time per database keeps events in commit order across replicas; the others find
+            // the lock taken and try again on their next round.
+            let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(RELAY_LOCK)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            if !leader {
+                return Ok(0);
+            }
+            let sql = "SELECT seq, payload FROM outbox ORDER BY seq LIMIT $1";
             let rows = sqlx::query(sql)
                 .bind(BATCH)
                 .fetch_all(&mut *tx)
@@ -97,9 +111,14 @@ async fn publish_rows(rows: &[sqlx::any::AnyRow], bus: &SharedBus) -> Result<Vec
     let mut seqs = Vec::with_capacity(rows.len());
     let mut events = Vec::with_capacity(rows.len());
     for row in rows {
-        seqs.push(row.try_get::<i64, _>("seq").map_err(StoreError::from)?);
+        let seq = row.try_get::<i64, _>("seq").map_err(StoreError::from)?;
+        seqs.push(seq);
         let payload: String = row.try_get("payload").map_err(StoreError::from)?;
-        events.push(serde_json::from_str::<Envelope>(&payload).map_err(StoreError::from)?);
+        match serde_json::from_str::<Envelope>(&payload) {
+            Ok(event) => events.push(event),
+            // A row that cannot be decoded can never be published; keeping it would block every later event.
+            Err(e) => tracing::error!(seq, error = %e, %payload, "dropping undecodable outbox row"),
+        }
     }
     if !events.is_empty() {
         bus.publish_batch(&events)
@@ -141,4 +160,12 @@ pub enum RelayError {
     /// The bus did not confirm the publish; the rows stay and are retried.
     #[error("publish: {0}")]
     Bus(String),
+}
+
+/// Writes several events to the outbox as part of `tx`.
+pub async fn enqueue_all(tx: &mut Tx, events: &[Envelope]) -> Result<(), StoreError> {
+    for e in events {
+        enqueue(tx, e).await?;
+    }
+    Ok(())
 }

@@ -53,6 +53,13 @@ pub async fn serve(
             tracing::Instrument::instrument(next.run(req), span)
         },
     ));
+    // Without TCP_NODELAY a small response on a kept-alive connection waits for the peer's delayed ACK: ~40 ms
+    // per request, on every gRPC hop between services.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

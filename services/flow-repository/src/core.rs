@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::{
     error::{FlowError, Result},
-    model::{FlowStore, ListQuery, Scope},
+    model::{FlowStore, ListQuery, Scope, TenantScope},
 };
 
 /// The event source name of this service.
@@ -36,15 +36,21 @@ pub(crate) fn require(caller: &Principal, permission: &str) -> Result<()> {
     }
 }
 
-/// The owners a caller's scope consists of.
+/// What a caller sees: everything for global admins, else its tenant's flows owned by it or its tenant.
 pub(crate) fn scope_of(caller: &Principal) -> Scope {
-    (!caller.is_admin()).then(|| vec![caller.user_id().to_owned(), caller.tenant().to_owned()])
+    (!caller.is_admin()).then(|| TenantScope {
+        tenant: caller.tenant().to_owned(),
+        owners: vec![caller.user_id().to_owned(), caller.tenant().to_owned()],
+    })
 }
 
 fn in_scope(flow: &Flow, scope: &Scope) -> bool {
     match scope {
         None => true,
-        Some(ids) => flow.is_owned_by_any(&ids.iter().map(String::as_str).collect::<Vec<_>>()),
+        Some(s) => {
+            flow.body.tenant == s.tenant
+                && flow.is_owned_by_any(&s.owners.iter().map(String::as_str).collect::<Vec<_>>())
+        }
     }
 }
 
@@ -89,9 +95,7 @@ impl FlowCore {
         require(caller, "flows.write")?;
         match body {
             Value::Array(items) => {
-                if !(caller.can("flows.bulk") || caller.is_tenant_admin()) {
-                    return Err(FlowError::BulkForbidden);
-                }
+                require(caller, "flows.bulk")?;
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     out.push(self.create_one(caller, item).await.map_err(Fault::from));
@@ -107,7 +111,7 @@ impl FlowCore {
         if !caller.is_admin() || body.tenant.is_empty() {
             body.tenant = caller.tenant().to_owned();
         }
-        complete_owners(&mut body, caller, true)?;
+        complete_owners(&mut body, caller, None)?;
         let now = time::now_string();
         let flow = Flow {
             id: Id::new().into_string(),
@@ -155,10 +159,10 @@ impl FlowCore {
                 merged.insert(key.clone(), value.clone());
             }
             let mut body = validate_body(&Value::Object(merged)).map_err(FlowError::Invalid)?;
-            if !caller.is_admin() {
+            if !caller.is_admin() || body.tenant.is_empty() {
                 body.tenant = current.body.tenant.clone();
             }
-            complete_owners(&mut body, caller, false)?;
+            complete_owners(&mut body, caller, Some(&current.body.tenant))?;
             let flow = Flow {
                 body,
                 version: current.version + 1,
@@ -171,9 +175,7 @@ impl FlowCore {
                 return Ok(flow);
             }
         }
-        // The flow kept changing under us; report what it is now.
-        let now = self.visible(caller, id, FlowError::NotFound).await?;
-        Err(FlowError::NotInactive(now.status))
+        Err(FlowError::Conflict)
     }
 
     /// Applies several partial updates; each item must carry its `id`. One result per item, in order; a failing
@@ -183,6 +185,7 @@ impl FlowCore {
         caller: &Principal,
         body: Value,
     ) -> Result<Vec<(Option<String>, Result<Flow, Fault>)>> {
+        require(caller, "flows.write")?;
         require(caller, "flows.bulk")?;
         let items = match body {
             Value::Array(items) => items,
@@ -219,9 +222,10 @@ impl FlowCore {
     }
 }
 
-/// Adds the caller (and, on create, its tenant) to the owners when missing. Non-admins may name no tenant owner but
-/// their own.
-fn complete_owners(body: &mut FlowBody, caller: &Principal, with_tenant: bool) -> Result<()> {
+/// Adds the caller and the flow's tenant to the owners when missing; when an admin moves a flow to another
+/// tenant (`previous_tenant` differs), the old tenant's ownership goes with it. Non-admins may name no tenant owner
+/// but their own.
+fn complete_owners(body: &mut FlowBody, caller: &Principal, previous_tenant: Option<&str>) -> Result<()> {
     if !caller.is_admin()
         && body
             .owners
@@ -230,15 +234,19 @@ fn complete_owners(body: &mut FlowBody, caller: &Principal, with_tenant: bool) -
     {
         return Err(FlowError::Forbidden("Flows cannot be given to another tenant"));
     }
+    if let Some(old) = previous_tenant.filter(|old| *old != body.tenant) {
+        body.owners.retain(|o| !(o.kind == "tenant" && o.id == old));
+    }
     if !body.owners.iter().any(|o| o.id == caller.user_id()) {
         body.owners.push(Owner {
             id: caller.user_id().to_owned(),
             kind: "user".into(),
         });
     }
-    if with_tenant && !body.owners.iter().any(|o| o.id == caller.tenant()) {
+    let moved = previous_tenant.is_some_and(|old| old != body.tenant);
+    if (previous_tenant.is_none() || moved) && !body.owners.iter().any(|o| o.id == body.tenant) {
         body.owners.push(Owner {
-            id: caller.tenant().to_owned(),
+            id: body.tenant.clone(),
             kind: "tenant".into(),
         });
     }

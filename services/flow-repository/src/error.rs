@@ -24,9 +24,9 @@ pub enum FlowError {
     /// The caller lacks the permission.
     #[error("MISSING_PERMISSION")]
     MissingPermission,
-    /// Arrays of flows need `flows.bulk`.
-    #[error("User is missing permission for bulk operations")]
-    BulkForbidden,
+    /// Another change to the same flow kept coming first.
+    #[error("Flow was changed by another request. Try again.")]
+    Conflict,
     /// The caller may not set this.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -46,9 +46,11 @@ impl From<FlowError> for Fault {
         match e {
             FlowError::InvalidId => Fault::new(ErrorCode::InvalidArgument, e.to_string()),
             FlowError::NotFound | FlowError::NoFlowWithId => Fault::new(ErrorCode::NotFound, e.to_string()),
-            FlowError::NotInactive(_) => Fault::new(ErrorCode::FailedPrecondition, e.to_string()),
+            FlowError::NotInactive(_) | FlowError::Conflict => {
+                Fault::new(ErrorCode::FailedPrecondition, e.to_string())
+            }
             FlowError::Invalid(fault) => fault,
-            FlowError::MissingPermission | FlowError::BulkForbidden | FlowError::Forbidden(_) => {
+            FlowError::MissingPermission | FlowError::Forbidden(_) => {
                 Fault::new(ErrorCode::Forbidden, e.to_string())
             }
             FlowError::Unauthenticated(a) => a.into(),

@@ -77,6 +77,7 @@ pub async fn start(
         )
         .await?;
     let relay = outbox::start_relay(db.clone(), bus.clone(), shutdown.clone());
+    let pruning = lifecycle::start_pruning(core.clone(), shutdown.clone());
 
     let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
     let addr = listener.local_addr()?;
@@ -104,7 +105,7 @@ pub async fn start(
         {
             tracing::error!(error = %e, "flow repository server failed");
         }
-        for task in [sync, revocations, confirmations, relay] {
+        for task in [sync, revocations, confirmations, relay, pruning] {
             let _ = task.await;
         }
         db.close().await;

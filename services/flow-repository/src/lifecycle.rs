@@ -163,3 +163,27 @@ impl Handler for Confirmations {
             .map_err(|e| HandlerError::Retry(e.to_string()))
     }
 }
+
+/// How long processed confirmation ids are remembered (redeliveries come within minutes).
+const REMEMBER_EVENTS: chrono::Duration = chrono::Duration::days(7);
+
+/// Forgets old processed event ids every hour until `shutdown`.
+pub fn start_pruning(
+    core: std::sync::Arc<FlowCore>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let before = flowmate_domain::time::format(flowmate_domain::time::now() - REMEMBER_EVENTS);
+            match core.store.prune_processed(&before).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "pruned processed event ids"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning processed event ids failed"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            }
+        }
+    })
+}

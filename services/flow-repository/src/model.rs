@@ -42,8 +42,17 @@ pub struct ListQuery {
     pub search: Option<String>,
 }
 
-/// Whose flows a caller sees: `None` for global admins, else any of these owner ids (the user and its tenant).
-pub type Scope = Option<Vec<String>>;
+/// What a non-admin caller sees: flows of its tenant that it or its tenant owns.
+#[derive(Debug, Clone)]
+pub struct TenantScope {
+    /// The caller's tenant; flows of other tenants are never visible.
+    pub tenant: String,
+    /// Owner ids that grant access: the caller and its tenant.
+    pub owners: Vec<String>,
+}
+
+/// Whose flows a caller sees: `None` for global admins.
+pub type Scope = Option<TenantScope>;
 
 /// A status change and what it announces.
 pub struct Transition<'a> {
@@ -100,4 +109,6 @@ pub trait FlowStore: Send + Sync + 'static {
     async fn transition(&self, id: &str, transition: Transition<'_>) -> Result<Outcome>;
     /// Active flows with ids after `after`, by id, at most `limit`.
     async fn list_active(&self, after: &str, limit: u32) -> Result<Vec<Flow>>;
+    /// Forgets processed event ids older than `before` (RFC 3339); returns how many.
+    async fn prune_processed(&self, before: &str) -> Result<u64>;
 }

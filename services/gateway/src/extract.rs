@@ -145,11 +145,11 @@ impl Params {
             .collect()
     }
 
-    /// The `meta` switch: `true`/`1` on, `false`/`0`/absent off, anything else `400`.
+    /// The `meta` switch: `true`/`1` on, `false`/`0`/empty/absent off, anything else `400`.
     pub fn meta(&self) -> Result<bool, ApiError> {
         match self.get("meta") {
-            None | Some("false") | Some("0") => Ok(false),
-            Some("true") | Some("1") | Some("") => Ok(true),
+            None | Some("false") | Some("0") | Some("") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
             Some(_) => Err(ApiError::bad_request("Invalid meta parameter: use true or false")),
         }
     }

@@ -126,6 +126,7 @@ impl IdentityCore {
             failed_logins: 0,
             first_failed_at: 0,
             locked_until: 0,
+            revision: 0,
             created_at: now.clone(),
             updated_at: now,
         };

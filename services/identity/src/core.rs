@@ -125,28 +125,23 @@ impl IdentityCore {
             return Err(IdentityError::UnknownLogin);
         };
         if !ok {
-            let (mut failed, mut first) = (user.failed_logins, user.first_failed_at);
-            if now - first > self.policy.lockout_secs {
-                (failed, first) = (0, now);
+            let window_start = now - self.policy.lockout_secs;
+            let lock_until = now + self.policy.lockout_secs;
+            let max = self.policy.max_failures;
+            if self
+                .store
+                .record_login_failure(&user.id, now, window_start, max, lock_until)
+                .await?
+            {
+                tracing::warn!(user_id = %user.id, "account locked after repeated failed logins");
             }
-            failed += 1;
-            let locked_until = if failed >= self.policy.max_failures {
-                tracing::warn!(user_id = %user.id, failures = failed, "account locked after failed logins");
-                failed = 0;
-                now + self.policy.lockout_secs
-            } else {
-                0
-            };
-            self.store
-                .set_login_state(&user.id, failed, first, locked_until)
-                .await?;
             return Err(IdentityError::PasswordIncorrect);
         }
         if user.status != flowmate_domain::identity::Status::Active {
             return Err(IdentityError::EntityDisabled);
         }
         if user.failed_logins > 0 || user.locked_until > 0 {
-            self.store.set_login_state(&user.id, 0, 0, 0).await?;
+            self.store.clear_login_failures(&user.id).await?;
         }
         let roles = self.store.roles_by_ids(&user.roles).await?;
         let claims = Claims {

@@ -3,7 +3,7 @@
 use flowmate_auth::Principal;
 use flowmate_domain::{
     identity::{validate_role_permissions, Role, Status, Tenant},
-    permissions, time, Id,
+    time, Id,
 };
 
 use crate::{
@@ -76,7 +76,7 @@ impl IdentityCore {
     }
 
     /// Creates a role. Global roles need `all`; tenant roles need `tenant.all` or `tenant.roles.create`, live in
-    /// the caller's tenant, and may not carry restricted permissions unless the caller is a global admin.
+    /// the caller's tenant, and carry only permissions the caller holds itself (unless it is a global admin).
     pub async fn create_role(&self, caller: &Principal, input: NewRole) -> Result<Role> {
         if input.is_global && !caller.is_admin() {
             return Err(IdentityError::Forbidden(
@@ -96,7 +96,8 @@ impl IdentityCore {
         if !problems.is_empty() {
             return Err(IdentityError::InputInvalid(problems));
         }
-        if !caller.is_admin() && input.permissions.iter().any(|p| permissions::is_restricted(p)) {
+        // Nobody but a global admin hands out rights it does not hold itself.
+        if !caller.is_admin() && input.permissions.iter().any(|p| !caller.can(p)) {
             return Err(IdentityError::Forbidden("Restricted permission used"));
         }
         let now = time::now_string();

@@ -37,6 +37,9 @@ pub enum IdentityError {
     /// Fields failed validation.
     #[error("INPUT_INVALID")]
     InputInvalid(Vec<Problem>),
+    /// Another change to the same object kept coming first.
+    #[error("the user was changed by another request; try again")]
+    Conflict,
     /// A referenced tenant or role does not exist.
     #[error("{kind} not found")]
     NotFound {
@@ -116,6 +119,7 @@ impl From<IdentityError> for Fault {
                 ..Fault::new(ErrorCode::Forbidden, "FORBIDDEN")
             },
             DuplicateKey => Fault::new(ErrorCode::AlreadyExists, "DUPLICATE_KEY"),
+            Conflict => Fault::new(ErrorCode::FailedPrecondition, "CONFLICT"),
             InputInvalid(problems) => Fault::invalid(problems),
             NotFound { kind } => Fault::new(ErrorCode::NotFound, format!("{kind} not found")),
             Unauthenticated(a) => a.into(),

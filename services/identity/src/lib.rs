@@ -60,6 +60,14 @@ pub async fn start(
         )
         .await?;
     let relay = outbox::start_relay(db.clone(), bus.clone(), shutdown.clone());
+    // Other identity replicas revoke tokens too; this replica must hear of it.
+    let revocations = flowmate_auth::sync::subscribe_revocations(
+        &bus,
+        "identity",
+        core.verifier().clone(),
+        shutdown.clone(),
+    )
+    .await?;
 
     let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
     let addr = listener.local_addr()?;
@@ -78,6 +86,7 @@ pub async fn start(
             tracing::error!(error = %e, "identity server failed");
         }
         let _ = relay.await;
+        let _ = revocations.await;
         db.close().await;
     });
     tracing::info!(%addr, "identity service listening");

@@ -39,6 +39,8 @@ pub struct UserRecord {
     pub first_failed_at: i64,
     /// Locked until (unix seconds); 0 when not locked.
     pub locked_until: i64,
+    /// Bumped on every change; updates apply only to the revision they read.
+    pub revision: i64,
     /// Creation time.
     pub created_at: String,
     /// Last change.
@@ -114,23 +116,28 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
     /// Inserts a user; a taken username is `DuplicateKey`.
     async fn insert_user(&self, user: &UserRecord, events: &[Envelope]) -> Result<()>;
-    /// Replaces a user's fields, records the revocation if any, and writes the events.
+    /// Replaces a user's fields if it is still at `user.revision - 1`, records the revocation if any, and writes
+    /// the events; `false` when another change came first (or the user is gone).
     async fn update_user(
         &self,
         user: &UserRecord,
         revocation: Option<&Revocation>,
         events: &[Envelope],
-    ) -> Result<()>;
+    ) -> Result<bool>;
     /// Deletes a user, records the revocation and writes the events; `false` when there was no such user.
     async fn delete_user(&self, id: &str, revocation: &Revocation, events: &[Envelope]) -> Result<bool>;
-    /// Stores the login throttling state.
-    async fn set_login_state(
+    /// Counts a failed login atomically (concurrent guesses all count): a failure older than `window_start`
+    /// starts a new window; at `max` failures the account is locked until `locked_until`. Returns whether it locked.
+    async fn record_login_failure(
         &self,
         id: &str,
-        failed: i64,
-        first_failed_at: i64,
+        now: i64,
+        window_start: i64,
+        max: i64,
         locked_until: i64,
-    ) -> Result<()>;
+    ) -> Result<bool>;
+    /// Clears the login throttling state after a successful login.
+    async fn clear_login_failures(&self, id: &str) -> Result<()>;
     /// Records a revocation and writes its event.
     async fn insert_revocation(&self, revocation: &Revocation, events: &[Envelope]) -> Result<()>;
     /// Revocations still in force at `now` (unix seconds).

@@ -4,8 +4,11 @@ use flowmate_auth::Principal;
 use flowmate_domain::{
     event::types,
     identity::{normalize_username, Revocation, Role, Status, User, UserFields},
-    permissions, time, Envelope, Id,
+    time, Envelope, Id,
 };
+
+/// How often an update is retried when another change to the same user came first.
+const UPDATE_ATTEMPTS: usize = 3;
 
 use crate::{
     core::{require, revocation_event, IdentityCore, SOURCE},
@@ -143,6 +146,7 @@ impl IdentityCore {
             failed_logins: 0,
             first_failed_at: 0,
             locked_until: 0,
+            revision: 0,
             created_at: now.clone(),
             updated_at: now,
         };
@@ -153,7 +157,9 @@ impl IdentityCore {
     }
 
     /// Changes a user. Anyone may change their own names, password and picture; everything else needs
-    /// `tenant.account.update` within scope. Nobody may disable themselves. Disabling revokes the user's tokens.
+    /// `tenant.account.update` within scope, on users with no more rights than the caller. Nobody but a global
+    /// admin changes its own roles or permissions, and nobody disables itself. A change of status, roles,
+    /// permissions or password revokes the user's tokens.
     pub async fn update_user(&self, caller: &Principal, id: &str, patch: UserPatch) -> Result<User> {
         let own = id == caller.user_id();
         let privileged = patch.username.is_some()
@@ -164,7 +170,11 @@ impl IdentityCore {
         if !own || privileged {
             require(caller, &["tenant.account.update", "iam.account.update"])?;
         }
-        let mut record = self.visible_user(caller, id, "iam.account.update").await?;
+        if own && !caller.is_admin() && (patch.roles.is_some() || patch.permissions.is_some()) {
+            return Err(IdentityError::Forbidden(
+                "a user cannot change its own roles or permissions",
+            ));
+        }
         UserFields {
             username: patch.username.as_deref(),
             firstname: patch.firstname.as_deref(),
@@ -178,52 +188,74 @@ impl IdentityCore {
         if own && status.is_some_and(|s| s != Status::Active) {
             return Err(IdentityError::Forbidden("a user cannot disable itself"));
         }
-        let roles = patch.roles.clone().unwrap_or_default();
-        let perms = patch.permissions.clone().unwrap_or_default();
-        self.check_grants(caller, &record.tenant, &roles, &perms).await?;
+        let password_hash = match &patch.password {
+            Some(pw) => Some(passwords::hash(pw.clone()).await?),
+            None => None,
+        };
+        for _ in 0..UPDATE_ATTEMPTS {
+            let mut record = self.visible_user(caller, id, "iam.account.update").await?;
+            if !own {
+                self.check_target(caller, &record).await?;
+            }
+            let roles = patch.roles.clone().unwrap_or_default();
+            let perms = patch.permissions.clone().unwrap_or_default();
+            self.check_grants(caller, &record.tenant, &roles, &perms).await?;
 
-        let was_active = record.status == Status::Active;
-        if let Some(u) = patch.username {
-            record.username = normalize_username(&u);
+            let was_active = record.status == Status::Active;
+            let rights_changed = patch.roles.as_ref().is_some_and(|r| *r != record.roles)
+                || patch
+                    .permissions
+                    .as_ref()
+                    .is_some_and(|p| *p != record.permissions);
+            if let Some(u) = &patch.username {
+                record.username = normalize_username(u);
+            }
+            if let Some(f) = &patch.firstname {
+                record.firstname = f.trim().to_owned();
+            }
+            if let Some(l) = &patch.lastname {
+                record.lastname = l.trim().to_owned();
+            }
+            if let Some(s) = status {
+                record.status = s;
+            }
+            if let Some(r) = &patch.roles {
+                record.roles = r.clone();
+            }
+            if let Some(p) = &patch.permissions {
+                record.permissions = p.clone();
+            }
+            if let Some(c) = patch.confirmed {
+                record.confirmed = c;
+            }
+            if patch.img.is_some() {
+                record.img = patch.img.clone();
+            }
+            if let Some(hash) = &password_hash {
+                record.password_hash = hash.clone();
+            }
+            record.updated_at = time::now_string();
+            record.revision += 1;
+            let user = self.expand(&record).await?;
+            let mut events = vec![user_event(types::USER_MODIFIED, &user)?];
+            let disabled = was_active && record.status != Status::Active;
+            let revocation =
+                (disabled || rights_changed || password_hash.is_some()).then(|| cut_off(&record.id));
+            if let Some(r) = &revocation {
+                events.push(revocation_event(r, &record.tenant)?);
+            }
+            if self
+                .store
+                .update_user(&record, revocation.as_ref(), &events)
+                .await?
+            {
+                if let Some(r) = &revocation {
+                    self.verifier().revocations().apply(r);
+                }
+                return Ok(user);
+            }
         }
-        if let Some(f) = patch.firstname {
-            record.firstname = f.trim().to_owned();
-        }
-        if let Some(l) = patch.lastname {
-            record.lastname = l.trim().to_owned();
-        }
-        if let Some(s) = status {
-            record.status = s;
-        }
-        if let Some(r) = patch.roles {
-            record.roles = r;
-        }
-        if let Some(p) = patch.permissions {
-            record.permissions = p;
-        }
-        if let Some(c) = patch.confirmed {
-            record.confirmed = c;
-        }
-        if patch.img.is_some() {
-            record.img = patch.img;
-        }
-        if let Some(pw) = patch.password {
-            record.password_hash = passwords::hash(pw).await?;
-        }
-        record.updated_at = time::now_string();
-        let user = self.expand(&record).await?;
-        let mut events = vec![user_event(types::USER_MODIFIED, &user)?];
-        let revocation = (was_active && record.status != Status::Active).then(|| cut_off(&record.id));
-        if let Some(r) = &revocation {
-            events.push(revocation_event(r, &record.tenant)?);
-        }
-        self.store
-            .update_user(&record, revocation.as_ref(), &events)
-            .await?;
-        if let Some(r) = &revocation {
-            self.verifier().revocations().apply(r);
-        }
-        Ok(user)
+        Err(IdentityError::Conflict)
     }
 
     /// Deletes a user and revokes its tokens. Nobody may delete themselves.
@@ -233,6 +265,7 @@ impl IdentityCore {
             return Err(IdentityError::Forbidden("a user cannot delete itself"));
         }
         let record = self.visible_user(caller, id, "iam.account.delete").await?;
+        self.check_target(caller, &record).await?;
         let revocation = cut_off(&record.id);
         let data = serde_json::json!({"id": record.id, "tenant": record.tenant, "username": record.username});
         let events = vec![
@@ -265,8 +298,24 @@ impl IdentityCore {
         Ok(record.to_user(&roles))
     }
 
+    /// A caller other than a global admin may manage only users whose rights it holds itself: a tenant admin
+    /// cannot take over a global admin who happens to live in its tenant.
+    async fn check_target(&self, caller: &Principal, target: &UserRecord) -> Result<()> {
+        if caller.is_admin() {
+            return Ok(());
+        }
+        let rights = self.expand(target).await?.effective_permissions();
+        if rights.iter().all(|p| caller.can(p)) {
+            Ok(())
+        } else {
+            Err(IdentityError::Forbidden(
+                "a user cannot manage a user with more rights than itself",
+            ))
+        }
+    }
+
     /// What a caller may grant in `tenant`: existing roles that are global or the tenant's, and — unless the
-    /// caller is a global admin — neither restricted permissions nor roles carrying them.
+    /// caller is a global admin — only permissions it holds itself, directly or through roles it could grant.
     async fn check_grants(
         &self,
         caller: &Principal,
@@ -298,13 +347,10 @@ impl IdentityCore {
         if caller.is_admin() {
             return Ok(());
         }
-        if roles
-            .iter()
-            .any(|r| r.permissions.iter().any(|p| permissions::is_restricted(p)))
-        {
+        if roles.iter().any(|r| r.permissions.iter().any(|p| !caller.can(p))) {
             return Err(IdentityError::Forbidden("Restricted role used"));
         }
-        if perms.iter().any(|p| permissions::is_restricted(p)) {
+        if perms.iter().any(|p| !caller.can(p)) {
             return Err(IdentityError::Forbidden("Restricted permission used"));
         }
         Ok(())

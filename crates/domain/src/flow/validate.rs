@@ -32,8 +32,7 @@ pub fn validate_body(body: &Value) -> Result<FlowBody, Fault> {
     let mut p = Problems::default();
     let Some(obj) = body.as_object() else {
         p.add("", "A flow must be a JSON object.");
-        p.finish()?;
-        return Err(Fault::invalid(vec![]));
+        return Err(p.finish().err().unwrap_or_else(Fault::internal));
     };
     for (key, ptr) in [
         ("name", "/name"),

@@ -3,6 +3,7 @@ CREATE TABLE flows (
     id                TEXT PRIMARY KEY,
     tenant            TEXT NOT NULL,
     name              TEXT NOT NULL,
+    name_key          TEXT NOT NULL,      -- lower-cased name: the sort key, ordered by code point on both databases
     search_text       TEXT NOT NULL,      -- lower-cased name and description, for case-insensitive search
     type              TEXT NOT NULL,
     status            TEXT NOT NULL,
@@ -15,8 +16,9 @@ CREATE TABLE flows (
 );
 CREATE INDEX flows_created ON flows (created_at, id);
 CREATE INDEX flows_updated ON flows (updated_at, id);
-CREATE INDEX flows_name ON flows (name, id);
+CREATE INDEX flows_name ON flows (name_key, id);
 CREATE INDEX flows_status ON flows (status, created_at);
+CREATE INDEX flows_tenant ON flows (tenant, created_at);
 CREATE INDEX flows_type ON flows (type, created_at);
 CREATE INDEX flows_from_template ON flows (from_template);
 

@@ -27,13 +27,6 @@ fn body_json(flow: &Flow) -> Result<String, StoreError> {
     Ok(serde_json::to_string(&flow.body)?)
 }
 
-async fn write_events(tx: &mut Tx, events: &[Envelope]) -> Result<(), StoreError> {
-    for e in events {
-        outbox::enqueue(tx, e).await?;
-    }
-    Ok(())
-}
-
 async fn write_owners(tx: &mut Tx, flow: &Flow) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM flow_owners WHERE flow_id = $1")
         .bind(&flow.id)
@@ -64,8 +57,9 @@ impl FlowStore for SqlStore {
             binds.push(value);
             format!("${}", binds.len())
         };
-        if let Some(owners) = scope {
-            let list: Vec<String> = owners.iter().map(|o| next(&mut binds, o.clone())).collect();
+        if let Some(scope) = scope {
+            clauses.push(format!("tenant = {}", next(&mut binds, scope.tenant.clone())));
+            let list: Vec<String> = scope.owners.iter().map(|o| next(&mut binds, o.clone())).collect();
             clauses.push(format!(
                 "EXISTS (SELECT 1 FROM flow_owners o WHERE o.flow_id = flows.id AND o.owner_id IN ({}))",
                 list.join(", ")
@@ -98,7 +92,7 @@ impl FlowStore for SqlStore {
         let column = match q.sort {
             SortField::CreatedAt => "created_at",
             SortField::UpdatedAt => "updated_at",
-            SortField::Name => "name",
+            SortField::Name => "name_key",
         };
         let dir = if q.descending { "DESC" } else { "ASC" };
         let count_sql = format!("SELECT COUNT(*) FROM flows{filter}");
@@ -132,12 +126,13 @@ impl FlowStore for SqlStore {
     async fn insert(&self, flow: &Flow, events: &[Envelope]) -> Result<()> {
         let mut tx = self.db.begin().await?;
         sqlx::query(
-            "INSERT INTO flows (id, tenant, name, search_text, type, status, status_reason, from_template, body, \
-             version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO flows (id, tenant, name, name_key, search_text, type, status, status_reason, from_template, \
+             body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&flow.id)
         .bind(&flow.body.tenant)
         .bind(&flow.body.name)
+        .bind(flow.body.name.to_lowercase())
         .bind(search_text(flow))
         .bind(&flow.body.kind)
         .bind(flow.status.as_str())
@@ -151,7 +146,7 @@ impl FlowStore for SqlStore {
         .await
         .map_err(StoreError::from)?;
         write_owners(&mut tx, flow).await?;
-        write_events(&mut tx, events).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -159,12 +154,13 @@ impl FlowStore for SqlStore {
     async fn update(&self, flow: &Flow, previous: &Flow, events: &[Envelope]) -> Result<bool> {
         let mut tx = self.db.begin().await?;
         let changed = sqlx::query(
-            "UPDATE flows SET tenant = $1, name = $2, search_text = $3, type = $4, status_reason = NULL, \
-             from_template = $5, body = $6, version = $7, updated_at = $8 \
-             WHERE id = $9 AND version = $10 AND status = 'inactive'",
+            "UPDATE flows SET tenant = $1, name = $2, name_key = $3, search_text = $4, type = $5, \
+             status_reason = NULL, from_template = $6, body = $7, version = $8, updated_at = $9 \
+             WHERE id = $10 AND version = $11 AND status = 'inactive'",
         )
         .bind(&flow.body.tenant)
         .bind(&flow.body.name)
+        .bind(flow.body.name.to_lowercase())
         .bind(search_text(flow))
         .bind(&flow.body.kind)
         .bind(&flow.body.from_template)
@@ -189,7 +185,7 @@ impl FlowStore for SqlStore {
             .await
             .map_err(StoreError::from)?;
         write_owners(&mut tx, flow).await?;
-        write_events(&mut tx, events).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -212,7 +208,7 @@ impl FlowStore for SqlStore {
                 .await
                 .map_err(StoreError::from)?;
         }
-        write_events(&mut tx, events).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -291,5 +287,17 @@ impl FlowStore for SqlStore {
             .await
             .map_err(StoreError::from)?;
         Ok(rows.iter().map(rows::flow).collect::<Result<_, _>>()?)
+    }
+
+    async fn prune_processed(&self, before: &str) -> Result<u64> {
+        let mut tx = self.db.begin().await?;
+        let n = sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 }

@@ -23,3 +23,13 @@ pub fn request<T>(token: Option<&str>, timeout: Duration, message: T) -> Request
     }
     request
 }
+
+/// A failed call as a fault. Failures without a FlowMate error (transport, timeouts, panics in a service) lose
+/// their text on the way to the client, so their cause is logged here, inside the request's span.
+pub fn fault(status: tonic::Status) -> flowmate_domain::Fault {
+    let fault = flowmate_proto::fault_from_status(&status);
+    if fault.code.http_status() >= 500 {
+        tracing::error!(grpc_code = ?status.code(), cause = %status.message(), "service call failed");
+    }
+    fault
+}

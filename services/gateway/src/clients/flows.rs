@@ -5,11 +5,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flowmate_domain::Fault;
 use flowmate_proto::{
-    fault_from_details, fault_from_status,
+    fault_from_details,
     flows::v1::{self as pb, flow_repository_client::FlowRepositoryClient},
 };
 use serde_json::Value;
 use tonic::{transport::Channel, Request};
+
+use super::call::fault;
 
 /// One id's outcome of a start or stop.
 pub type StatusResult = (String, Result<String, Fault>);
@@ -58,10 +60,6 @@ impl GrpcFlows {
     fn request<T>(&self, token: &str, message: T) -> Request<T> {
         super::call::request(Some(token), self.timeout, message)
     }
-}
-
-fn fault(status: tonic::Status) -> Fault {
-    fault_from_status(&status)
 }
 
 fn parse(doc: pb::FlowDocument) -> Result<Value, Fault> {

@@ -7,10 +7,11 @@ use flowmate_api::identity::{CreateRole, CreateUser, LoginResponse, Role, Tenant
 use flowmate_domain::{identity as dom, Fault};
 use flowmate_proto::{
     common::v1::PageRequest,
-    fault_from_status,
     identity::v1::{self as pb, identity_client::IdentityClient},
 };
 use tonic::{transport::Channel, Request};
+
+use super::call::fault;
 
 /// Which users to list.
 #[derive(Debug, Clone, Default)]
@@ -70,10 +71,6 @@ impl GrpcIdentity {
     fn request<T>(&self, token: Option<&str>, message: T) -> Request<T> {
         super::call::request(token, self.timeout, message)
     }
-}
-
-fn fault(status: tonic::Status) -> Fault {
-    fault_from_status(&status)
 }
 
 fn user(u: pb::User) -> Result<User, Fault> {

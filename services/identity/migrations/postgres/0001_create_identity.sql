@@ -36,6 +36,7 @@ CREATE TABLE users (
     failed_logins   BIGINT NOT NULL DEFAULT 0,
     first_failed_at BIGINT NOT NULL DEFAULT 0, -- unix seconds of the first failure in the current window
     locked_until    BIGINT NOT NULL DEFAULT 0, -- unix seconds
+    revision        BIGINT NOT NULL DEFAULT 0, -- bumped on every change (optimistic concurrency)
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL
 );

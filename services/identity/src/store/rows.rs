@@ -53,7 +53,7 @@ pub fn role(row: &AnyRow) -> Result<Role, StoreError> {
 
 /// Columns of `users`.
 pub const USER_COLUMNS: &str = "id, username, firstname, lastname, status, tenant, roles, permissions, confirmed, img, \
-                                password_hash, failed_logins, first_failed_at, locked_until, created_at, updated_at";
+                                password_hash, failed_logins, first_failed_at, locked_until, created_at, updated_at, revision";
 
 /// Decodes a user row.
 pub fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
@@ -72,6 +72,7 @@ pub fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
         failed_logins: row.try_get("failed_logins")?,
         first_failed_at: row.try_get("first_failed_at")?,
         locked_until: row.try_get("locked_until")?,
+        revision: row.try_get("revision")?,
         created_at: text(row, "created_at")?,
         updated_at: text(row, "updated_at")?,
     })

@@ -38,13 +38,6 @@ fn json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
-async fn write_events(tx: &mut Tx, events: &[Envelope]) -> Result<(), StoreError> {
-    for e in events {
-        outbox::enqueue(tx, e).await?;
-    }
-    Ok(())
-}
-
 async fn upsert_revocation(tx: &mut Tx, r: &Revocation) -> Result<(), StoreError> {
     let (key, kind, subject, at) = rows::revocation_key(r);
     sqlx::query(
@@ -228,7 +221,7 @@ impl IdentityStore for SqlStore {
         let mut tx = self.db.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO users ({USER_COLUMNS}) VALUES ({})",
-            placeholders(1, 16)
+            placeholders(1, 17)
         ))
         .bind(&u.id)
         .bind(&u.username)
@@ -246,10 +239,11 @@ impl IdentityStore for SqlStore {
         .bind(u.locked_until)
         .bind(&u.created_at)
         .bind(&u.updated_at)
+        .bind(u.revision)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        write_events(&mut tx, events).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -259,11 +253,12 @@ impl IdentityStore for SqlStore {
         u: &UserRecord,
         revocation: Option<&Revocation>,
         events: &[Envelope],
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.db.begin().await?;
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE users SET username = $1, firstname = $2, lastname = $3, status = $4, roles = $5, \
-             permissions = $6, confirmed = $7, img = $8, password_hash = $9, updated_at = $10 WHERE id = $11",
+             permissions = $6, confirmed = $7, img = $8, password_hash = $9, updated_at = $10, revision = $11 \
+             WHERE id = $12 AND revision = $13",
         )
         .bind(&u.username)
         .bind(&u.firstname)
@@ -275,16 +270,22 @@ impl IdentityStore for SqlStore {
         .bind(&u.img)
         .bind(&u.password_hash)
         .bind(&u.updated_at)
+        .bind(u.revision)
         .bind(&u.id)
+        .bind(u.revision - 1)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::from)?;
+        .map_err(StoreError::from)?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
         if let Some(r) = revocation {
             upsert_revocation(&mut tx, r).await?;
         }
-        write_events(&mut tx, events).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn delete_user(&self, id: &str, revocation: &Revocation, events: &[Envelope]) -> Result<bool> {
@@ -299,25 +300,59 @@ impl IdentityStore for SqlStore {
             return Ok(false);
         }
         upsert_revocation(&mut tx, revocation).await?;
-        write_events(&mut tx, events).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn set_login_state(
+    async fn record_login_failure(
         &self,
         id: &str,
-        failed: i64,
-        first_failed_at: i64,
+        now: i64,
+        window_start: i64,
+        max: i64,
         locked_until: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        // One transaction: the UPDATE locks the row (PostgreSQL) or the database (SQLite's single writer), so
+        // concurrent failures are counted one after the other.
         let mut tx = self.db.begin().await?;
         sqlx::query(
-            "UPDATE users SET failed_logins = $1, first_failed_at = $2, locked_until = $3 WHERE id = $4",
+            "UPDATE users SET \
+             failed_logins = CASE WHEN first_failed_at <= $1 THEN 1 ELSE failed_logins + 1 END, \
+             first_failed_at = CASE WHEN first_failed_at <= $1 THEN $2 ELSE first_failed_at END \
+             WHERE id = $3",
         )
-        .bind(failed)
-        .bind(first_failed_at)
-        .bind(locked_until)
+        .bind(window_start)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        let failed: i64 = sqlx::query_scalar("SELECT failed_logins FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let locked = failed >= max;
+        if locked {
+            sqlx::query(
+                "UPDATE users SET failed_logins = 0, first_failed_at = 0, locked_until = $1 WHERE id = $2",
+            )
+            .bind(locked_until)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        }
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    async fn clear_login_failures(&self, id: &str) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "UPDATE users SET failed_logins = 0, first_failed_at = 0, locked_until = 0 WHERE id = $1",
+        )
         .bind(id)
         .execute(&mut *tx)
         .await
@@ -329,7 +364,7 @@ impl IdentityStore for SqlStore {
     async fn insert_revocation(&self, revocation: &Revocation, events: &[Envelope]) -> Result<()> {
         let mut tx = self.db.begin().await?;
         upsert_revocation(&mut tx, revocation).await?;
-        write_events(&mut tx, events).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
