@@ -201,7 +201,9 @@ async fn changes_are_announced_exactly_once_even_across_a_crash_before_publishin
         core.update(&admin(), &created.id, json!({"name": "survivor v2"}))
             .await
             .unwrap();
-        core.start(&admin(), &[created.id.clone()]).await.unwrap();
+        core.start(&admin(), std::slice::from_ref(&created.id))
+            .await
+            .unwrap();
         let down: SharedBus = Arc::new(DownBus);
         assert!(outbox::relay_batch(&db, &down).await.is_err());
         db.close().await;

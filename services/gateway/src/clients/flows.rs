@@ -16,6 +16,9 @@ use super::call::fault;
 /// One id's outcome of a start or stop.
 pub type StatusResult = (String, Result<String, Fault>);
 
+/// One item's outcome of a bulk call: the flow id it named (if any) and the flow or why it failed.
+pub type ItemResult = (Option<String>, Result<Value, Fault>);
+
 /// Flow operations; `token` is the caller's bearer token.
 #[async_trait]
 pub trait FlowsApi: Send + Sync + 'static {
@@ -28,11 +31,7 @@ pub trait FlowsApi: Send + Sync + 'static {
     /// Shallow-merges a patch.
     async fn update(&self, token: &str, id: &str, patch: &Value) -> Result<Value, Fault>;
     /// Several patches; one result per item with its flow id.
-    async fn bulk_update(
-        &self,
-        token: &str,
-        body: &Value,
-    ) -> Result<Vec<(Option<String>, Result<Value, Fault>)>, Fault>;
+    async fn bulk_update(&self, token: &str, body: &Value) -> Result<Vec<ItemResult>, Fault>;
     /// Deletes a flow.
     async fn delete(&self, token: &str, id: &str) -> Result<(), Fault>;
     /// Starts flows.
@@ -66,7 +65,7 @@ fn parse(doc: pb::FlowDocument) -> Result<Value, Fault> {
     serde_json::from_str(&doc.json).map_err(|_| Fault::internal())
 }
 
-fn results(r: pb::FlowResults) -> Result<Vec<(Option<String>, Result<Value, Fault>)>, Fault> {
+fn results(r: pb::FlowResults) -> Result<Vec<ItemResult>, Fault> {
     r.results
         .into_iter()
         .map(|item| {
@@ -147,11 +146,7 @@ impl FlowsApi for GrpcFlows {
         )
     }
 
-    async fn bulk_update(
-        &self,
-        token: &str,
-        body: &Value,
-    ) -> Result<Vec<(Option<String>, Result<Value, Fault>)>, Fault> {
+    async fn bulk_update(&self, token: &str, body: &Value) -> Result<Vec<ItemResult>, Fault> {
         let message = pb::BulkUpdateFlowsRequest {
             json: body.to_string(),
         };

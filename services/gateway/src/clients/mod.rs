@@ -4,5 +4,5 @@ mod call;
 mod flows;
 mod identity;
 
-pub use flows::{FlowsApi, GrpcFlows, StatusResult};
+pub use flows::{FlowsApi, GrpcFlows, ItemResult, StatusResult};
 pub use identity::{GrpcIdentity, IdentityApi, UserFilter};
