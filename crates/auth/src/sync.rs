@@ -40,7 +40,7 @@ impl GrpcKeySource {
             .connect_timeout(Duration::from_secs(5))
             .connect_lazy();
         Ok(GrpcKeySource {
-            client: IdentityClient::new(channel),
+            client: IdentityClient::new(channel).max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES),
             timeout,
         })
     }

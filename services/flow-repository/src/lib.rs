@@ -81,10 +81,11 @@ pub async fn start(
 
     let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
     let addr = listener.local_addr()?;
-    let grpc = tonic::service::Routes::new(FlowRepositoryServer::new(grpc::FlowGrpc::new(
-        core,
-        verifier.clone(),
-    )))
+    let grpc = tonic::service::Routes::new(
+        FlowRepositoryServer::new(grpc::FlowGrpc::new(core, verifier.clone()))
+            .max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES),
+    )
     .into_axum_router();
     let ready_db = db.clone();
     let ready: flowmate_telemetry::ops::Readiness = Arc::new(move || {

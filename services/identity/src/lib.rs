@@ -71,8 +71,12 @@ pub async fn start(
 
     let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
     let addr = listener.local_addr()?;
-    let grpc =
-        tonic::service::Routes::new(IdentityServer::new(grpc::IdentityGrpc::new(core))).into_axum_router();
+    let grpc = {
+        let server = IdentityServer::new(grpc::IdentityGrpc::new(core))
+            .max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES);
+        tonic::service::Routes::new(server).into_axum_router()
+    };
     let ready_db = db.clone();
     let ready: flowmate_telemetry::ops::Readiness = Arc::new(move || {
         let (db, bus) = (ready_db.clone(), bus.clone());

@@ -234,13 +234,12 @@ fn validate_owners(owners: Option<&Value>, p: &mut Problems) {
             "Flow owners require an id.",
             p,
         );
-        required_string(
-            owner,
-            "type",
-            &format!("{base}/type"),
-            "Flow owners require a type.",
-            p,
-        );
+        let ptr = format!("{base}/type");
+        if let Some(kind) = required_string(owner, "type", &ptr, "Flow owners require a type.", p) {
+            if kind != "user" && kind != "tenant" {
+                p.add(&ptr, "Flow owner type must be user or tenant.");
+            }
+        }
     }
 }
 

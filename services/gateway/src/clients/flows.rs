@@ -51,7 +51,9 @@ impl GrpcFlows {
     /// A client of the flow repository at `url`.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, http::uri::InvalidUri> {
         Ok(GrpcFlows {
-            client: FlowRepositoryClient::new(super::call::channel(url)?),
+            client: FlowRepositoryClient::new(super::call::channel(url)?)
+                .max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES),
             timeout,
         })
     }

@@ -63,7 +63,9 @@ impl GrpcIdentity {
     /// A client of the identity service at `url` (`http://host:port`); connects lazily and reconnects.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, http::uri::InvalidUri> {
         Ok(GrpcIdentity {
-            client: IdentityClient::new(super::call::channel(url)?),
+            client: IdentityClient::new(super::call::channel(url)?)
+                .max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES),
             timeout,
         })
     }
