@@ -37,3 +37,12 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     }
     Ok(token.trim())
 }
+
+/// Verifies the bearer token in a gRPC request's `authorization` metadata.
+pub fn authenticate<T>(verifier: &Verifier, request: &tonic::Request<T>) -> Result<Principal, AuthError> {
+    let header = request
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    verifier.verify(bearer_token(header)?)
+}

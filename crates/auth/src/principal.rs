@@ -1,6 +1,6 @@
 //! The token claims and the principal a request acts as.
 
-use flowmate_domain::{permissions, ErrorCode, Fault};
+use flowmate_domain::permissions;
 use serde::{Deserialize, Serialize};
 
 /// JWT claims FlowMate issues.
@@ -62,19 +62,5 @@ impl Principal {
     /// Whether the principal passes a check for `permission`.
     pub fn can(&self, permission: &str) -> bool {
         permissions::allows(&self.claims.permissions, permission)
-    }
-
-    /// Passes if the principal holds any of `permissions`, else `403 MISSING_PERMISSION`.
-    pub fn require_any(&self, permissions: &[&str]) -> Result<(), Fault> {
-        if permissions.iter().any(|p| self.can(p)) {
-            Ok(())
-        } else {
-            Err(Fault::new(ErrorCode::Forbidden, "MISSING_PERMISSION"))
-        }
-    }
-
-    /// Whether the principal may see objects of `tenant` (its own, or any as global admin).
-    pub fn sees_tenant(&self, tenant: &str) -> bool {
-        self.is_admin() || self.claims.tenant == tenant
     }
 }

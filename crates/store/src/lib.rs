@@ -19,4 +19,12 @@ pub mod outbox;
 
 pub use db::{Backend, Db, Migrations, Tx};
 pub use error::StoreError;
+
+/// `$from, $from+1, …` — `n` numbered placeholders for a dynamically sized `IN (…)` list.
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 pub use sqlx::{self, any::AnyRow, migrate::Migrator, Row};

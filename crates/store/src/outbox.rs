@@ -131,8 +131,7 @@ async fn publish_rows(rows: &[sqlx::any::AnyRow], bus: &SharedBus) -> Result<Vec
 /// `DELETE … WHERE seq IN (…)` for exactly the published rows (never a range: on PostgreSQL a row in between
 /// may belong to another replica's round).
 fn delete_sql(n: usize) -> String {
-    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
-    format!("DELETE FROM outbox WHERE seq IN ({})", placeholders.join(","))
+    format!("DELETE FROM outbox WHERE seq IN ({})", crate::placeholders(1, n))
 }
 
 async fn delete<'e, E>(exec: E, seqs: &[i64]) -> Result<(), StoreError>

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use flowmate_auth::{bearer_token, Principal, Verifier};
+use flowmate_auth::{Principal, Verifier};
 use flowmate_domain::{
     flow::{Flow, FlowStatus},
     ErrorCode, Fault,
@@ -31,13 +31,7 @@ impl FlowGrpc {
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        let token = bearer_token(header).map_err(|e| status_from_fault(&e.into()))?;
-        self.verifier
-            .verify(token)
+        flowmate_auth::authenticate(&self.verifier, request)
             .map_err(|e| status(FlowError::Unauthenticated(e)))
     }
 }

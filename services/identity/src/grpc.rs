@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use flowmate_auth::{bearer_token, Principal};
+use flowmate_auth::Principal;
 use flowmate_domain::Fault;
 use flowmate_proto::{identity::v1 as pb, status_from_fault};
 use tonic::{Request, Response, Status};
@@ -28,12 +28,8 @@ impl IdentityGrpc {
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        let token = bearer_token(header).map_err(|e| status_from_fault(&e.into()))?;
-        self.core.authenticate(token).map_err(status)
+        flowmate_auth::authenticate(self.core.verifier(), request)
+            .map_err(|e| status(IdentityError::Unauthenticated(e)))
     }
 }
 

@@ -74,7 +74,9 @@ impl IdentityCore {
         }
         query.usernames = query.usernames.iter().map(|u| normalize_username(u)).collect();
         let (records, total) = self.store.list_users(&query).await?;
-        let role_ids: Vec<String> = records.iter().flat_map(|r| r.roles.iter().cloned()).collect();
+        let mut role_ids: Vec<String> = records.iter().flat_map(|r| r.roles.iter().cloned()).collect();
+        role_ids.sort_unstable();
+        role_ids.dedup();
         let roles = self.store.roles_by_ids(&role_ids).await?;
         Ok((records.iter().map(|r| r.to_user(&roles)).collect(), total))
     }

@@ -10,10 +10,13 @@ use flowmate_domain::identity::Revocation;
 use crate::{
     clients::UserFilter,
     envelope,
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     extract::{ApiJson, AuthUser, Params, PathId},
     state::AppState,
 };
+
+/// The most values one repeatable filter parameter may carry.
+const MAX_FILTER_VALUES: usize = 500;
 
 /// The users routes, relative to their mount point.
 pub fn router() -> Router<AppState> {
@@ -36,9 +39,17 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
+    let (usernames, ids) = (params.all("username"), params.all("userId"));
+    for (name, values) in [("username", &usernames), ("userId", &ids)] {
+        if values.len() > MAX_FILTER_VALUES {
+            return Err(ApiError::bad_request(format!(
+                "Invalid {name} parameter: at most {MAX_FILTER_VALUES} values"
+            )));
+        }
+    }
     let filter = UserFilter {
-        usernames: params.all("username"),
-        ids: params.all("userId"),
+        usernames,
+        ids,
         page: params.page(10)?,
     };
     let (users, total) = state.identity.list_users(&caller.token, filter).await?;

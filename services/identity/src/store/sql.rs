@@ -6,7 +6,7 @@ use flowmate_domain::{
     identity::{Revocation, Role, Tenant},
     time, Envelope,
 };
-use flowmate_store::{outbox, sqlx, Db, StoreError, Tx};
+use flowmate_store::{outbox, placeholders, sqlx, Db, StoreError, Tx};
 
 use super::rows::{self, ROLE_COLUMNS, TENANT_COLUMNS, USER_COLUMNS};
 use crate::{
@@ -25,13 +25,6 @@ impl SqlStore {
     pub fn new(db: Db) -> Self {
         SqlStore { db }
     }
-}
-
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn json(list: &[String]) -> String {
