@@ -160,7 +160,12 @@ impl App {
             db.drop_database().await;
         }
         if let Some((url, exchange)) = self.amqp {
-            flowmate_testkit::delete_amqp_objects(&url, &exchange, &[]).await;
+            flowmate_testkit::delete_amqp_objects(
+                &url,
+                &exchange,
+                &[flowmate_flow_repository::CONFIRMATIONS_GROUP],
+            )
+            .await;
         }
     }
 

@@ -83,15 +83,16 @@ fn replace_database(url: &str, name: &str) -> String {
     out
 }
 
-/// Deletes a test's RabbitMQ exchange and queues (with their `.dlq`), so runs leave nothing behind.
-pub async fn delete_amqp_objects(url: &str, exchange: &str, queues: &[&str]) {
+/// Deletes a test's RabbitMQ exchange and its groups' queues (`<exchange>.<group>` and its `.dlq`), so runs leave
+/// nothing behind. Exclusive groups delete themselves.
+pub async fn delete_amqp_objects(url: &str, exchange: &str, groups: &[&str]) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
     let Ok(conn) = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await else {
         return;
     };
     if let Ok(channel) = conn.create_channel().await {
-        for q in queues {
-            for name in [q.to_string(), format!("{q}.dlq")] {
+        for g in groups {
+            for name in [format!("{exchange}.{g}"), format!("{exchange}.{g}.dlq")] {
                 let _ = channel.queue_delete(&name, QueueDeleteOptions::default()).await;
             }
         }

@@ -112,6 +112,7 @@ impl Bus for AmqpBus {
     /// Declares the queue, its `<group>.dlq` and the bindings; remembered and re-declared after reconnects
     /// (even when this call fails because the broker is down).
     async fn declare(&self, group: &str, patterns: &[String]) -> Result<(), BusError> {
+        let group = &queue_name(&self.shared.exchange, group);
         self.shared.remember(group, patterns);
         let link = self.shared.link()?;
         self.declare_now(&link, group, patterns).await
@@ -123,10 +124,17 @@ impl Bus for AmqpBus {
         handler: Arc<dyn Handler>,
         shutdown: CancellationToken,
     ) -> Result<JoinHandle<()>, BusError> {
+        let opts = SubscribeOptions {
+            group: queue_name(&self.shared.exchange, &opts.group),
+            ..opts
+        };
         if opts.exclusive {
             self.shared.mark_ephemeral(&opts.group);
         }
-        self.declare(&opts.group, &opts.patterns).await?;
+        // `opts.group` is already the queue name: declare it as it is.
+        self.shared.remember(&opts.group, &opts.patterns);
+        let link = self.shared.link()?;
+        self.declare_now(&link, &opts.group, &opts.patterns).await?;
         let consumer = Consumer::new(
             self.shared.clone(),
             self.keepalive.clone(),
@@ -139,7 +147,7 @@ impl Bus for AmqpBus {
 
     async fn drain_dead_letters(&self, group: &str) -> Result<Vec<Envelope>, BusError> {
         let link = self.shared.link()?;
-        let queue = dead_letter_queue(group);
+        let queue = dead_letter_queue(&queue_name(&self.shared.exchange, group));
         let draining = async {
             let channel = link.connection.create_channel().await?;
             let drained = drain(&channel, &queue).await;
@@ -175,4 +183,10 @@ async fn drain(channel: &lapin::Channel, queue: &str) -> Result<Vec<Envelope>, l
         message.delivery.acker.ack(BasicAckOptions::default()).await?;
     }
     Ok(envelopes)
+}
+
+/// The RabbitMQ queue of a group: namespaced by the exchange, because queues are per virtual host while groups are
+/// per installation — two installations (or two test runs) sharing a vhost must never consume each other's work.
+pub fn queue_name(exchange: &str, group: &str) -> String {
+    format!("{exchange}.{group}")
 }

@@ -11,4 +11,4 @@ mod consumer;
 mod link;
 mod message;
 
-pub use bus::AmqpBus;
+pub use bus::{queue_name, AmqpBus};

@@ -181,6 +181,7 @@ pub async fn delete_rabbitmq_objects(url: &str, exchange: &str, groups: &[String
         .unwrap();
     let channel = connection.create_channel().await.unwrap();
     for group in groups {
+        let group = flowmate_bus::amqp::queue_name(exchange, group);
         for queue in [group.clone(), format!("{group}.dlq")] {
             channel
                 .queue_delete(&queue, QueueDeleteOptions::default())
