@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod doubles;
 mod servers;
 
 pub use api::{Api, Reply};
+pub use doubles::{Collector, RecordingBus};
 pub use servers::{amqp_url, delete_amqp_objects, init_tracing, PgDatabase};
 pub use tempfile::TempDir;

@@ -3,19 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use async_trait::async_trait;
-use flowmate_bus::{Bus, BusError, Envelope, Handler, SharedBus, SubscribeOptions};
+use flowmate_bus::{Envelope, SharedBus};
 use flowmate_store::{outbox, sqlx, Db, Migrations, StoreError};
-use flowmate_testkit::{PgDatabase, TempDir};
-use tokio::task::JoinHandle;
+use flowmate_testkit::{PgDatabase, RecordingBus, TempDir};
 use tokio_util::sync::CancellationToken;
 
 static POSTGRES: flowmate_store::Migrator = sqlx::migrate!("tests/migrations/postgres");
@@ -24,55 +16,6 @@ const MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES,
     sqlite: &SQLITE,
 };
-
-/// A bus that records what it is asked to publish and can be made to fail.
-#[derive(Default)]
-struct RecordingBus {
-    published: Mutex<Vec<Envelope>>,
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl Bus for RecordingBus {
-    async fn publish(&self, envelope: &Envelope) -> Result<(), BusError> {
-        self.publish_batch(std::slice::from_ref(envelope)).await
-    }
-    async fn publish_batch(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(BusError::Unavailable("down for the test".into()));
-        }
-        self.published.lock().unwrap().extend_from_slice(envelopes);
-        Ok(())
-    }
-    async fn declare(&self, _: &str, _: &[String]) -> Result<(), BusError> {
-        Ok(())
-    }
-    async fn subscribe(
-        &self,
-        _: SubscribeOptions,
-        _: Arc<dyn Handler>,
-        _: CancellationToken,
-    ) -> Result<JoinHandle<()>, BusError> {
-        Ok(tokio::spawn(async {}))
-    }
-    async fn drain_dead_letters(&self, _: &str) -> Result<Vec<Envelope>, BusError> {
-        Ok(vec![])
-    }
-    async fn health(&self) -> Result<(), BusError> {
-        Ok(())
-    }
-}
-
-impl RecordingBus {
-    fn ids(&self) -> Vec<String> {
-        self.published
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.id.clone())
-            .collect()
-    }
-}
 
 /// A database for one test: SQLite in a temp dir, or a fresh PostgreSQL database.
 struct TestDb {
@@ -174,7 +117,7 @@ async fn an_event_survives_a_bus_outage_and_a_restart_between_commit_and_publish
     // The first process commits its change, then dies before anything is published.
     let db = Db::connect(&t.url, 4, MIGRATIONS).await.unwrap();
     let bus = Arc::new(RecordingBus::default());
-    bus.down.store(true, Ordering::SeqCst);
+    bus.set_down(true);
     let e = event(1);
     insert_thing(&db, "survivor", Some(&e)).await.unwrap();
     let shared: SharedBus = bus.clone();
@@ -185,7 +128,7 @@ async fn an_event_survives_a_bus_outage_and_a_restart_between_commit_and_publish
     db.close().await;
     // The next process relays it exactly once.
     let db = Db::connect(&t.url, 4, MIGRATIONS).await.unwrap();
-    bus.down.store(false, Ordering::SeqCst);
+    bus.set_down(false);
     assert_eq!(outbox::relay_batch(&db, &shared).await.unwrap(), 1);
     assert_eq!(outbox::relay_batch(&db, &shared).await.unwrap(), 0);
     assert_eq!(bus.ids(), [e.id]);

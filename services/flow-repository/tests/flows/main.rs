@@ -5,15 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use async_trait::async_trait;
 use flowmate_auth::{Claims, Principal};
-use flowmate_bus::{Bus, BusError, Delivery, Envelope, Handler, HandlerError, SharedBus, SubscribeOptions};
+use flowmate_bus::{Envelope, SharedBus, SubscribeOptions};
 use flowmate_flow_repository::{
     core::FlowCore,
     model::{ListQuery, SortField},
@@ -21,64 +16,16 @@ use flowmate_flow_repository::{
     MIGRATIONS,
 };
 use flowmate_store::{outbox, Db};
-use flowmate_testkit::{amqp_url, PgDatabase, TempDir};
+use flowmate_testkit::{amqp_url, Collector, PgDatabase, RecordingBus, TempDir};
 use serde_json::json;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Collects events by id (a redelivered copy is counted, so "exactly once" is checked, not assumed).
-#[derive(Default)]
-struct Collector(Mutex<Vec<Envelope>>);
-
-#[async_trait]
-impl Handler for Collector {
-    async fn handle(&self, d: Delivery) -> Result<(), HandlerError> {
-        self.0.lock().unwrap().push(d.envelope);
-        Ok(())
+fn counts(events: &[Envelope]) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for e in events {
+        *out.entry(e.id.clone()).or_default() += 1;
     }
-}
-
-impl Collector {
-    fn counts(&self) -> HashMap<String, usize> {
-        let mut out = HashMap::new();
-        for e in self.0.lock().unwrap().iter() {
-            *out.entry(e.id.clone()).or_default() += 1;
-        }
-        out
-    }
-    fn kinds(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|e| e.kind.clone()).collect()
-    }
-}
-
-/// A bus that is down: every publish fails, as when the process dies before the relay publishes.
-struct DownBus;
-
-#[async_trait]
-impl Bus for DownBus {
-    async fn publish(&self, _: &Envelope) -> Result<(), BusError> {
-        Err(BusError::Unavailable("down".into()))
-    }
-    async fn publish_batch(&self, _: &[Envelope]) -> Result<(), BusError> {
-        Err(BusError::Unavailable("down".into()))
-    }
-    async fn declare(&self, _: &str, _: &[String]) -> Result<(), BusError> {
-        Ok(())
-    }
-    async fn subscribe(
-        &self,
-        _: SubscribeOptions,
-        _: Arc<dyn Handler>,
-        _: CancellationToken,
-    ) -> Result<JoinHandle<()>, BusError> {
-        Ok(tokio::spawn(async {}))
-    }
-    async fn drain_dead_letters(&self, _: &str) -> Result<Vec<Envelope>, BusError> {
-        Ok(vec![])
-    }
-    async fn health(&self) -> Result<(), BusError> {
-        Err(BusError::Unavailable("down".into()))
-    }
+    out
 }
 
 struct Setup {
@@ -174,16 +121,6 @@ async fn collect(bus: &SharedBus, shutdown: &CancellationToken) -> Arc<Collector
     collector
 }
 
-async fn wait_for(collector: &Collector, n: usize) {
-    for _ in 0..500 {
-        if collector.0.lock().unwrap().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("expected {n} events, got {:?}", collector.kinds());
-}
-
 async fn changes_are_announced_exactly_once_even_across_a_crash_before_publishing(s: Setup) {
     let shutdown = CancellationToken::new();
     let collector = collect(&s.bus, &shutdown).await;
@@ -204,25 +141,25 @@ async fn changes_are_announced_exactly_once_even_across_a_crash_before_publishin
         core.start(&admin(), std::slice::from_ref(&created.id))
             .await
             .unwrap();
-        let down: SharedBus = Arc::new(DownBus);
+        let down: SharedBus = Arc::new(RecordingBus::down());
         assert!(outbox::relay_batch(&db, &down).await.is_err());
         db.close().await;
     }
     // Second process: the relay publishes what the first one committed, once.
     let db = Db::connect(&s.url, 4, MIGRATIONS).await.unwrap();
     let relay = outbox::start_relay(db.clone(), s.bus.clone(), shutdown.clone());
-    wait_for(&collector, 3).await;
+    collector.wait_for(3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         collector.kinds(),
         ["flow.created", "flow.modified", "flow.starting"]
     );
+    let events = collector.all();
     assert!(
-        collector.counts().values().all(|n| *n == 1),
+        counts(&events).values().all(|n| *n == 1),
         "each event once: {:?}",
-        collector.counts()
+        counts(&events)
     );
-    let events = collector.0.lock().unwrap().clone();
     assert_eq!(events[0].data["flow"]["name"], "survivor");
     assert_eq!(events[0].data["user"], "user-1");
     assert_eq!(events[0].tenant.as_deref(), Some("tenant-1"));

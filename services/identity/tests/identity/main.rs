@@ -4,15 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use async_trait::async_trait;
 use flowmate_auth::Principal;
-use flowmate_bus::{Delivery, Handler, HandlerError, SharedBus, SubscribeOptions};
-use flowmate_domain::Envelope;
+use flowmate_bus::{SharedBus, SubscribeOptions};
 use flowmate_identity::{
     core::{IdentityCore, Policy},
     store::SqlStore,
@@ -20,19 +15,8 @@ use flowmate_identity::{
     MIGRATIONS,
 };
 use flowmate_store::{outbox, sqlx, Db};
-use flowmate_testkit::{amqp_url, PgDatabase, TempDir};
+use flowmate_testkit::{amqp_url, Collector, PgDatabase, TempDir};
 use tokio_util::sync::CancellationToken;
-
-#[derive(Default)]
-struct Collector(Mutex<Vec<Envelope>>);
-
-#[async_trait]
-impl Handler for Collector {
-    async fn handle(&self, d: Delivery) -> Result<(), HandlerError> {
-        self.0.lock().unwrap().push(d.envelope);
-        Ok(())
-    }
-}
 
 struct Setup {
     /// RabbitMQ URL and exchange, deleted at the end.
@@ -138,13 +122,7 @@ async fn user_changes_are_announced_through_the_outbox(s: Setup) {
         "iam.token.revoked",
         "iam.token.revoked",
     ];
-    for _ in 0..500 {
-        if collector.0.lock().unwrap().len() >= expected.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let got = collector.0.lock().unwrap().clone();
+    let got = collector.wait_for(expected.len()).await;
     let kinds: Vec<&str> = got.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, expected);
     assert_eq!(got[0].data["username"], "ada@example.com");
