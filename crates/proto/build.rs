@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "flowmate/common/v1/common.proto",
         "flowmate/identity/v1/identity.proto",
         "flowmate/flows/v1/flows.proto",
+        "flowmate/templates/v1/templates.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -88,7 +88,11 @@ pub async fn spawn(mode: Mode) -> Option<App> {
         }
         Mode::Distributed => {
             let amqp = amqp_url()?;
-            let (identity_db, flows_db) = (PgDatabase::create().await?, PgDatabase::create().await?);
+            let (identity_db, flows_db, templates_db) = (
+                PgDatabase::create().await?,
+                PgDatabase::create().await?,
+                PgDatabase::create().await?,
+            );
             let exchange = format!("flowmate.test.{}", uuid::Uuid::new_v4().simple());
             // Every service gets a connection of its own, as separate processes would.
             let connect = || async {
@@ -111,9 +115,17 @@ pub async fn spawn(mode: Mode) -> Option<App> {
             let flows = flowmate_flow_repository::start(flows_config, connect().await, shutdown.clone())
                 .await
                 .expect("flows");
+            let mut templates_config = flowmate_template::TemplateConfig::from_settings(&settings);
+            templates_config.database_url = templates_db.url.clone();
+            templates_config.identity_url = identity_url.clone();
+            templates_config.flows_url = format!("http://{}", flows.addr);
+            let templates = flowmate_template::start(templates_config, connect().await, shutdown.clone())
+                .await
+                .expect("templates");
             let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(&settings);
             gateway_config.identity_url = identity_url;
             gateway_config.flows_url = format!("http://{}", flows.addr);
+            gateway_config.templates_url = format!("http://{}", templates.addr);
             let gateway = flowmate_gateway::start(gateway_config, connect().await, shutdown.clone())
                 .await
                 .expect("gateway");
@@ -123,8 +135,8 @@ pub async fn spawn(mode: Mode) -> Option<App> {
                 bus: connect().await,
                 identity_db: identity_db.url.clone(),
                 shutdown,
-                tasks: vec![gateway.task, flows.task, identity.task],
-                databases: vec![identity_db, flows_db],
+                tasks: vec![gateway.task, templates.task, flows.task, identity.task],
+                databases: vec![identity_db, flows_db, templates_db],
                 amqp: Some((amqp.clone(), exchange.clone())),
                 _dir: dir,
             }

@@ -9,4 +9,5 @@ mod conventions;
 mod directory;
 mod flows;
 mod ops;
+mod templates;
 mod users;

@@ -37,6 +37,8 @@ pub struct Settings {
     pub identity_url: String,
     /// Where the gateway and other services reach the flow repository (distributed mode).
     pub flows_url: String,
+    /// Where the gateway reaches the template service (distributed mode).
+    pub templates_url: String,
     /// The admin account created on first start.
     pub admin_username: String,
     /// Its password; when unset a random one is generated and printed once.
@@ -72,6 +74,7 @@ impl Default for Settings {
             amqp_exchange: "flowmate.events".into(),
             identity_url: "http://127.0.0.1:50051".into(),
             flows_url: "http://127.0.0.1:50052".into(),
+            templates_url: "http://127.0.0.1:50053".into(),
             admin_username: "admin@flowmate.local".into(),
             admin_password: None,
             default_tenant: "default".into(),

@@ -73,4 +73,10 @@ pub mod types {
     pub const FLOW_STOPPED: &str = "flow.stopped";
     /// The flow cannot run; data: `{flowId, reason}`.
     pub const FLOW_FAILED: &str = "flow.failed";
+    /// A template was created; data: `{templateId, tenant, user, template}`.
+    pub const TEMPLATE_CREATED: &str = "template.created";
+    /// A template was changed; data: `{templateId, tenant, user, template}`.
+    pub const TEMPLATE_MODIFIED: &str = "template.modified";
+    /// A template was deleted; data: `{templateId, tenant, user}`.
+    pub const TEMPLATE_DELETED: &str = "template.deleted";
 }

@@ -7,6 +7,7 @@ pub mod flow;
 pub mod identity;
 pub mod ids;
 pub mod permissions;
+pub mod template;
 pub mod time;
 
 pub use error::{ErrorCode, Fault, Problem};

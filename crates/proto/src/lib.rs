@@ -33,3 +33,11 @@ pub mod flows {
         tonic::include_proto!("flowmate.flows.v1");
     }
 }
+
+/// The template service.
+pub mod templates {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("flowmate.templates.v1");
+    }
+}

@@ -20,6 +20,19 @@ pub mod outbox;
 pub use db::{Backend, Db, Migrations, Tx};
 pub use error::StoreError;
 
+/// A `LIKE … ESCAPE '\\'` pattern matching `needle` literally (lower-cased) anywhere in the text.
+pub fn like_pattern(needle: &str) -> String {
+    let mut out = String::from("%");
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 /// `$from, $from+1, …` — `n` numbered placeholders for a dynamically sized `IN (…)` list.
 pub fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -28,3 +41,11 @@ pub fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 pub use sqlx::{self, any::AnyRow, migrate::Migrator, Row};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_patterns_are_literal() {
+        assert_eq!(super::like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
+    }
+}

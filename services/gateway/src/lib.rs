@@ -36,7 +36,7 @@ use utoipa_scalar::{Scalar, Servable};
 
 pub use crate::config::GatewayConfig;
 use crate::{
-    clients::{GrpcFlows, GrpcIdentity},
+    clients::{GrpcFlows, GrpcIdentity, GrpcTemplates},
     error::ApiError,
     state::AppState,
 };
@@ -70,9 +70,12 @@ pub async fn start(
             .await?;
 
     let flows: Arc<dyn clients::FlowsApi> = Arc::new(GrpcFlows::new(&config.flows_url, config.rpc_timeout)?);
+    let templates: Arc<dyn clients::TemplatesApi> =
+        Arc::new(GrpcTemplates::new(&config.templates_url, config.rpc_timeout)?);
     let state = AppState {
         identity,
         flows,
+        templates,
         verifier,
     };
     let app = router(state.clone(), config.body_limit_bytes);
@@ -108,6 +111,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .merge(routes::auth::router())
         .merge(routes::flows::router())
+        .merge(routes::templates::router())
         .nest("/api/users", users.clone())
         .nest("/users", users)
         .nest("/api/tenants", routes::tenants::router())

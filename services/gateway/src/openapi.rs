@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::routes::{auth, flows, roles, tenants, users};
+use crate::routes::{auth, flows, roles, templates, tenants, users};
 
 /// The FlowMate REST API.
 #[derive(OpenApi)]
@@ -18,6 +18,8 @@ use crate::routes::{auth, flows, roles, tenants, users};
         roles::list, roles::create,
         flows::list, flows::get_one, flows::create, flows::update, flows::bulk_update, flows::remove,
         flows::start, flows::stop, flows::start_many, flows::stop_many,
+        templates::list, templates::create, templates::get_one, templates::update, templates::remove,
+        templates::versions, templates::generate,
     ),
     components(schemas(
         flowmate_api::ErrorBody, flowmate_api::ErrorItem,
@@ -27,7 +29,7 @@ use crate::routes::{auth, flows, roles, tenants, users};
         flowmate_api::identity::CreateTenant, flowmate_api::identity::CreateRole,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows")),
+    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows"), (name = "templates")),
 )]
 pub struct ApiDoc;
 

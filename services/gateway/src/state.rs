@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use flowmate_auth::Verifier;
 
-use crate::clients::{FlowsApi, IdentityApi};
+use crate::clients::{FlowsApi, IdentityApi, TemplatesApi};
 
 /// Clients of the services behind the gateway, and the token verifier.
 #[derive(Clone)]
@@ -13,6 +13,8 @@ pub struct AppState {
     pub identity: Arc<dyn IdentityApi>,
     /// The flow repository.
     pub flows: Arc<dyn FlowsApi>,
+    /// The template service.
+    pub templates: Arc<dyn TemplatesApi>,
     /// Verifies bearer tokens locally with identity's public key and the revocation list.
     pub verifier: Arc<Verifier>,
 }

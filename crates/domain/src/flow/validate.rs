@@ -34,38 +34,13 @@ pub fn validate_body(body: &Value) -> Result<FlowBody, Fault> {
         p.add("", "A flow must be a JSON object.");
         return Err(p.finish().err().unwrap_or_else(Fault::internal));
     };
-    for (key, ptr) in [
-        ("name", "/name"),
-        ("description", "/description"),
-        ("tenant", "/tenant"),
-    ] {
-        optional_string(obj, key, ptr, &mut p);
-    }
-    match obj.get("type") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(t)) if TYPES.contains(&t.as_str()) => {}
-        Some(_) => p.add("/type", "type must be one of ordinary, realtime, long_running."),
-    }
-    match obj.get("graph") {
-        None | Some(Value::Null) => p.add("/graph", "Flows require a graph."),
-        Some(Value::Object(graph)) => validate_graph(graph, &mut p),
-        Some(_) => p.add("/graph", "graph must be an object."),
-    }
-    validate_owners(obj.get("owners"), &mut p);
+    validate_graph_document(obj, &mut p);
     match obj.get("status") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) if s == "inactive" => {}
         Some(_) => p.add("/status", STATUS_MESSAGE),
     }
-    match obj.get("cron") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(c)) if crate::cron::parse(c).is_some() => {}
-        Some(_) => p.add("/cron", "Invalid cron expression."),
-    }
-    match obj.get("flowSettings") {
-        None | Some(Value::Null) | Some(Value::Object(_)) => {}
-        Some(_) => p.add("/flowSettings", "flowSettings must be an object."),
-    }
+    validate_schedule(obj, &mut p);
     optional_string(obj, "fromTemplate", "/fromTemplate", &mut p);
     p.finish()?;
 
@@ -85,7 +60,42 @@ pub fn validate_body(body: &Value) -> Result<FlowBody, Fault> {
     })
 }
 
-fn optional_string(obj: &Map<String, Value>, key: &str, ptr: &str, p: &mut Problems) {
+/// The rules flows and templates share: scalar fields, type, graph, owners, cron and flowSettings.
+pub(crate) fn validate_graph_document(obj: &Map<String, Value>, p: &mut Problems) {
+    for (key, ptr) in [
+        ("name", "/name"),
+        ("description", "/description"),
+        ("tenant", "/tenant"),
+    ] {
+        optional_string(obj, key, ptr, p);
+    }
+    match obj.get("type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if TYPES.contains(&t.as_str()) => {}
+        Some(_) => p.add("/type", "type must be one of ordinary, realtime, long_running."),
+    }
+    match obj.get("graph") {
+        None | Some(Value::Null) => p.add("/graph", "Flows require a graph."),
+        Some(Value::Object(graph)) => validate_graph(graph, p),
+        Some(_) => p.add("/graph", "graph must be an object."),
+    }
+    validate_owners(obj.get("owners"), p);
+}
+
+/// Checks the fields that come after the shared ones (so problems keep the documented order).
+pub(crate) fn validate_schedule(obj: &Map<String, Value>, p: &mut Problems) {
+    match obj.get("cron") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(c)) if crate::cron::parse(c).is_some() => {}
+        Some(_) => p.add("/cron", "Invalid cron expression."),
+    }
+    match obj.get("flowSettings") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => p.add("/flowSettings", "flowSettings must be an object."),
+    }
+}
+
+pub(crate) fn optional_string(obj: &Map<String, Value>, key: &str, ptr: &str, p: &mut Problems) {
     match obj.get(key) {
         None | Some(Value::Null) | Some(Value::String(_)) => {}
         Some(_) => p.add(ptr, format!("{key} must be a string.")),

@@ -30,33 +30,10 @@ pub fn search_text(flow: &Flow) -> String {
     )
 }
 
-/// A `LIKE` pattern matching `needle` literally anywhere (escape character `\`).
-pub fn like_pattern(needle: &str) -> String {
-    let mut out = String::from("%");
-    for c in needle.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 /// The distinct owner ids of a flow.
 pub fn owner_ids(flow: &Flow) -> Vec<&str> {
     let mut ids: Vec<&str> = flow.body.owners.iter().map(|o| o.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     ids
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn search_patterns_are_literal() {
-        assert_eq!(like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
-    }
 }

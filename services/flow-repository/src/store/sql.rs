@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use flowmate_domain::{flow::Flow, time, Envelope};
-use flowmate_store::{outbox, sqlx, Db, StoreError, Tx};
+use flowmate_store::{like_pattern, outbox, sqlx, Db, StoreError, Tx};
 
-use super::rows::{self, like_pattern, owner_ids, search_text, COLUMNS};
+use super::rows::{self, owner_ids, search_text, COLUMNS};
 use crate::{
     error::Result,
     model::{FlowStore, ListQuery, Outcome, Reason, Scope, SortField, Transition},

@@ -3,6 +3,8 @@
 mod call;
 mod flows;
 mod identity;
+mod templates;
 
 pub use flows::{FlowsApi, GrpcFlows, ItemResult, StatusResult};
 pub use identity::{GrpcIdentity, IdentityApi, UserFilter};
+pub use templates::{GrpcTemplates, TemplatesApi};

@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod flows;
 pub mod roles;
+pub mod templates;
 pub mod tenants;
 pub mod users;

@@ -1,0 +1,196 @@
+//! `/templates` (API.md §4): list, read, create, change, delete, versions, and generating a flow.
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use flowmate_api::ErrorBody;
+use flowmate_domain::Id;
+use flowmate_proto::{common::v1::PageRequest, templates::v1::ListTemplatesRequest};
+use serde_json::{json, Value};
+
+use crate::{
+    error::{ApiError, ApiResult},
+    extract::{parse_json, ApiJson, AuthUser, Params, PathId},
+    state::AppState,
+};
+
+/// The template routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/templates", get(list).post(create))
+        .route("/templates/{id}", get(get_one).patch(update).delete(remove))
+        .route("/templates/{id}/versions", get(versions))
+        .route("/templates/{id}/generate", post(generate))
+}
+
+fn data(value: Value) -> Json<Value> {
+    Json(json!({"data": value, "meta": {}}))
+}
+
+/// Reads the list query; a bad value is 400 naming the parameter.
+fn list_request(params: &Params) -> Result<ListTemplatesRequest, ApiError> {
+    let (size, number) = params.page(10)?.unwrap_or((10, 1));
+    let status = match params.get("filter[status]") {
+        None => None,
+        Some("published" | "1") => Some("published".to_owned()),
+        Some("draft" | "0") => Some("draft".to_owned()),
+        Some(_) => return Err(ApiError::bad_request("Invalid filter[status] parameter")),
+    };
+    let kind = match params.get("filter[type]") {
+        None => None,
+        Some(t @ ("ordinary" | "realtime" | "long_running")) => Some(t.to_owned()),
+        Some(_) => return Err(ApiError::bad_request("Invalid filter[type] parameter")),
+    };
+    let user = match params.get("filter[user]") {
+        None => None,
+        Some(u) => Some(
+            Id::parse(u)
+                .map_err(|_| ApiError::bad_request("Invalid filter[user] parameter"))?
+                .into_string(),
+        ),
+    };
+    let (sort_field, descending) = match params.get("sort") {
+        None => ("createdAt".to_owned(), false),
+        Some(s) => {
+            let (field, desc) = s.strip_prefix('-').map(|f| (f, true)).unwrap_or((s, false));
+            if !["createdAt", "updatedAt", "name"].contains(&field) {
+                return Err(ApiError::bad_request("Invalid sort parameter"));
+            }
+            (field.to_owned(), desc)
+        }
+    };
+    Ok(ListTemplatesRequest {
+        page: Some(PageRequest { size, number }),
+        status,
+        r#type: kind,
+        user,
+        sort_field,
+        descending,
+        search: params.get("search").map(str::to_owned).filter(|s| !s.is_empty()),
+    })
+}
+
+/// Templates in the caller's scope, paged, filtered, sorted and searched; `total` counts the same filter.
+#[utoipa::path(get, path = "/templates", tag = "templates", security(("bearer" = [])),
+    params(("page[size]" = Option<u32>, Query), ("page[number]" = Option<u32>, Query),
+           ("filter[status]" = Option<String>, Query, description = "published|1|draft|0"),
+           ("filter[type]" = Option<String>, Query), ("filter[user]" = Option<String>, Query),
+           ("sort" = Option<String>, Query), ("search" = Option<String>, Query)),
+    responses((status = 200, description = "{data: [Template], meta: {total, page, perPage, totalPages}}"),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let request = list_request(&params)?;
+    let (page, per_page) = request.page.map(|p| (p.number, p.size)).unwrap_or((1, 10));
+    let (items, total) = state.templates.list(&caller.token, request).await?;
+    let total_pages = total.div_ceil(per_page as u64);
+    Ok(Json(
+        json!({"data": items, "meta": {"total": total, "page": page, "perPage": per_page, "totalPages": total_pages}}),
+    ))
+}
+
+/// Creates a template; the caller and its tenant own it; `status` defaults to `draft`.
+#[utoipa::path(post, path = "/templates", tag = "templates", security(("bearer" = [])),
+    responses((status = 201, description = "{data: Template, meta: {}}"), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let t = state.templates.create(&caller.token, &body).await?;
+    Ok((StatusCode::CREATED, data(t)).into_response())
+}
+
+/// One template.
+#[utoipa::path(get, path = "/templates/{id}", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{data: Template, meta: {}}"), (status = 404, description = "Template not found", body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    Ok(data(state.templates.get(&caller.token, &id).await?))
+}
+
+/// Shallow-merges the body, re-validates, and keeps the previous version.
+#[utoipa::path(patch, path = "/templates/{id}", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{data: Template, meta: {}}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    Ok(data(state.templates.update(&caller.token, &id, &body).await?))
+}
+
+/// Deletes a template and its versions.
+#[utoipa::path(delete, path = "/templates/{id}", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{msg: \"Template was successfully deleted\"}"), (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    state.templates.delete(&caller.token, &id).await?;
+    Ok(Json(json!({"msg": "Template was successfully deleted"})))
+}
+
+/// The template's previous versions, newest first.
+#[utoipa::path(get, path = "/templates/{id}/versions", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{data: [Template], meta: {}}"), (status = 404, body = ErrorBody)))]
+pub async fn versions(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    Ok(data(Value::Array(
+        state.templates.versions(&caller.token, &id).await?,
+    )))
+}
+
+/// Generates a flow from the template (permission `flows.write`). The optional body holds flow fields deep-merged
+/// over the template (objects by key, arrays by index). The flow repository's 400/403 pass through unchanged.
+#[utoipa::path(post, path = "/templates/{id}/generate", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body(content = Object, description = "Optional flow fields deep-merged over the template"),
+    responses((status = 201, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn generate(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    // The body is optional: none at all means "no overrides"; when present it must be JSON.
+    let overrides = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        let is_json = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                flowmate_domain::ErrorCode::UnsupportedMediaType,
+                "Content-Type must be application/json",
+            ));
+        }
+        parse_json(&body)?
+    };
+    let flow = state.templates.generate(&caller.token, &id, &overrides).await?;
+    Ok((StatusCode::CREATED, data(flow)).into_response())
+}

@@ -1,0 +1,233 @@
+//! [`TemplateStore`] over a [`Db`]: one SQL text for PostgreSQL and SQLite.
+
+use async_trait::async_trait;
+use flowmate_domain::Envelope;
+use flowmate_store::{like_pattern, outbox, sqlx, AnyRow, Db, Row, StoreError, Tx};
+use serde_json::Value;
+
+use crate::{
+    error::Result,
+    model::{ListQuery, Scope, SortField, Template, TemplateStore},
+};
+
+/// The template store on PostgreSQL or SQLite.
+#[derive(Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    /// Wraps an opened, migrated database.
+    pub fn new(db: Db) -> Self {
+        SqlStore { db }
+    }
+}
+
+const COLUMNS: &str = "id, body, version, created_at, updated_at";
+
+fn template(row: &AnyRow) -> Result<Template, StoreError> {
+    let body: String = row.try_get("body")?;
+    let Value::Object(body) = serde_json::from_str(&body)? else {
+        return Err(StoreError::Corrupt("template body is not an object".into()));
+    };
+    Ok(Template {
+        id: row.try_get("id")?,
+        body,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn search_text(t: &Template) -> String {
+    format!(
+        "{}\u{1f}{}",
+        t.text("name").to_lowercase(),
+        t.text("description").to_lowercase()
+    )
+}
+
+async fn write_owners(tx: &mut Tx, t: &Template) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM template_owners WHERE template_id = $1")
+        .bind(&t.id)
+        .execute(&mut **tx)
+        .await?;
+    for owner in t.owner_ids() {
+        sqlx::query("INSERT INTO template_owners (owner_id, template_id) VALUES ($1, $2)")
+            .bind(owner)
+            .bind(&t.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl TemplateStore for SqlStore {
+    async fn list(&self, scope: &Scope, q: &ListQuery) -> Result<(Vec<Template>, u64)> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let next = |binds: &mut Vec<String>, value: String| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
+        if let Some((tenant, owners)) = scope {
+            clauses.push(format!("tenant = {}", next(&mut binds, tenant.clone())));
+            let list: Vec<String> = owners.iter().map(|o| next(&mut binds, o.clone())).collect();
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM template_owners o WHERE o.template_id = templates.id AND o.owner_id IN ({}))",
+                list.join(", ")
+            ));
+        }
+        if let Some(status) = &q.status {
+            clauses.push(format!("status = {}", next(&mut binds, status.clone())));
+        }
+        if let Some(kind) = &q.kind {
+            clauses.push(format!("type = {}", next(&mut binds, kind.clone())));
+        }
+        if let Some(user) = &q.user {
+            let p = next(&mut binds, user.clone());
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM template_owners u WHERE u.template_id = templates.id AND u.owner_id = {p})"
+            ));
+        }
+        if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
+            let p = next(&mut binds, like_pattern(s));
+            clauses.push(format!("search_text LIKE {p} ESCAPE '\\'"));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let column = match q.sort {
+            SortField::CreatedAt => "created_at",
+            SortField::UpdatedAt => "updated_at",
+            SortField::Name => "name_key",
+        };
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let count_sql = format!("SELECT COUNT(*) FROM templates{filter}");
+        let page_sql = format!(
+            "SELECT {COLUMNS} FROM templates{filter} ORDER BY {column} {dir}, id {dir} LIMIT {} OFFSET {}",
+            q.page_size,
+            (q.page_number.max(1) as i64 - 1) * q.page_size as i64
+        );
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        let mut page = sqlx::query(&page_sql);
+        for b in &binds {
+            count = count.bind(b.as_str());
+            page = page.bind(b.as_str());
+        }
+        let total = count.fetch_one(self.db.pool()).await.map_err(StoreError::from)?;
+        let rows = page.fetch_all(self.db.pool()).await.map_err(StoreError::from)?;
+        let templates = rows.iter().map(template).collect::<Result<_, _>>()?;
+        Ok((templates, total.max(0) as u64))
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Template>> {
+        let sql = format!("SELECT {COLUMNS} FROM templates WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(row.as_ref().map(template).transpose()?)
+    }
+
+    async fn insert(&self, t: &Template, events: &[Envelope]) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "INSERT INTO templates (id, tenant, name_key, search_text, type, status, body, version, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&t.id)
+        .bind(t.text("tenant"))
+        .bind(t.text("name").to_lowercase())
+        .bind(search_text(t))
+        .bind(t.text("type"))
+        .bind(t.text("status"))
+        .bind(Value::Object(t.body.clone()).to_string())
+        .bind(t.version)
+        .bind(&t.created_at)
+        .bind(&t.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        write_owners(&mut tx, t).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update(&self, t: &Template, previous: &Template, events: &[Envelope]) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE templates SET tenant = $1, name_key = $2, search_text = $3, type = $4, status = $5, body = $6, \
+             version = $7, updated_at = $8 WHERE id = $9 AND version = $10",
+        )
+        .bind(t.text("tenant"))
+        .bind(t.text("name").to_lowercase())
+        .bind(search_text(t))
+        .bind(t.text("type"))
+        .bind(t.text("status"))
+        .bind(Value::Object(t.body.clone()).to_string())
+        .bind(t.version)
+        .bind(&t.updated_at)
+        .bind(&t.id)
+        .bind(previous.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO template_versions (template_id, version, document) VALUES ($1, $2, $3)")
+            .bind(&previous.id)
+            .bind(previous.version)
+            .bind(previous.to_json().to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        write_owners(&mut tx, t).await?;
+        outbox::enqueue_all(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &str, events: &[Envelope]) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let deleted = sqlx::query("DELETE FROM templates WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(false);
+        }
+        for table in ["template_owners", "template_versions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE template_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        outbox::enqueue_all(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn versions(&self, id: &str) -> Result<Vec<Value>> {
+        let docs: Vec<String> = sqlx::query_scalar(
+            "SELECT document FROM template_versions WHERE template_id = $1 ORDER BY version DESC",
+        )
+        .bind(id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(StoreError::from)?;
+        docs.iter()
+            .map(|d| serde_json::from_str(d).map_err(|e| StoreError::from(e).into()))
+            .collect()
+    }
+}
