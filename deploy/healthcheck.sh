@@ -1,6 +1,6 @@
 #!/bin/sh
 # The image's HEALTHCHECK, for whichever FlowMate binary the container runs: the gateway and the standalone serve
-# /healthz on FLOWMATE_HTTP_ADDR, identity and flow-repository on FLOWMATE_GRPC_ADDR. Healthy if either answers.
+# /healthz on FLOWMATE_HTTP_ADDR, the other services on FLOWMATE_GRPC_ADDR. Healthy if either answers.
 set -u
 http_addr="${FLOWMATE_HTTP_ADDR:-127.0.0.1:3000}"
 grpc_addr="${FLOWMATE_GRPC_ADDR:-0.0.0.0:50051}"

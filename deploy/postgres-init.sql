@@ -3,3 +3,4 @@
 -- A new service with a database adds its line here (and its FLOWMATE_DATABASE_URL in compose.yaml).
 CREATE DATABASE identity;
 CREATE DATABASE flows;
+CREATE DATABASE templates;
