@@ -15,10 +15,12 @@
 
 mod db;
 mod error;
+mod list;
 pub mod outbox;
 
-pub use db::{Backend, Db, Migrations, Tx};
+pub use db::{readiness, Backend, Db, Migrations, Tx};
 pub use error::StoreError;
+pub use list::ListSql;
 
 /// A `LIKE … ESCAPE '\\'` pattern matching `needle` literally (lower-cased) anywhere in the text.
 pub fn like_pattern(needle: &str) -> String {

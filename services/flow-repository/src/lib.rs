@@ -87,18 +87,13 @@ pub async fn start(
             .max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES),
     )
     .into_axum_router();
-    let ready_db = db.clone();
-    let ready: flowmate_telemetry::ops::Readiness = Arc::new(move || {
-        let (db, bus, verifier) = (ready_db.clone(), bus.clone(), verifier.clone());
-        Box::pin(async move {
-            db.health().await.map_err(|e| format!("database: {e}"))?;
-            bus.health().await.map_err(|e| format!("bus: {e}"))?;
-            if verifier.has_keys() {
-                Ok(())
-            } else {
-                Err("identity keys not loaded yet".into())
-            }
-        })
+    let keys_loaded = verifier.clone();
+    let ready = flowmate_store::readiness(db.clone(), bus, move || {
+        if keys_loaded.has_keys() {
+            Ok(())
+        } else {
+            Err("identity keys not loaded yet".into())
+        }
     });
     let task = tokio::spawn(async move {
         if let Err(e) =

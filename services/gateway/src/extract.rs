@@ -177,4 +177,55 @@ impl Params {
             };
         Ok(Some((size, number)))
     }
+
+    /// `sort=field` or `sort=-field` (descending) with `field` among `fields`; default the first field, ascending.
+    pub fn sort(&self, fields: &[&str]) -> Result<(String, bool), ApiError> {
+        let Some(s) = self.get("sort") else {
+            return Ok((fields.first().copied().unwrap_or_default().to_owned(), false));
+        };
+        let (field, descending) = s.strip_prefix('-').map(|f| (f, true)).unwrap_or((s, false));
+        if fields.contains(&field) {
+            Ok((field.to_owned(), descending))
+        } else {
+            Err(ApiError::bad_request("Invalid sort parameter"))
+        }
+    }
+
+    /// An id-valued filter such as `filter[user]`; a malformed id is 400 naming the parameter.
+    pub fn id(&self, key: &str) -> Result<Option<String>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                Id::parse(v)
+                    .map(Id::into_string)
+                    .map_err(|_| ApiError::bad_request(format!("Invalid {key} parameter")))
+            })
+            .transpose()
+    }
+
+    /// A value from a fixed set, mapped (e.g. `1` → `active`); anything else is 400 naming the parameter.
+    pub fn choice(&self, key: &str, allowed: &[(&str, &str)]) -> Result<Option<String>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => allowed
+                .iter()
+                .find(|(given, _)| *given == v)
+                .map(|(_, meant)| Some((*meant).to_owned()))
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid {key} parameter"))),
+        }
+    }
+
+    /// A non-empty `search`.
+    pub fn search(&self) -> Option<String> {
+        self.get("search").filter(|s| !s.is_empty()).map(str::to_owned)
+    }
 }
+
+/// The flow and template types.
+pub const TYPES: &[(&str, &str)] = &[
+    ("ordinary", "ordinary"),
+    ("realtime", "realtime"),
+    ("long_running", "long_running"),
+];
+
+/// The fields lists sort by.
+pub const SORT_FIELDS: &[&str] = &["createdAt", "updatedAt", "name"];

@@ -77,14 +77,7 @@ pub async fn start(
             .max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES);
         tonic::service::Routes::new(server).into_axum_router()
     };
-    let ready_db = db.clone();
-    let ready: flowmate_telemetry::ops::Readiness = Arc::new(move || {
-        let (db, bus) = (ready_db.clone(), bus.clone());
-        Box::pin(async move {
-            db.health().await.map_err(|e| format!("database: {e}"))?;
-            bus.health().await.map_err(|e| format!("bus: {e}"))
-        })
-    });
+    let ready = flowmate_store::readiness(db.clone(), bus, || Ok(()));
     let task = tokio::spawn(async move {
         if let Err(e) = flowmate_telemetry::ops::serve(listener, "identity", grpc, ready, shutdown).await {
             tracing::error!(error = %e, "identity server failed");

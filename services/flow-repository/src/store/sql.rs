@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use flowmate_domain::{flow::Flow, time, Envelope};
-use flowmate_store::{like_pattern, outbox, sqlx, Db, StoreError, Tx};
+use flowmate_store::{outbox, sqlx, Db, ListSql, StoreError, Tx};
 
 use super::rows::{self, owner_ids, search_text, COLUMNS};
 use crate::{
@@ -51,66 +51,36 @@ async fn select_flow(tx: &mut Tx, id: &str) -> Result<Option<Flow>, StoreError> 
 #[async_trait]
 impl FlowStore for SqlStore {
     async fn list(&self, scope: &Scope, q: &ListQuery) -> Result<(Vec<Flow>, u64)> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut binds: Vec<String> = Vec::new();
-        let next = |binds: &mut Vec<String>, value: String| {
-            binds.push(value);
-            format!("${}", binds.len())
-        };
+        let mut sql = ListSql::new();
         if let Some(scope) = scope {
-            clauses.push(format!("tenant = {}", next(&mut binds, scope.tenant.clone())));
-            let list: Vec<String> = scope.owners.iter().map(|o| next(&mut binds, o.clone())).collect();
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM flow_owners o WHERE o.flow_id = flows.id AND o.owner_id IN ({}))",
-                list.join(", ")
-            ));
+            sql.equals("tenant", scope.tenant.clone());
+            sql.owned_by("flows", "flow_owners", "flow_id", &scope.owners);
         }
         if let Some(status) = q.status {
-            clauses.push(format!("status = {}", next(&mut binds, status.as_str().into())));
+            sql.equals("status", status.as_str());
         }
         if let Some(kind) = &q.kind {
-            clauses.push(format!("type = {}", next(&mut binds, kind.clone())));
+            sql.equals("type", kind.clone());
         }
         if let Some(user) = &q.user {
-            let p = next(&mut binds, user.clone());
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM flow_owners u WHERE u.flow_id = flows.id AND u.owner_id = {p})"
-            ));
+            sql.owned_by("flows", "flow_owners", "flow_id", std::slice::from_ref(user));
         }
         if let Some(t) = &q.from_template {
-            clauses.push(format!("from_template = {}", next(&mut binds, t.clone())));
+            sql.equals("from_template", t.clone());
         }
         if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
-            let p = next(&mut binds, like_pattern(s));
-            clauses.push(format!("search_text LIKE {p} ESCAPE '\\'"));
+            sql.search(s);
         }
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        let column = match q.sort {
+        let sort = match q.sort {
             SortField::CreatedAt => "created_at",
             SortField::UpdatedAt => "updated_at",
             SortField::Name => "name_key",
         };
-        let dir = if q.descending { "DESC" } else { "ASC" };
-        let count_sql = format!("SELECT COUNT(*) FROM flows{filter}");
-        let page_sql = format!(
-            "SELECT {COLUMNS} FROM flows{filter} ORDER BY {column} {dir}, id {dir} LIMIT {} OFFSET {}",
-            q.page_size,
-            (q.page_number.max(1) as i64 - 1) * q.page_size as i64
-        );
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-        let mut page = sqlx::query(&page_sql);
-        for b in &binds {
-            count = count.bind(b.as_str());
-            page = page.bind(b.as_str());
-        }
-        let total = count.fetch_one(self.db.pool()).await.map_err(StoreError::from)?;
-        let rows = page.fetch_all(self.db.pool()).await.map_err(StoreError::from)?;
-        let flows = rows.iter().map(rows::flow).collect::<Result<_, _>>()?;
-        Ok((flows, total.max(0) as u64))
+        sql.order_by(sort, q.descending);
+        let (rows, total) = sql
+            .fetch(self.db.pool(), "flows", COLUMNS, q.page_size, q.page_number)
+            .await?;
+        Ok((rows.iter().map(rows::flow).collect::<Result<_, _>>()?, total))
     }
 
     async fn get(&self, id: &str) -> Result<Option<Flow>> {

@@ -8,13 +8,13 @@ use axum::{
     Json, Router,
 };
 use flowmate_api::ErrorBody;
-use flowmate_domain::{Fault, Id};
+use flowmate_domain::Fault;
 use flowmate_proto::{common::v1::PageRequest, flows::v1::ListFlowsRequest};
 use serde_json::{json, Value};
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::{ApiJson, AuthUser, Params, PathId},
+    extract::{ApiJson, AuthUser, Params, PathId, SORT_FIELDS, TYPES},
     state::AppState,
 };
 
@@ -45,62 +45,27 @@ fn item_error(fault: &Fault, flow_id: Option<&str>) -> Value {
     body
 }
 
-fn one_of<'a>(params: &'a Params, key: &str, allowed: &[&str]) -> Result<Option<&'a str>, ApiError> {
-    match params.get(key) {
-        None => Ok(None),
-        Some(v) if allowed.contains(&v) => Ok(Some(v)),
-        Some(_) => Err(ApiError::bad_request(format!("Invalid {key} parameter"))),
-    }
-}
-
-fn id_param(params: &Params, key: &str) -> Result<Option<String>, ApiError> {
-    match params.get(key) {
-        None => Ok(None),
-        Some(v) => Id::parse(v)
-            .map(|id| Some(id.into_string()))
-            .map_err(|_| ApiError::bad_request(format!("Invalid {key} parameter"))),
-    }
-}
-
 /// Reads the list query of API.md §3; a bad value is 400 naming the parameter.
 fn list_request(params: &Params) -> Result<ListFlowsRequest, ApiError> {
     let (size, number) = params.page(10)?.unwrap_or((10, 1));
-    let status = one_of(
-        params,
-        "filter[status]",
-        &["active", "1", "inactive", "0", "starting", "stopping"],
-    )?
-    .map(|s| {
-        match s {
-            "1" => "active",
-            "0" => "inactive",
-            other => other,
-        }
-        .to_owned()
-    });
-    let kind = one_of(params, "filter[type]", &["ordinary", "realtime", "long_running"])?.map(str::to_owned);
-    let (sort_field, descending) = match params.get("sort") {
-        None => ("createdAt".to_owned(), false),
-        Some(s) => {
-            let (field, desc) = match s.strip_prefix('-') {
-                Some(f) => (f, true),
-                None => (s, false),
-            };
-            if !["createdAt", "updatedAt", "name"].contains(&field) {
-                return Err(ApiError::bad_request("Invalid sort parameter"));
-            }
-            (field.to_owned(), desc)
-        }
-    };
+    let statuses = [
+        ("active", "active"),
+        ("1", "active"),
+        ("inactive", "inactive"),
+        ("0", "inactive"),
+        ("starting", "starting"),
+        ("stopping", "stopping"),
+    ];
+    let (sort_field, descending) = params.sort(SORT_FIELDS)?;
     Ok(ListFlowsRequest {
         page: Some(PageRequest { size, number }),
-        status,
-        r#type: kind,
-        user: id_param(params, "filter[user]")?,
-        from_template: id_param(params, "filter[fromTemplate]")?,
+        status: params.choice("filter[status]", &statuses)?,
+        r#type: params.choice("filter[type]", TYPES)?,
+        user: params.id("filter[user]")?,
+        from_template: params.id("filter[fromTemplate]")?,
         sort_field,
         descending,
-        search: params.get("search").map(str::to_owned).filter(|s| !s.is_empty()),
+        search: params.search(),
     })
 }
 

@@ -9,13 +9,12 @@ use axum::{
     Json, Router,
 };
 use flowmate_api::ErrorBody;
-use flowmate_domain::Id;
 use flowmate_proto::{common::v1::PageRequest, templates::v1::ListTemplatesRequest};
 use serde_json::{json, Value};
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::{parse_json, ApiJson, AuthUser, Params, PathId},
+    extract::{parse_json, ApiJson, AuthUser, Params, PathId, SORT_FIELDS, TYPES},
     state::AppState,
 };
 
@@ -32,46 +31,24 @@ fn data(value: Value) -> Json<Value> {
     Json(json!({"data": value, "meta": {}}))
 }
 
-/// Reads the list query; a bad value is 400 naming the parameter.
+/// Reads the list query of API.md §4; a bad value is 400 naming the parameter.
 fn list_request(params: &Params) -> Result<ListTemplatesRequest, ApiError> {
     let (size, number) = params.page(10)?.unwrap_or((10, 1));
-    let status = match params.get("filter[status]") {
-        None => None,
-        Some("published" | "1") => Some("published".to_owned()),
-        Some("draft" | "0") => Some("draft".to_owned()),
-        Some(_) => return Err(ApiError::bad_request("Invalid filter[status] parameter")),
-    };
-    let kind = match params.get("filter[type]") {
-        None => None,
-        Some(t @ ("ordinary" | "realtime" | "long_running")) => Some(t.to_owned()),
-        Some(_) => return Err(ApiError::bad_request("Invalid filter[type] parameter")),
-    };
-    let user = match params.get("filter[user]") {
-        None => None,
-        Some(u) => Some(
-            Id::parse(u)
-                .map_err(|_| ApiError::bad_request("Invalid filter[user] parameter"))?
-                .into_string(),
-        ),
-    };
-    let (sort_field, descending) = match params.get("sort") {
-        None => ("createdAt".to_owned(), false),
-        Some(s) => {
-            let (field, desc) = s.strip_prefix('-').map(|f| (f, true)).unwrap_or((s, false));
-            if !["createdAt", "updatedAt", "name"].contains(&field) {
-                return Err(ApiError::bad_request("Invalid sort parameter"));
-            }
-            (field.to_owned(), desc)
-        }
-    };
+    let statuses = [
+        ("published", "published"),
+        ("1", "published"),
+        ("draft", "draft"),
+        ("0", "draft"),
+    ];
+    let (sort_field, descending) = params.sort(SORT_FIELDS)?;
     Ok(ListTemplatesRequest {
         page: Some(PageRequest { size, number }),
-        status,
-        r#type: kind,
-        user,
+        status: params.choice("filter[status]", &statuses)?,
+        r#type: params.choice("filter[type]", TYPES)?,
+        user: params.id("filter[user]")?,
         sort_field,
         descending,
-        search: params.get("search").map(str::to_owned).filter(|s| !s.is_empty()),
+        search: params.search(),
     })
 }
 

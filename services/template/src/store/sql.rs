@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use flowmate_domain::Envelope;
-use flowmate_store::{like_pattern, outbox, sqlx, AnyRow, Db, Row, StoreError, Tx};
+use flowmate_store::{outbox, sqlx, AnyRow, Db, ListSql, Row, StoreError, Tx};
 use serde_json::Value;
 
 use crate::{
@@ -65,63 +65,38 @@ async fn write_owners(tx: &mut Tx, t: &Template) -> Result<(), StoreError> {
 #[async_trait]
 impl TemplateStore for SqlStore {
     async fn list(&self, scope: &Scope, q: &ListQuery) -> Result<(Vec<Template>, u64)> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut binds: Vec<String> = Vec::new();
-        let next = |binds: &mut Vec<String>, value: String| {
-            binds.push(value);
-            format!("${}", binds.len())
-        };
+        let mut sql = ListSql::new();
         if let Some((tenant, owners)) = scope {
-            clauses.push(format!("tenant = {}", next(&mut binds, tenant.clone())));
-            let list: Vec<String> = owners.iter().map(|o| next(&mut binds, o.clone())).collect();
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM template_owners o WHERE o.template_id = templates.id AND o.owner_id IN ({}))",
-                list.join(", ")
-            ));
+            sql.equals("tenant", tenant.clone());
+            sql.owned_by("templates", "template_owners", "template_id", owners);
         }
         if let Some(status) = &q.status {
-            clauses.push(format!("status = {}", next(&mut binds, status.clone())));
+            sql.equals("status", status.clone());
         }
         if let Some(kind) = &q.kind {
-            clauses.push(format!("type = {}", next(&mut binds, kind.clone())));
+            sql.equals("type", kind.clone());
         }
         if let Some(user) = &q.user {
-            let p = next(&mut binds, user.clone());
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM template_owners u WHERE u.template_id = templates.id AND u.owner_id = {p})"
-            ));
+            sql.owned_by(
+                "templates",
+                "template_owners",
+                "template_id",
+                std::slice::from_ref(user),
+            );
         }
         if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
-            let p = next(&mut binds, like_pattern(s));
-            clauses.push(format!("search_text LIKE {p} ESCAPE '\\'"));
+            sql.search(s);
         }
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        let column = match q.sort {
+        let sort = match q.sort {
             SortField::CreatedAt => "created_at",
             SortField::UpdatedAt => "updated_at",
             SortField::Name => "name_key",
         };
-        let dir = if q.descending { "DESC" } else { "ASC" };
-        let count_sql = format!("SELECT COUNT(*) FROM templates{filter}");
-        let page_sql = format!(
-            "SELECT {COLUMNS} FROM templates{filter} ORDER BY {column} {dir}, id {dir} LIMIT {} OFFSET {}",
-            q.page_size,
-            (q.page_number.max(1) as i64 - 1) * q.page_size as i64
-        );
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-        let mut page = sqlx::query(&page_sql);
-        for b in &binds {
-            count = count.bind(b.as_str());
-            page = page.bind(b.as_str());
-        }
-        let total = count.fetch_one(self.db.pool()).await.map_err(StoreError::from)?;
-        let rows = page.fetch_all(self.db.pool()).await.map_err(StoreError::from)?;
-        let templates = rows.iter().map(template).collect::<Result<_, _>>()?;
-        Ok((templates, total.max(0) as u64))
+        sql.order_by(sort, q.descending);
+        let (rows, total) = sql
+            .fetch(self.db.pool(), "templates", COLUMNS, q.page_size, q.page_number)
+            .await?;
+        Ok((rows.iter().map(template).collect::<Result<_, _>>()?, total))
     }
 
     async fn get(&self, id: &str) -> Result<Option<Template>> {
