@@ -38,6 +38,26 @@ async fn the_openapi_document_and_the_docs_are_served(app: &App) {
         assert!(r.body["paths"][path].is_object(), "{path} is documented");
     }
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());
+    let ids: Vec<&str> = r.body["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|ops| {
+            ops.as_object()
+                .unwrap()
+                .values()
+                .filter_map(|op| op["operationId"].as_str())
+        })
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "operation ids are unique: {ids:?}");
+    assert!(
+        r.body["paths"]["/flows"]["post"]["requestBody"].is_object(),
+        "flow bodies are described"
+    );
+    let root = app.api.get("/", None).await;
+    assert_eq!(root.status, 200);
+    assert_eq!(root.body["docs"], "/api/docs");
     let r = app.api.get("/api/docs", None).await;
     assert_eq!(r.status, 200);
     assert!(

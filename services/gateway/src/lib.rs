@@ -116,6 +116,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .nest("/users", users)
         .nest("/api/tenants", routes::tenants::router())
         .nest("/api/roles", routes::roles::router())
+        .route("/", get(root))
         .route(
             "/api/openapi.json",
             get(|| async { Json(openapi::ApiDoc::openapi()) }),
@@ -134,6 +135,17 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .layer(axum::middleware::from_fn(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
+}
+
+/// What a person opening the printed URL in a browser gets: where the documentation is.
+async fn root() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "name": "FlowMate",
+        "version": env!("CARGO_PKG_VERSION"),
+        "docs": "/api/docs",
+        "openapi": "/api/openapi.json",
+        "login": "POST /login",
+    }))
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -10,7 +10,7 @@ use crate::routes::{auth, flows, roles, templates, tenants, users};
 /// The FlowMate REST API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "FlowMate API", description = "The FlowMate REST API (OIH-compatible). See API.md."),
+    info(title = "FlowMate API", description = "The FlowMate REST API, compatible with FlowMate/Open Integration Hub clients. Errors always have the shape {errors: [{message, code, field?, detail?}]}."),
     paths(
         auth::login, auth::logout,
         users::list, users::create, users::me, users::get_one, users::update, users::remove,

@@ -18,7 +18,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Exchanges a username and password for a bearer token.
-#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
         (status = 400, description = "Missing fields (INPUT_INVALID)", body = ErrorBody),
@@ -40,7 +40,7 @@ pub async fn login(
 }
 
 /// Revokes the presented token; it is rejected from then on.
-#[utoipa::path(post, path = "/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/logout", operation_id = "logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Logged out"), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, AuthUser(caller): AuthUser) -> ApiResult<StatusCode> {
     state.identity.logout(&caller.token).await?;

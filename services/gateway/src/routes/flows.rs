@@ -70,7 +70,7 @@ fn list_request(params: &Params) -> Result<ListFlowsRequest, ApiError> {
 }
 
 /// Flows in the caller's scope, paged, filtered, sorted and searched.
-#[utoipa::path(get, path = "/flows", tag = "flows", security(("bearer" = [])),
+#[utoipa::path(get, path = "/flows", operation_id = "listFlows", tag = "flows", security(("bearer" = [])),
     params(("page[size]" = Option<u32>, Query), ("page[number]" = Option<u32>, Query),
            ("filter[status]" = Option<String>, Query, description = "active|1|inactive|0|starting|stopping"),
            ("filter[type]" = Option<String>, Query), ("filter[user]" = Option<String>, Query),
@@ -94,7 +94,7 @@ pub async fn list(
 }
 
 /// One flow.
-#[utoipa::path(get, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/flows/{id}", operation_id = "getFlow", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
               (status = 404, description = "No flow found", body = ErrorBody)))]
 pub async fn get_one(
@@ -106,7 +106,8 @@ pub async fn get_one(
 }
 
 /// Creates one flow, or several from an array (needs `flows.bulk`). The caller and its tenant become owners.
-#[utoipa::path(post, path = "/flows", tag = "flows", security(("bearer" = [])),
+#[utoipa::path(post, path = "/flows", operation_id = "createFlows", tag = "flows", security(("bearer" = [])),
+    request_body(content = Object, description = "A flow (name, description, type, cron, graph {nodes, edges}, owners, flowSettings) or an array of flows"),
     responses((status = 201, description = "{data: Flow | [Flow | {errors}], meta: {}}"), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub async fn create(
@@ -131,7 +132,8 @@ pub async fn create(
 }
 
 /// Shallow-merges the body into an inactive flow and re-validates it.
-#[utoipa::path(patch, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/flows/{id}", operation_id = "updateFlow", tag = "flows", security(("bearer" = [])),
+    request_body(content = Object, description = "Top-level flow fields to replace (shallow merge)"), params(("id" = String, Path)),
     responses((status = 200, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, description = "Flow is not inactive", body = ErrorBody)))]
 pub async fn update(
@@ -144,7 +146,8 @@ pub async fn update(
 }
 
 /// Applies several partial flows (each with its `id`); one result per item, failing items skipped.
-#[utoipa::path(patch, path = "/flows/bulk", tag = "flows", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/flows/bulk", operation_id = "bulkUpdateFlows", tag = "flows", security(("bearer" = [])),
+    request_body(content = Object, description = "An array of partial flows, each with its id"),
     responses((status = 200, description = "{data: [Flow | {errors: [{message, code, flowId}]}], meta: {}}"),
               (status = 403, body = ErrorBody)))]
 pub async fn bulk_update(
@@ -164,7 +167,7 @@ pub async fn bulk_update(
 }
 
 /// Deletes an inactive flow.
-#[utoipa::path(delete, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/flows/{id}", operation_id = "deleteFlow", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "{msg: \"Flow was successfully deleted\"}"), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub async fn remove(
@@ -187,7 +190,7 @@ async fn one(state: &AppState, token: &str, id: String, starting: bool) -> ApiRe
 }
 
 /// Starts a flow: `starting` until the execution service confirms; an active flow stays `active`.
-#[utoipa::path(post, path = "/flows/{id}/start", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/flows/{id}/start", operation_id = "startFlow", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "{data: {id, status}, meta: {}}"), (status = 404, body = ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
@@ -198,7 +201,7 @@ pub async fn start(
 }
 
 /// Stops a flow: `stopping` until the execution service confirms; an inactive flow stays `inactive`.
-#[utoipa::path(post, path = "/flows/{id}/stop", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/flows/{id}/stop", operation_id = "stopFlow", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "{data: {id, status}, meta: {}}"), (status = 404, body = ErrorBody)))]
 pub async fn stop(
     State(state): State<AppState>,
@@ -234,7 +237,8 @@ async fn many(state: &AppState, token: &str, body: Value, starting: bool) -> Api
 }
 
 /// Starts several flows; a bare array with one entry per id.
-#[utoipa::path(post, path = "/flows/multiple/start", tag = "flows", security(("bearer" = [])),
+#[utoipa::path(post, path = "/flows/multiple/start", operation_id = "startFlows", tag = "flows", security(("bearer" = [])),
+    request_body(content = Object, description = "An array of flow ids"),
     responses((status = 200, description = "[{data: {id, status}, meta: {}} | {errors: [{message, flowId, code}]}]"),
               (status = 400, body = ErrorBody)))]
 pub async fn start_many(
@@ -246,7 +250,8 @@ pub async fn start_many(
 }
 
 /// Stops several flows; a bare array with one entry per id.
-#[utoipa::path(post, path = "/flows/multiple/stop", tag = "flows", security(("bearer" = [])),
+#[utoipa::path(post, path = "/flows/multiple/stop", operation_id = "stopFlows", tag = "flows", security(("bearer" = [])),
+    request_body(content = Object, description = "An array of flow ids"),
     responses((status = 200, description = "[{data: {id, status}, meta: {}} | {errors: [{message, flowId, code}]}]"),
               (status = 400, body = ErrorBody)))]
 pub async fn stop_many(

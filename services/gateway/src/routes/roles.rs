@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Global roles and the caller's tenant's.
-#[utoipa::path(get, path = "/api/roles", tag = "roles", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/roles", operation_id = "listRoles", tag = "roles", security(("bearer" = [])),
     params(("meta" = Option<bool>, Query)),
     responses((status = 200, body = [Role]), (status = 401, body = ErrorBody)))]
 pub async fn list(
@@ -34,7 +34,7 @@ pub async fn list(
 }
 
 /// Creates a role; permissions are validated against the vocabulary, global roles need `all`.
-#[utoipa::path(post, path = "/api/roles", tag = "roles", security(("bearer" = [])), request_body = CreateRole,
+#[utoipa::path(post, path = "/api/roles", operation_id = "createRole", tag = "roles", security(("bearer" = [])), request_body = CreateRole,
     responses((status = 201, body = Role), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, description = "DUPLICATE_KEY", body = ErrorBody)))]
 pub async fn create(

@@ -53,7 +53,7 @@ fn list_request(params: &Params) -> Result<ListTemplatesRequest, ApiError> {
 }
 
 /// Templates in the caller's scope, paged, filtered, sorted and searched; `total` counts the same filter.
-#[utoipa::path(get, path = "/templates", tag = "templates", security(("bearer" = [])),
+#[utoipa::path(get, path = "/templates", operation_id = "listTemplates", tag = "templates", security(("bearer" = [])),
     params(("page[size]" = Option<u32>, Query), ("page[number]" = Option<u32>, Query),
            ("filter[status]" = Option<String>, Query, description = "published|1|draft|0"),
            ("filter[type]" = Option<String>, Query), ("filter[user]" = Option<String>, Query),
@@ -75,7 +75,8 @@ pub async fn list(
 }
 
 /// Creates a template; the caller and its tenant own it; `status` defaults to `draft`.
-#[utoipa::path(post, path = "/templates", tag = "templates", security(("bearer" = [])),
+#[utoipa::path(post, path = "/templates", operation_id = "createTemplate", tag = "templates", security(("bearer" = [])),
+    request_body(content = Object, description = "A template: a flow graph document plus status (draft | published)"),
     responses((status = 201, description = "{data: Template, meta: {}}"), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub async fn create(
@@ -88,7 +89,7 @@ pub async fn create(
 }
 
 /// One template.
-#[utoipa::path(get, path = "/templates/{id}", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/templates/{id}", operation_id = "getTemplate", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "{data: Template, meta: {}}"), (status = 404, description = "Template not found", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -99,7 +100,8 @@ pub async fn get_one(
 }
 
 /// Shallow-merges the body, re-validates, and keeps the previous version.
-#[utoipa::path(patch, path = "/templates/{id}", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/templates/{id}", operation_id = "updateTemplate", tag = "templates", security(("bearer" = [])),
+    request_body(content = Object, description = "Top-level template fields to replace (shallow merge)"), params(("id" = String, Path)),
     responses((status = 200, description = "{data: Template, meta: {}}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -111,7 +113,7 @@ pub async fn update(
 }
 
 /// Deletes a template and its versions.
-#[utoipa::path(delete, path = "/templates/{id}", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/templates/{id}", operation_id = "deleteTemplate", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "{msg: \"Template was successfully deleted\"}"), (status = 404, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
@@ -123,7 +125,7 @@ pub async fn remove(
 }
 
 /// The template's previous versions, newest first.
-#[utoipa::path(get, path = "/templates/{id}/versions", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/templates/{id}/versions", operation_id = "listTemplateVersions", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "{data: [Template], meta: {}}"), (status = 404, body = ErrorBody)))]
 pub async fn versions(
     State(state): State<AppState>,
@@ -137,7 +139,7 @@ pub async fn versions(
 
 /// Generates a flow from the template (permission `flows.write`). The optional body holds flow fields deep-merged
 /// over the template (objects by key, arrays by index). The flow repository's 400/403 pass through unchanged.
-#[utoipa::path(post, path = "/templates/{id}/generate", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/templates/{id}/generate", operation_id = "generateFlow", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = Object, description = "Optional flow fields deep-merged over the template"),
     responses((status = 201, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]

@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every tenant for admins, else the caller's own.
-#[utoipa::path(get, path = "/api/tenants", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/tenants", operation_id = "listTenants", tag = "tenants", security(("bearer" = [])),
     params(("meta" = Option<bool>, Query)),
     responses((status = 200, body = [Tenant]), (status = 401, body = ErrorBody)))]
 pub async fn list(
@@ -34,7 +34,7 @@ pub async fn list(
 }
 
 /// Creates a tenant (`all` or `iam.tenant.create`).
-#[utoipa::path(post, path = "/api/tenants", tag = "tenants", security(("bearer" = [])), request_body = CreateTenant,
+#[utoipa::path(post, path = "/api/tenants", operation_id = "createTenant", tag = "tenants", security(("bearer" = [])), request_body = CreateTenant,
     responses((status = 201, body = Tenant), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, description = "DUPLICATE_KEY", body = ErrorBody)))]
 pub async fn create(

@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Users in the caller's scope. `username` and `userId` may repeat; `meta=true` wraps the list with its total.
-#[utoipa::path(get, path = "/api/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/users", operation_id = "listUsers", tag = "users", security(("bearer" = [])),
     params(("username" = Option<Vec<String>>, Query, description = "Exact username; repeatable"),
            ("userId" = Option<Vec<String>>, Query, description = "User id; repeatable"),
            ("meta" = Option<bool>, Query, description = "Wrap in {data, meta:{total}}"),
@@ -57,7 +57,7 @@ pub async fn list(
 }
 
 /// Creates a user in the caller's tenant (or any tenant with `iam.account.create`).
-#[utoipa::path(post, path = "/api/users", tag = "users", security(("bearer" = [])), request_body = CreateUser,
+#[utoipa::path(post, path = "/api/users", operation_id = "createUser", tag = "users", security(("bearer" = [])), request_body = CreateUser,
     responses((status = 201, body = User), (status = 400, description = "INPUT_INVALID", body = ErrorBody),
               (status = 403, description = "MISSING_PERMISSION or FORBIDDEN", body = ErrorBody),
               (status = 409, description = "DUPLICATE_KEY", body = ErrorBody)))]
@@ -73,7 +73,7 @@ pub async fn create(
 }
 
 /// The caller.
-#[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/users/me", operation_id = "getCurrentUser", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn me(
     State(state): State<AppState>,
@@ -86,7 +86,7 @@ pub async fn me(
 }
 
 /// One user of the caller's tenant (any tenant for admins).
-#[utoipa::path(get, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/users/{id}", operation_id = "getUser", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = User), (status = 400, description = "Invalid id", body = ErrorBody),
               (status = 404, description = "USER_NOT_FOUND", body = ErrorBody)))]
@@ -102,7 +102,7 @@ pub async fn get_one(
 }
 
 /// Changes a user. Disabling a user revokes its tokens at once; nobody may disable itself.
-#[utoipa::path(patch, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/users/{id}", operation_id = "updateUser", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateUser,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -122,7 +122,7 @@ pub async fn update(
 }
 
 /// Deletes a user and revokes its tokens; nobody may delete itself.
-#[utoipa::path(delete, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/users/{id}", operation_id = "deleteUser", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(
