@@ -84,6 +84,7 @@ async fn invalid_templates_and_ids_are_rejected(app: &App) {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["/graph", "/status", "/cron"]);
+    assert_eq!(r.body["errors"][0]["message"], "Templates require a graph.");
     let missing = "01a2247a-0000-7000-8000-000000000000";
     let r = app
         .api

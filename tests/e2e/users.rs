@@ -60,7 +60,11 @@ async fn invalid_fields_are_400_input_invalid_listing_each(app: &App) {
     }
     let r = app
         .api
-        .post("/api/users", Some(&app.admin), &json!({"firstname": "Only"}))
+        .post(
+            "/api/users",
+            Some(&app.admin),
+            &json!({"firstname": "Only", "password": "short"}),
+        )
         .await;
     assert_eq!(r.status, 400);
     let fields: Vec<&str> = r.body["errors"]
@@ -69,7 +73,11 @@ async fn invalid_fields_are_400_input_invalid_listing_each(app: &App) {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["/username", "/password", "/lastname"]);
+    assert_eq!(
+        fields,
+        ["/username", "/lastname", "/password"],
+        "missing and invalid fields together"
+    );
 }
 
 async fn a_field_of_the_wrong_type_is_400_with_its_pointer(app: &App) {

@@ -36,7 +36,7 @@ pub fn validate_template(body: &Value) -> Result<Map<String, Value>, Fault> {
         p.add("", "A template must be a JSON object.");
         return Err(p.finish().err().unwrap_or_else(Fault::internal));
     };
-    validate_graph_document(obj, &mut p);
+    validate_graph_document(obj, "Template", &mut p);
     match obj.get("status") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => {}

@@ -104,18 +104,23 @@ impl IdentityCore {
                 missing.push(input_problem(field, &format!("{} is required", &field[1..])));
             }
         }
-        if !missing.is_empty() {
-            return Err(IdentityError::InputInvalid(missing));
-        }
-        UserFields {
+        // Missing fields and invalid ones are reported together.
+        let invalid = UserFields {
             username: input.username.as_deref(),
             firstname: input.firstname.as_deref(),
             lastname: input.lastname.as_deref(),
             password: input.password.as_deref(),
             status: input.status.as_deref(),
         }
-        .validate()
-        .map_err(IdentityError::input_invalid)?;
+        .validate();
+        if let Err(fault) = invalid {
+            if let IdentityError::InputInvalid(problems) = IdentityError::input_invalid(fault) {
+                missing.extend(problems);
+            }
+        }
+        if !missing.is_empty() {
+            return Err(IdentityError::InputInvalid(missing));
+        }
         let tenant = match (&input.tenant, caller.can("iam.account.create")) {
             (Some(t), true) if t != caller.tenant() => {
                 self.store

@@ -34,7 +34,7 @@ pub fn validate_body(body: &Value) -> Result<FlowBody, Fault> {
         p.add("", "A flow must be a JSON object.");
         return Err(p.finish().err().unwrap_or_else(Fault::internal));
     };
-    validate_graph_document(obj, &mut p);
+    validate_graph_document(obj, "Flow", &mut p);
     match obj.get("status") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) if s == "inactive" => {}
@@ -61,7 +61,7 @@ pub fn validate_body(body: &Value) -> Result<FlowBody, Fault> {
 }
 
 /// The rules flows and templates share: scalar fields, type, graph, owners, cron and flowSettings.
-pub(crate) fn validate_graph_document(obj: &Map<String, Value>, p: &mut Problems) {
+pub(crate) fn validate_graph_document(obj: &Map<String, Value>, kind: &str, p: &mut Problems) {
     for (key, ptr) in [
         ("name", "/name"),
         ("description", "/description"),
@@ -75,11 +75,11 @@ pub(crate) fn validate_graph_document(obj: &Map<String, Value>, p: &mut Problems
         Some(_) => p.add("/type", "type must be one of ordinary, realtime, long_running."),
     }
     match obj.get("graph") {
-        None | Some(Value::Null) => p.add("/graph", "Flows require a graph."),
-        Some(Value::Object(graph)) => validate_graph(graph, p),
+        None | Some(Value::Null) => p.add("/graph", format!("{kind}s require a graph.")),
+        Some(Value::Object(graph)) => validate_graph(graph, kind, p),
         Some(_) => p.add("/graph", "graph must be an object."),
     }
-    validate_owners(obj.get("owners"), p);
+    validate_owners(obj.get("owners"), kind, p);
 }
 
 /// Checks the fields that come after the shared ones (so problems keep the documented order).
@@ -122,7 +122,7 @@ fn required_string<'a>(
     }
 }
 
-fn validate_graph(graph: &Map<String, Value>, p: &mut Problems) {
+fn validate_graph(graph: &Map<String, Value>, kind: &str, p: &mut Problems) {
     let nodes = match graph.get("nodes") {
         Some(Value::Array(nodes)) => nodes.as_slice(),
         None | Some(Value::Null) => &[],
@@ -132,7 +132,7 @@ fn validate_graph(graph: &Map<String, Value>, p: &mut Problems) {
         }
     };
     if nodes.is_empty() {
-        p.add("/graph/nodes", "Flows require at least one node.");
+        p.add("/graph/nodes", format!("{kind}s require at least one node."));
     }
     let mut ids: HashSet<&str> = HashSet::new();
     for (i, node) in nodes.iter().enumerate() {
@@ -141,7 +141,13 @@ fn validate_graph(graph: &Map<String, Value>, p: &mut Problems) {
             p.add(&base, "A node must be an object.");
             continue;
         };
-        if let Some(id) = required_string(node, "id", &format!("{base}/id"), "Flow nodes require an id.", p) {
+        if let Some(id) = required_string(
+            node,
+            "id",
+            &format!("{base}/id"),
+            &format!("{kind} nodes require an id."),
+            p,
+        ) {
             if id.chars().count() > MAX_NODE_ID {
                 p.add(
                     &format!("{base}/id"),
@@ -155,14 +161,14 @@ fn validate_graph(graph: &Map<String, Value>, p: &mut Problems) {
             node,
             "componentId",
             &format!("{base}/componentId"),
-            "Flow nodes require a componentId.",
+            &format!("{kind} nodes require a componentId."),
             p,
         );
         required_string(
             node,
             "function",
             &format!("{base}/function"),
-            "Flow nodes require a function.",
+            &format!("{kind} nodes require a function."),
             p,
         );
         for key in ["name", "description", "credentials_id"] {
@@ -184,7 +190,10 @@ fn validate_graph(graph: &Map<String, Value>, p: &mut Problems) {
         }
     };
     if nodes.len() > 1 && edges.is_empty() {
-        p.add("/graph/edges", "Flows with more than one node require edges.");
+        p.add(
+            "/graph/edges",
+            format!("{kind}s with more than one node require edges."),
+        );
     }
     for (i, edge) in edges.iter().enumerate() {
         let base = format!("/graph/edges/{i}");
@@ -194,8 +203,8 @@ fn validate_graph(graph: &Map<String, Value>, p: &mut Problems) {
         };
         optional_string(edge, "id", &format!("{base}/id"), p);
         for (key, missing) in [
-            ("source", "Flow edges require a source."),
-            ("target", "Flow edges require a target."),
+            ("source", &format!("{kind} edges require a source.")),
+            ("target", &format!("{kind} edges require a target.")),
         ] {
             let ptr = format!("{base}/{key}");
             if let Some(end) = required_string(edge, key, &ptr, missing, p) {
@@ -222,7 +231,7 @@ fn validate_graph(graph: &Map<String, Value>, p: &mut Problems) {
     }
 }
 
-fn validate_owners(owners: Option<&Value>, p: &mut Problems) {
+fn validate_owners(owners: Option<&Value>, kind: &str, p: &mut Problems) {
     let owners = match owners {
         None | Some(Value::Null) => return,
         Some(Value::Array(list)) => list,
@@ -241,13 +250,15 @@ fn validate_owners(owners: Option<&Value>, p: &mut Problems) {
             owner,
             "id",
             &format!("{base}/id"),
-            "Flow owners require an id.",
+            &format!("{kind} owners require an id."),
             p,
         );
         let ptr = format!("{base}/type");
-        if let Some(kind) = required_string(owner, "type", &ptr, "Flow owners require a type.", p) {
-            if kind != "user" && kind != "tenant" {
-                p.add(&ptr, "Flow owner type must be user or tenant.");
+        if let Some(owner_type) =
+            required_string(owner, "type", &ptr, &format!("{kind} owners require a type."), p)
+        {
+            if owner_type != "user" && owner_type != "tenant" {
+                p.add(&ptr, format!("{kind} owner type must be user or tenant."));
             }
         }
     }
