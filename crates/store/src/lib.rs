@@ -17,10 +17,12 @@ mod db;
 mod error;
 mod list;
 pub mod outbox;
+mod owners;
 
 pub use db::{readiness, Backend, Db, Migrations, Tx};
 pub use error::StoreError;
 pub use list::ListSql;
+pub use owners::{delete_dependents, replace_owners};
 
 /// A `LIKE … ESCAPE '\\'` pattern matching `needle` literally (lower-cased) anywhere in the text.
 pub fn like_pattern(needle: &str) -> String {

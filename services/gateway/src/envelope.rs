@@ -25,3 +25,11 @@ pub fn list<T: Serialize>(meta: bool, items: Vec<T>, total: u64) -> Response {
         Json(items).into_response()
     }
 }
+
+/// A page of a paged list: `{"data": [..], "meta": {"total", "page", "perPage", "totalPages"}}` (page is 1-based).
+pub fn page<T: Serialize>(items: Vec<T>, total: u64, page: u32, per_page: u32) -> Json<serde_json::Value> {
+    let total_pages = total.div_ceil(per_page.max(1) as u64);
+    Json(
+        json!({"data": items, "meta": {"total": total, "page": page, "perPage": per_page, "totalPages": total_pages}}),
+    )
+}

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use flowmate_domain::{flow::Flow, time, Envelope};
-use flowmate_store::{outbox, sqlx, Db, ListSql, StoreError, Tx};
+use flowmate_store::{delete_dependents, outbox, replace_owners, sqlx, Db, ListSql, StoreError, Tx};
 
 use super::rows::{self, owner_ids, search_text, COLUMNS};
 use crate::{
@@ -25,21 +25,6 @@ impl SqlStore {
 
 fn body_json(flow: &Flow) -> Result<String, StoreError> {
     Ok(serde_json::to_string(&flow.body)?)
-}
-
-async fn write_owners(tx: &mut Tx, flow: &Flow) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM flow_owners WHERE flow_id = $1")
-        .bind(&flow.id)
-        .execute(&mut **tx)
-        .await?;
-    for owner in owner_ids(flow) {
-        sqlx::query("INSERT INTO flow_owners (owner_id, flow_id) VALUES ($1, $2)")
-            .bind(owner)
-            .bind(&flow.id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 async fn select_flow(tx: &mut Tx, id: &str) -> Result<Option<Flow>, StoreError> {
@@ -115,7 +100,7 @@ impl FlowStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        write_owners(&mut tx, flow).await?;
+        replace_owners(&mut tx, "flow_owners", "flow_id", &flow.id, &owner_ids(flow)).await?;
         outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
@@ -154,7 +139,7 @@ impl FlowStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        write_owners(&mut tx, flow).await?;
+        replace_owners(&mut tx, "flow_owners", "flow_id", &flow.id, &owner_ids(flow)).await?;
         outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
@@ -171,13 +156,7 @@ impl FlowStore for SqlStore {
         if deleted == 0 {
             return Ok(false);
         }
-        for table in ["flow_owners", "flow_versions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE flow_id = $1"))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-        }
+        delete_dependents(&mut tx, &["flow_owners", "flow_versions"], "flow_id", id).await?;
         outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)

@@ -13,6 +13,7 @@ use flowmate_proto::{common::v1::PageRequest, flows::v1::ListFlowsRequest};
 use serde_json::{json, Value};
 
 use crate::{
+    envelope,
     error::{ApiError, ApiResult},
     extract::{ApiJson, AuthUser, Params, PathId, SORT_FIELDS, TYPES},
     state::AppState,
@@ -87,10 +88,7 @@ pub async fn list(
     let request = list_request(&params)?;
     let (page, per_page) = request.page.map(|p| (p.number, p.size)).unwrap_or((1, 10));
     let (flows, total) = state.flows.list(&caller.token, request).await?;
-    let total_pages = total.div_ceil(per_page as u64);
-    Ok(Json(
-        json!({"data": flows, "meta": {"total": total, "page": page, "perPage": per_page, "totalPages": total_pages}}),
-    ))
+    Ok(envelope::page(flows, total, page, per_page))
 }
 
 /// One flow.

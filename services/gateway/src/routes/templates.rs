@@ -13,6 +13,7 @@ use flowmate_proto::{common::v1::PageRequest, templates::v1::ListTemplatesReques
 use serde_json::{json, Value};
 
 use crate::{
+    envelope,
     error::{ApiError, ApiResult},
     extract::{parse_json, ApiJson, AuthUser, Params, PathId, SORT_FIELDS, TYPES},
     state::AppState,
@@ -68,10 +69,7 @@ pub async fn list(
     let request = list_request(&params)?;
     let (page, per_page) = request.page.map(|p| (p.number, p.size)).unwrap_or((1, 10));
     let (items, total) = state.templates.list(&caller.token, request).await?;
-    let total_pages = total.div_ceil(per_page as u64);
-    Ok(Json(
-        json!({"data": items, "meta": {"total": total, "page": page, "perPage": per_page, "totalPages": total_pages}}),
-    ))
+    Ok(envelope::page(items, total, page, per_page))
 }
 
 /// Creates a template; the caller and its tenant own it; `status` defaults to `draft`.

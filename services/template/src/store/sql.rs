@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use flowmate_domain::Envelope;
-use flowmate_store::{outbox, sqlx, AnyRow, Db, ListSql, Row, StoreError, Tx};
+use flowmate_store::{delete_dependents, outbox, replace_owners, sqlx, AnyRow, Db, ListSql, Row, StoreError};
 use serde_json::Value;
 
 use crate::{
@@ -45,21 +45,6 @@ fn search_text(t: &Template) -> String {
         t.text("name").to_lowercase(),
         t.text("description").to_lowercase()
     )
-}
-
-async fn write_owners(tx: &mut Tx, t: &Template) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM template_owners WHERE template_id = $1")
-        .bind(&t.id)
-        .execute(&mut **tx)
-        .await?;
-    for owner in t.owner_ids() {
-        sqlx::query("INSERT INTO template_owners (owner_id, template_id) VALUES ($1, $2)")
-            .bind(owner)
-            .bind(&t.id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -128,7 +113,7 @@ impl TemplateStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        write_owners(&mut tx, t).await?;
+        replace_owners(&mut tx, "template_owners", "template_id", &t.id, &t.owner_ids()).await?;
         outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
@@ -164,7 +149,7 @@ impl TemplateStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        write_owners(&mut tx, t).await?;
+        replace_owners(&mut tx, "template_owners", "template_id", &t.id, &t.owner_ids()).await?;
         outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
@@ -181,13 +166,13 @@ impl TemplateStore for SqlStore {
         if deleted == 0 {
             return Ok(false);
         }
-        for table in ["template_owners", "template_versions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE template_id = $1"))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-        }
+        delete_dependents(
+            &mut tx,
+            &["template_owners", "template_versions"],
+            "template_id",
+            id,
+        )
+        .await?;
         outbox::enqueue_all(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
