@@ -4,3 +4,4 @@
 CREATE DATABASE identity;
 CREATE DATABASE flows;
 CREATE DATABASE templates;
+CREATE DATABASE executions;

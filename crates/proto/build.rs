@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "flowmate/identity/v1/identity.proto",
         "flowmate/flows/v1/flows.proto",
         "flowmate/templates/v1/templates.proto",
+        "flowmate/executions/v1/executions.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -42,9 +42,12 @@ pub struct App {
     identity_db: String,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
-    databases: Vec<PgDatabase>,
+    databases: Option<Databases>,
     /// RabbitMQ URL and exchange of a distributed app, deleted at the end.
     amqp: Option<(String, String)>,
+    settings: Settings,
+    /// Identity's and the flow repository's gRPC addresses of a distributed app (for extra replicas).
+    urls: Option<(String, String)>,
     _dir: TempDir,
 }
 
@@ -59,92 +62,189 @@ fn settings(dir: &TempDir) -> Settings {
         login_lockout_secs: 60,
         body_limit_bytes: BODY_LIMIT,
         database_max_connections: 4,
+        // Tests call HTTP servers they start on loopback.
+        http_allow_private_network: true,
         ..Settings::default()
     }
 }
 
+/// The PostgreSQL databases of a distributed app, one per service.
+struct Databases {
+    identity: PgDatabase,
+    flows: PgDatabase,
+    templates: PgDatabase,
+    executions: PgDatabase,
+}
+
 /// Starts FlowMate in `mode`; `None` when the mode's servers are not configured (never in CI).
 pub async fn spawn(mode: Mode) -> Option<App> {
+    spawn_with(mode, |_| {}).await
+}
+
+/// Like [`spawn`], with the test's settings changed by `adjust` first.
+pub async fn spawn_with(mode: Mode, adjust: impl FnOnce(&mut Settings)) -> Option<App> {
     flowmate_testkit::init_tracing();
     let dir = TempDir::new().expect("temp dir");
-    let settings = settings(&dir);
-    let shutdown = CancellationToken::new();
-    let app = match mode {
-        Mode::Standalone => {
-            let running = flowmate::start(&settings, shutdown.clone())
-                .await
-                .expect("standalone start");
-            App {
-                api: Api::new(format!("http://{}", running.http_addr)),
-                admin: String::new(),
-                bus: running.bus.clone(),
-                identity_db: standalone_identity_db(&dir),
-                shutdown,
-                tasks: vec![tokio::spawn(running.stopped())],
-                databases: vec![],
-                amqp: None,
-                _dir: dir,
-            }
-        }
+    let mut settings = settings(&dir);
+    adjust(&mut settings);
+    let (databases, amqp) = match mode {
+        Mode::Standalone => (None, None),
         Mode::Distributed => {
             let amqp = amqp_url()?;
-            let (identity_db, flows_db, templates_db) = (
-                PgDatabase::create().await?,
-                PgDatabase::create().await?,
-                PgDatabase::create().await?,
-            );
-            let exchange = format!("flowmate.test.{}", uuid::Uuid::new_v4().simple());
-            // Every service gets a connection of its own, as separate processes would.
-            let connect = || async {
-                let bus: SharedBus = Arc::new(
-                    flowmate_bus::amqp::AmqpBus::connect(&amqp, &exchange)
-                        .await
-                        .expect("amqp"),
-                );
-                bus
+            let dbs = Databases {
+                identity: PgDatabase::create().await?,
+                flows: PgDatabase::create().await?,
+                templates: PgDatabase::create().await?,
+                executions: PgDatabase::create().await?,
             };
-            let mut identity_config = flowmate_identity::IdentityConfig::from_settings(&settings);
-            identity_config.database_url = identity_db.url.clone();
-            let identity = flowmate_identity::start(identity_config, connect().await, shutdown.clone())
-                .await
-                .expect("identity");
-            let identity_url = format!("http://{}", identity.addr);
-            let mut flows_config = flowmate_flow_repository::FlowConfig::from_settings(&settings);
-            flows_config.database_url = flows_db.url.clone();
-            flows_config.identity_url = identity_url.clone();
-            let flows = flowmate_flow_repository::start(flows_config, connect().await, shutdown.clone())
-                .await
-                .expect("flows");
-            let mut templates_config = flowmate_template::TemplateConfig::from_settings(&settings);
-            templates_config.database_url = templates_db.url.clone();
-            templates_config.identity_url = identity_url.clone();
-            templates_config.flows_url = format!("http://{}", flows.addr);
-            let templates = flowmate_template::start(templates_config, connect().await, shutdown.clone())
-                .await
-                .expect("templates");
-            let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(&settings);
-            gateway_config.identity_url = identity_url;
-            gateway_config.flows_url = format!("http://{}", flows.addr);
-            gateway_config.templates_url = format!("http://{}", templates.addr);
-            let gateway = flowmate_gateway::start(gateway_config, connect().await, shutdown.clone())
-                .await
-                .expect("gateway");
-            App {
-                api: Api::new(format!("http://{}", gateway.addr)),
-                admin: String::new(),
-                bus: connect().await,
-                identity_db: identity_db.url.clone(),
-                shutdown,
-                tasks: vec![gateway.task, templates.task, flows.task, identity.task],
-                databases: vec![identity_db, flows_db, templates_db],
-                amqp: Some((amqp.clone(), exchange.clone())),
-                _dir: dir,
-            }
+            let exchange = format!("flowmate.test.{}", uuid::Uuid::new_v4().simple());
+            (Some(dbs), Some((amqp, exchange)))
         }
     };
-    wait_ready(&app.api).await;
-    let admin = app.api.login(ADMIN, ADMIN_PASSWORD).await;
-    Some(App { admin, ..app })
+    let mut app = App {
+        api: Api::new(String::new()),
+        admin: String::new(),
+        bus: Arc::new(flowmate_testkit::RecordingBus::default()), // replaced by boot
+        identity_db: String::new(),
+        shutdown: CancellationToken::new(),
+        tasks: vec![],
+        databases,
+        amqp,
+        settings,
+        urls: None,
+        _dir: dir,
+    };
+    app.boot().await;
+    Some(app)
+}
+
+impl App {
+    /// Starts every service on the app's data (again, after [`App::halt`]) and logs the admin in.
+    async fn boot(&mut self) {
+        let shutdown = CancellationToken::new();
+        let settings = self.settings.clone();
+        match (&self.databases, &self.amqp) {
+            (Some(dbs), Some((amqp, exchange))) => {
+                // Every service gets a connection of its own, as separate processes would.
+                let connect = || async {
+                    let bus: SharedBus = Arc::new(
+                        flowmate_bus::amqp::AmqpBus::connect(amqp, exchange)
+                            .await
+                            .expect("amqp"),
+                    );
+                    bus
+                };
+                let mut identity_config = flowmate_identity::IdentityConfig::from_settings(&settings);
+                identity_config.database_url = dbs.identity.url.clone();
+                let identity = flowmate_identity::start(identity_config, connect().await, shutdown.clone())
+                    .await
+                    .expect("identity");
+                let identity_url = format!("http://{}", identity.addr);
+                let mut flows_config = flowmate_flow_repository::FlowConfig::from_settings(&settings);
+                flows_config.database_url = dbs.flows.url.clone();
+                flows_config.identity_url = identity_url.clone();
+                let flows = flowmate_flow_repository::start(flows_config, connect().await, shutdown.clone())
+                    .await
+                    .expect("flows");
+                let flows_url = format!("http://{}", flows.addr);
+                let mut templates_config = flowmate_template::TemplateConfig::from_settings(&settings);
+                templates_config.database_url = dbs.templates.url.clone();
+                templates_config.identity_url = identity_url.clone();
+                templates_config.flows_url = flows_url.clone();
+                let templates = flowmate_template::start(templates_config, connect().await, shutdown.clone())
+                    .await
+                    .expect("templates");
+                let mut executions_config = flowmate_execution::ExecutionConfig::from_settings(&settings);
+                executions_config.database_url = dbs.executions.url.clone();
+                executions_config.identity_url = identity_url.clone();
+                executions_config.flows_url = flows_url.clone();
+                let executions =
+                    flowmate_execution::start(executions_config, connect().await, shutdown.clone())
+                        .await
+                        .expect("executions");
+                let (identity_url_copy, flows_url_copy) = (identity_url.clone(), flows_url.clone());
+                let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(&settings);
+                gateway_config.identity_url = identity_url;
+                gateway_config.flows_url = flows_url;
+                gateway_config.templates_url = format!("http://{}", templates.addr);
+                gateway_config.executions_url = format!("http://{}", executions.addr);
+                let gateway = flowmate_gateway::start(gateway_config, connect().await, shutdown.clone())
+                    .await
+                    .expect("gateway");
+                self.api = Api::new(format!("http://{}", gateway.addr));
+                self.bus = connect().await;
+                self.identity_db = dbs.identity.url.clone();
+                self.tasks = vec![
+                    gateway.task,
+                    executions.task,
+                    templates.task,
+                    flows.task,
+                    identity.task,
+                ];
+                self.urls = Some((identity_url_copy, flows_url_copy));
+            }
+            _ => {
+                let running = flowmate::start(&settings, shutdown.clone())
+                    .await
+                    .expect("standalone start");
+                self.api = Api::new(format!("http://{}", running.http_addr));
+                self.bus = running.bus.clone();
+                self.identity_db = standalone_identity_db(&self._dir);
+                self.tasks = vec![tokio::spawn(running.stopped())];
+            }
+        }
+        self.shutdown = shutdown;
+        wait_ready(&self.api).await;
+        self.admin = self.api.login(ADMIN, ADMIN_PASSWORD).await;
+    }
+
+    /// Stops every service, keeping the data.
+    async fn halt(&mut self) {
+        // Let go of the bus, so a standalone restart can own the queue file again.
+        self.bus = Arc::new(flowmate_testkit::RecordingBus::default());
+        self.shutdown.cancel();
+        for task in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+
+    /// The execution service's database URL.
+    pub fn executions_db(&self) -> String {
+        match &self.databases {
+            Some(dbs) => dbs.executions.url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self._dir.path().join("executions.db").display()
+            ),
+        }
+    }
+
+    /// A second execution service replica on the same database and broker (distributed apps only); it stops
+    /// when the returned token is cancelled.
+    pub async fn execution_replica(&self) -> Option<(JoinHandle<()>, CancellationToken)> {
+        let (dbs, (amqp, exchange), (identity_url, flows_url)) =
+            (self.databases.as_ref()?, self.amqp.as_ref()?, self.urls.as_ref()?);
+        let bus: SharedBus = Arc::new(
+            flowmate_bus::amqp::AmqpBus::connect(amqp, exchange)
+                .await
+                .expect("amqp"),
+        );
+        let mut config = flowmate_execution::ExecutionConfig::from_settings(&self.settings);
+        config.database_url = dbs.executions.url.clone();
+        config.identity_url = identity_url.clone();
+        config.flows_url = flows_url.clone();
+        let shutdown = CancellationToken::new();
+        let running = flowmate_execution::start(config, bus, shutdown.clone())
+            .await
+            .expect("execution replica");
+        Some((running.task, shutdown))
+    }
+
+    /// Stops every service and starts them again on the same data (a restart of every process).
+    pub async fn restart(&mut self) {
+        self.halt().await;
+        self.boot().await;
+    }
 }
 
 fn standalone_identity_db(dir: &TempDir) -> String {
@@ -163,19 +263,22 @@ async fn wait_ready(api: &Api) {
 
 impl App {
     /// Stops every service and drops the test's database.
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-        }
-        for db in self.databases {
-            db.drop_database().await;
+    pub async fn stop(mut self) {
+        self.halt().await;
+        if let Some(dbs) = self.databases.take() {
+            for db in [dbs.identity, dbs.flows, dbs.templates, dbs.executions] {
+                db.drop_database().await;
+            }
         }
         if let Some((url, exchange)) = self.amqp {
             flowmate_testkit::delete_amqp_objects(
                 &url,
                 &exchange,
-                &[flowmate_flow_repository::CONFIRMATIONS_GROUP],
+                &[
+                    flowmate_flow_repository::CONFIRMATIONS_GROUP,
+                    flowmate_execution::LIFECYCLE_GROUP,
+                    flowmate_domain::execution::WORK_QUEUE,
+                ],
             )
             .await;
         }

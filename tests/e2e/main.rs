@@ -7,6 +7,7 @@ mod harness;
 mod auth;
 mod conventions;
 mod directory;
+mod executions;
 mod flows;
 mod ops;
 mod templates;

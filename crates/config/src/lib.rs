@@ -39,6 +39,8 @@ pub struct Settings {
     pub flows_url: String,
     /// Where the gateway reaches the template service (distributed mode).
     pub templates_url: String,
+    /// Where the gateway and other services reach the execution service (distributed mode).
+    pub executions_url: String,
     /// The admin account created on first start.
     pub admin_username: String,
     /// Its password; when unset a random one is generated and printed once.
@@ -61,6 +63,21 @@ pub struct Settings {
     pub log_filter: String,
     /// Maximum database connections per service.
     pub database_max_connections: u32,
+    /// Triggers one execution worker holds at once (bounded prefetch of the work queue).
+    pub execution_concurrency: u16,
+    /// Executions are deleted this many days after they finished (0 keeps them forever).
+    pub execution_retention_days: u32,
+    /// A step's recorded input or output larger than this (bytes of JSON) is replaced by a truncation marker.
+    pub execution_max_output_bytes: usize,
+    /// The most steps one execution may run (guards against cycles that never end).
+    pub execution_max_steps: u32,
+    /// The longest one expression may evaluate, in milliseconds.
+    pub expression_timeout_ms: u64,
+    /// Whether the `http` component may call loopback, private and link-local addresses (off: refused, so a flow
+    /// cannot reach the platform's own network).
+    pub http_allow_private_network: bool,
+    /// Default timeout of an `http` step, in milliseconds.
+    pub http_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -75,6 +92,7 @@ impl Default for Settings {
             identity_url: "http://127.0.0.1:50051".into(),
             flows_url: "http://127.0.0.1:50052".into(),
             templates_url: "http://127.0.0.1:50053".into(),
+            executions_url: "http://127.0.0.1:50054".into(),
             admin_username: "admin@flowmate.local".into(),
             admin_password: None,
             default_tenant: "default".into(),
@@ -86,6 +104,13 @@ impl Default for Settings {
             log_format: "pretty".into(),
             log_filter: "info".into(),
             database_max_connections: 10,
+            execution_concurrency: 64,
+            execution_retention_days: 14,
+            execution_max_output_bytes: 64 * 1024,
+            execution_max_steps: 10_000,
+            expression_timeout_ms: 1_000,
+            http_allow_private_network: false,
+            http_timeout_ms: 30_000,
         }
     }
 }

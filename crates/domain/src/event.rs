@@ -73,6 +73,13 @@ pub mod types {
     pub const FLOW_STOPPED: &str = "flow.stopped";
     /// The flow cannot run; data: `{flowId, reason}`.
     pub const FLOW_FAILED: &str = "flow.failed";
+    /// A trigger to run a flow (work queue `execution.work`); data: a [`crate::execution::WorkItem`].
+    pub const FLOW_EXECUTE: &str = "flow.execute";
+    /// A parked execution is due (work queue `execution.work`); data: `{executionId, generation}`.
+    pub const EXECUTION_RESUME: &str = "execution.resume";
+    /// An execution reached a final state; data: `{executionId, flowId, tenant, status, output, response, error,
+    /// durationMs}`.
+    pub const EXECUTION_FINISHED: &str = "execution.finished";
     /// A template was created; data: `{templateId, tenant, user, template}`.
     pub const TEMPLATE_CREATED: &str = "template.created";
     /// A template was changed; data: `{templateId, tenant, user, template}`.

@@ -3,6 +3,7 @@
 pub mod cron;
 pub mod error;
 pub mod event;
+pub mod execution;
 pub mod flow;
 pub mod identity;
 pub mod ids;

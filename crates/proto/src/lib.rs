@@ -41,3 +41,11 @@ pub mod templates {
         tonic::include_proto!("flowmate.templates.v1");
     }
 }
+
+/// The execution service.
+pub mod executions {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("flowmate.executions.v1");
+    }
+}

@@ -33,7 +33,7 @@ impl Standalone {
 /// Starts every service in this process until `shutdown` is cancelled.
 ///
 /// Services bind gRPC to `127.0.0.1:0`; only the gateway listens on `settings.http_addr`. Each service gets its own
-/// SQLite file under `settings.data_dir` (`identity.db`, `flows.db`, `templates.db`) and they share the embedded queue (`bus.db`), unless
+/// SQLite file under `settings.data_dir` (`identity.db`, `flows.db`, `templates.db`, `executions.db`) and they share the embedded queue (`bus.db`), unless
 /// `amqp_url` points at RabbitMQ.
 pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<Standalone> {
     std::fs::create_dir_all(&settings.data_dir)?;
@@ -60,16 +60,30 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     templates_config.flows_url = flows_url.clone();
     let templates = flowmate_template::start(templates_config, bus.clone(), shutdown.clone()).await?;
 
+    let mut executions_config = flowmate_execution::ExecutionConfig::from_settings(settings);
+    executions_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("executions.db"));
+    executions_config.grpc_addr = "127.0.0.1:0".into();
+    executions_config.identity_url = identity_url.clone();
+    executions_config.flows_url = flows_url.clone();
+    let executions = flowmate_execution::start(executions_config, bus.clone(), shutdown.clone()).await?;
+
     let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(settings);
     gateway_config.identity_url = identity_url;
     gateway_config.flows_url = flows_url;
     gateway_config.templates_url = format!("http://{}", templates.addr);
+    gateway_config.executions_url = format!("http://{}", executions.addr);
     let gateway = flowmate_gateway::start(gateway_config, bus.clone(), shutdown).await?;
 
     Ok(Standalone {
         http_addr: gateway.addr,
         first_start: identity.first_start,
         bus,
-        tasks: vec![gateway.task, templates.task, flows.task, identity.task],
+        tasks: vec![
+            gateway.task,
+            executions.task,
+            templates.task,
+            flows.task,
+            identity.task,
+        ],
     })
 }

@@ -15,6 +15,8 @@ pub struct GatewayConfig {
     pub flows_url: String,
     /// The template service's gRPC address.
     pub templates_url: String,
+    /// The execution service's gRPC address.
+    pub executions_url: String,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
     /// Deadline of each call to a service.
@@ -31,6 +33,7 @@ impl GatewayConfig {
             identity_url: s.identity_url.clone(),
             flows_url: s.flows_url.clone(),
             templates_url: s.templates_url.clone(),
+            executions_url: s.executions_url.clone(),
             body_limit_bytes: s.body_limit_bytes,
             rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
             auth_refresh: Duration::from_secs(30),

@@ -229,3 +229,28 @@ pub const TYPES: &[(&str, &str)] = &[
 
 /// The fields lists sort by.
 pub const SORT_FIELDS: &[&str] = &["createdAt", "updatedAt", "name"];
+
+/// An optional JSON body: empty means `None`; otherwise `Content-Type` must be JSON (415) and the body valid (400).
+pub fn optional_json(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<Option<serde_json::Value>, ApiError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "Content-Type must be application/json",
+        ));
+    }
+    parse_json(body).map(Some)
+}

@@ -36,7 +36,7 @@ use utoipa_scalar::{Scalar, Servable};
 
 pub use crate::config::GatewayConfig;
 use crate::{
-    clients::{GrpcFlows, GrpcIdentity, GrpcTemplates},
+    clients::{GrpcExecutions, GrpcFlows, GrpcIdentity, GrpcTemplates},
     error::ApiError,
     state::AppState,
 };
@@ -72,10 +72,13 @@ pub async fn start(
     let flows: Arc<dyn clients::FlowsApi> = Arc::new(GrpcFlows::new(&config.flows_url, config.rpc_timeout)?);
     let templates: Arc<dyn clients::TemplatesApi> =
         Arc::new(GrpcTemplates::new(&config.templates_url, config.rpc_timeout)?);
+    let executions: Arc<dyn clients::ExecutionsApi> =
+        Arc::new(GrpcExecutions::new(&config.executions_url, config.rpc_timeout)?);
     let state = AppState {
         identity,
         flows,
         templates,
+        executions,
         verifier,
     };
     let app = router(state.clone(), config.body_limit_bytes);
@@ -112,6 +115,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(routes::auth::router())
         .merge(routes::flows::router())
         .merge(routes::templates::router())
+        .merge(routes::executions::router())
         .nest("/api/users", users.clone())
         .nest("/users", users)
         .nest("/api/tenants", routes::tenants::router())

@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::routes::{auth, flows, roles, templates, tenants, users};
+use crate::routes::{auth, executions, flows, roles, templates, tenants, users};
 
 /// The FlowMate REST API.
 #[derive(OpenApi)]
@@ -20,6 +20,8 @@ use crate::routes::{auth, flows, roles, templates, tenants, users};
         flows::start, flows::stop, flows::start_many, flows::stop_many,
         templates::list, templates::create, templates::get_one, templates::update, templates::remove,
         templates::versions, templates::generate,
+        executions::list, executions::get_one, executions::counts, executions::retry, executions::cancel,
+        executions::run, executions::components,
     ),
     components(schemas(
         flowmate_api::ErrorBody, flowmate_api::ErrorItem,
@@ -29,7 +31,7 @@ use crate::routes::{auth, flows, roles, templates, tenants, users};
         flowmate_api::identity::CreateTenant, flowmate_api::identity::CreateRole,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows"), (name = "templates")),
+    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows"), (name = "templates"), (name = "executions")),
 )]
 pub struct ApiDoc;
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use flowmate_auth::Verifier;
 
-use crate::clients::{FlowsApi, IdentityApi, TemplatesApi};
+use crate::clients::{ExecutionsApi, FlowsApi, IdentityApi, TemplatesApi};
 
 /// Clients of the services behind the gateway, and the token verifier.
 #[derive(Clone)]
@@ -15,6 +15,8 @@ pub struct AppState {
     pub flows: Arc<dyn FlowsApi>,
     /// The template service.
     pub templates: Arc<dyn TemplatesApi>,
+    /// The execution service.
+    pub executions: Arc<dyn ExecutionsApi>,
     /// Verifies bearer tokens locally with identity's public key and the revocation list.
     pub verifier: Arc<Verifier>,
 }

@@ -1,10 +1,12 @@
 //! Clients of the services behind the gateway.
 
 mod call;
+mod executions;
 mod flows;
 mod identity;
 mod templates;
 
+pub use executions::{ExecutionsApi, GrpcExecutions};
 pub use flows::{FlowsApi, GrpcFlows, ItemResult, StatusResult};
 pub use identity::{GrpcIdentity, IdentityApi, UserFilter};
 pub use templates::{GrpcTemplates, TemplatesApi};

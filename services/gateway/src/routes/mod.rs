@@ -1,6 +1,7 @@
 //! One module per resource, each with its own `router()`.
 
 pub mod auth;
+pub mod executions;
 pub mod flows;
 pub mod roles;
 pub mod templates;

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::{
     envelope,
     error::{ApiError, ApiResult},
-    extract::{parse_json, ApiJson, AuthUser, Params, PathId, SORT_FIELDS, TYPES},
+    extract::{optional_json, ApiJson, AuthUser, Params, PathId, SORT_FIELDS, TYPES},
     state::AppState,
 };
 
@@ -149,25 +149,7 @@ pub async fn generate(
     body: Bytes,
 ) -> ApiResult<Response> {
     // The body is optional: none at all means "no overrides"; when present it must be JSON.
-    let overrides = if body.is_empty() {
-        Value::Object(Default::default())
-    } else {
-        let is_json = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
-            return Err(ApiError::new(
-                flowmate_domain::ErrorCode::UnsupportedMediaType,
-                "Content-Type must be application/json",
-            ));
-        }
-        parse_json(&body)?
-    };
+    let overrides = optional_json(&headers, &body)?.unwrap_or_else(|| Value::Object(Default::default()));
     let flow = state.templates.generate(&caller.token, &id, &overrides).await?;
     Ok((StatusCode::CREATED, data(flow)).into_response())
 }

@@ -1,0 +1,39 @@
+//! What producers of triggers (webhook, scheduler, manual runs, retries) hand to the execution service.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The work queue every trigger goes to; the execution service's workers compete for it.
+pub const WORK_QUEUE: &str = "execution.work";
+
+/// How an execution was started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerInfo {
+    /// `webhook`, `schedule`, `manual` or `retry`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The request that caused it (webhook request id, manual run's request id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For retries: the execution that is retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+}
+
+/// The payload of `flow.execute`: run `flow_id` once with `message` as the trigger's message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkItem {
+    /// The execution's id (the webhook's request id); the execution is created idempotently on it.
+    pub execution_id: String,
+    /// The flow to run.
+    pub flow_id: String,
+    /// What started it.
+    pub trigger: TriggerInfo,
+    /// The message the trigger node emits: `{"data": …, "headers": …, "metadata": …}` (API.md §5).
+    pub message: Value,
+    /// The user on whose behalf it runs (manual runs and retries); otherwise the user who started the flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}

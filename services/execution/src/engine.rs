@@ -1,0 +1,574 @@
+//! The engine: takes triggers off the work queue and runs the flow's graph in process (ARCHITECTURE.md "How a
+//! webhook becomes an execution").
+//!
+//! A trigger's message goes along every edge whose condition holds, through the edge's mapper; a step that emits
+//! several messages fans out. Steps with outside effects are checkpointed as soon as they finish, so a redelivered
+//! trigger resumes after them instead of repeating them. A delay or a retry backoff parks the execution (its
+//! state saved with a due time) and the worker moves on; the timers resume it on time, after a restart too. The
+//! trigger is acked only after the final state is committed, in the same transaction as `execution.finished`.
+
+use std::{sync::Arc, time::Instant};
+
+use flowmate_bus::{Delivery, Handler, HandlerError};
+use flowmate_domain::{event::types, execution::WorkItem, time, Envelope, Id};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use crate::{
+    components::{self, Kind, Runtime},
+    expr::{self, Scope},
+    model::{Execution, RunState, Status, Step, StepError, Task},
+    plan::{NodePlan, Plan, SaveData},
+    registry::Registry,
+    store::{Checkpoint, Store},
+    SOURCE,
+};
+
+/// Runs executions.
+pub struct Engine {
+    store: Store,
+    registry: Arc<Registry>,
+    runtime: Runtime,
+    max_steps: u32,
+    max_output_bytes: usize,
+    wake: Arc<Notify>,
+}
+
+/// How one attempt at a step ended.
+enum Attempt {
+    /// A `delay` wants to wait this long first.
+    Wait(std::time::Duration),
+    /// It emitted these data values.
+    Done(components::Outcome),
+    /// It failed.
+    Failed(StepError),
+}
+
+fn retry(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Retry(e.to_string())
+}
+
+/// The message with its `data` replaced.
+fn with_data(msg: &Value, data: Value) -> Value {
+    let mut out = match msg {
+        Value::Object(map) => Value::Object(map.clone()),
+        _ => json!({}),
+    };
+    out["data"] = data;
+    out
+}
+
+impl Engine {
+    /// An engine over `store`; `wake` is signalled when an execution parks, so the timers re-plan.
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        runtime: Runtime,
+        max_steps: u32,
+        max_output_bytes: usize,
+        wake: Arc<Notify>,
+    ) -> Engine {
+        Engine {
+            store,
+            registry,
+            runtime,
+            max_steps,
+            max_output_bytes,
+            wake,
+        }
+    }
+
+    /// `flow.execute`: create the execution (idempotent on its id) and run it; a redelivery of a trigger whose
+    /// execution is under way continues from its checkpoint.
+    pub async fn execute(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let item: WorkItem = serde_json::from_value(envelope.data.clone())
+            .map_err(|e| HandlerError::Reject(format!("not a work item: {e}")))?;
+        Id::parse(&item.execution_id).map_err(|_| HandlerError::Reject("invalid execution id".into()))?;
+        if let Some(existing) = self.store.execution(&item.execution_id).await.map_err(retry)? {
+            return self.take_over(existing, envelope).await;
+        }
+        if let Some(sent) = time::parse(&envelope.time) {
+            let lag = (time::now() - sent).num_milliseconds().max(0) as f64 / 1000.0;
+            metrics::histogram!("flowmate_execution_queue_lag_seconds").record(lag);
+        }
+        let plan = self.registry.get(&item.flow_id).await.map_err(retry)?;
+        let (version, tenant, user) = match &plan {
+            Some(p) => (p.flow.version, p.flow.body.tenant.clone(), p.started_by.clone()),
+            None => (0, envelope.tenant.clone().unwrap_or_default(), String::new()),
+        };
+        let state = RunState {
+            tasks: plan
+                .as_ref()
+                .map(|p| Task {
+                    node: p.trigger.clone(),
+                    msg: item.message.clone(),
+                    attempt: 1,
+                    due: None,
+                    waited: false,
+                })
+                .into_iter()
+                .collect(),
+            ..RunState::default()
+        };
+        let execution = Execution {
+            id: item.execution_id.clone(),
+            flow_id: item.flow_id.clone(),
+            flow_version: version,
+            tenant,
+            user: item.user.clone().unwrap_or(user),
+            status: Status::Running,
+            trigger: item.trigger.clone(),
+            started_at: time::now_string(),
+            finished_at: None,
+            duration_ms: None,
+            counters: Default::default(),
+            error: None,
+            response: None,
+            message: item.message.clone(),
+            state: Some(state),
+            waiting_until: None,
+            owner: Some(envelope.id.clone()),
+            generation: 0,
+        };
+        if plan.as_ref().is_some_and(|p| p.long_running) {
+            // Visible as running while it runs, and a redelivery finds it. Another message with the same execution
+            // id that got here first owns it.
+            let first = Checkpoint {
+                create_only: true,
+                execution: execution.clone(),
+                steps: vec![],
+                events: vec![],
+            };
+            if !self.store.checkpoint(first).await.map_err(HandlerError::Retry)? {
+                return Ok(());
+            }
+        }
+        metrics::counter!("flowmate_executions_started_total").increment(1);
+        self.drive(plan, execution).await
+    }
+
+    /// `execution.resume`: a parked execution is due, or a queued retry starts.
+    pub async fn resume(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let id = envelope
+            .data
+            .get("executionId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match self.store.execution(id).await.map_err(retry)? {
+            Some(execution) => self.take_over(execution, envelope).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Continues an existing execution if `envelope` owns it. The owner's message comes back only when its
+    /// holder is gone (a crash before the ack, a failed attempt) — the execution resumes from its checkpoint with
+    /// a new generation, so a late write of the old holder is discarded. Any other message is a duplicate.
+    async fn take_over(&self, mut execution: Execution, envelope: &Envelope) -> Result<(), HandlerError> {
+        if execution.status.is_final()
+            || execution.waiting_until.is_some()
+            || execution.owner.as_deref() != Some(envelope.id.as_str())
+        {
+            return Ok(());
+        }
+        let first_run = execution.status == Status::Queued;
+        if !first_run {
+            match self
+                .store
+                .take_over(&execution.id, &envelope.id, execution.generation)
+                .await
+                .map_err(retry)?
+            {
+                Some(generation) => execution.generation = generation,
+                None => return Ok(()),
+            }
+            tracing::info!(execution_id = %execution.id, "continuing an execution from its checkpoint");
+        }
+        execution.status = Status::Running;
+        let plan = self.registry.get(&execution.flow_id).await.map_err(retry)?;
+        self.drive(plan, execution).await
+    }
+
+    /// Runs tasks until the execution finishes or parks, then commits.
+    async fn drive(&self, plan: Option<Arc<Plan>>, mut execution: Execution) -> Result<(), HandlerError> {
+        let mut state = execution.state.take().unwrap_or_default();
+        let mut steps: Vec<Step> = Vec::new();
+        let Some(plan) = plan else {
+            state.error = Some(StepError::new(
+                "FlowNotActive",
+                format!("Flow {} either does not exist or is inactive.", execution.flow_id),
+            ));
+            state.failed.append(&mut state.tasks.drain(..).collect());
+            return self.finish(&mut execution, state, steps, None).await;
+        };
+        loop {
+            if state.seq >= self.max_steps {
+                state.error.get_or_insert_with(|| {
+                    StepError::new(
+                        "TooManySteps",
+                        format!(
+                            "the execution ran {} steps, the most one execution may run",
+                            self.max_steps
+                        ),
+                    )
+                });
+                state.failed.append(&mut state.tasks.drain(..).collect());
+                break;
+            }
+            let now = time::now_string();
+            let ready = state
+                .tasks
+                .iter()
+                .position(|t| t.due.as_deref().is_none_or(|d| d <= now.as_str()));
+            let Some(index) = ready else {
+                if state.tasks.is_empty() {
+                    break;
+                }
+                let until = state.tasks.iter().filter_map(|t| t.due.clone()).min();
+                execution.waiting_until = until;
+                execution.owner = None; // the timers hand it to a resume message when it is due
+                execution.counters = state.counters;
+                execution.state = Some(state);
+                let cp = Checkpoint {
+                    create_only: false,
+                    execution,
+                    steps,
+                    events: vec![],
+                };
+                self.store.checkpoint(cp).await.map_err(HandlerError::Retry)?;
+                self.wake.notify_one();
+                return Ok(());
+            };
+            let Some(task) = state.tasks.remove(index) else {
+                break;
+            };
+            let Some(node) = plan.nodes.get(&task.node) else {
+                state.error.get_or_insert_with(|| {
+                    StepError::new(
+                        "FlowChanged",
+                        format!("node {} is no longer in the flow", task.node),
+                    )
+                });
+                state.failed.push(task);
+                continue;
+            };
+            let started_at = time::now_string();
+            let clock = Instant::now();
+            let attempt = self.attempt(node, &task, &state.outputs).await;
+            metrics::histogram!("flowmate_step_duration_seconds", "component" => node.node.component_id.clone())
+                .record(clock.elapsed().as_secs_f64());
+            match attempt {
+                Attempt::Wait(duration) => {
+                    let due = time::format(
+                        time::now() + chrono::Duration::milliseconds(duration.as_millis() as i64),
+                    );
+                    state.tasks.push_front(Task {
+                        due: Some(due),
+                        waited: true,
+                        ..task
+                    });
+                }
+                Attempt::Done(outcome) => {
+                    let output = match outcome.emitted.as_slice() {
+                        [] => Value::Null,
+                        [one] => one.clone(),
+                        many => Value::Array(many.to_vec()),
+                    };
+                    if let Value::Object(map) = &mut state.outputs {
+                        map.insert(node.node.id.clone(), output.clone());
+                    }
+                    state.seq += 1;
+                    state.counters.started += 1;
+                    state.counters.succeeded += 1;
+                    steps.push(Step {
+                        seq: state.seq,
+                        step_id: node.node.id.clone(),
+                        component_id: node.node.component_id.clone(),
+                        function: node.node.function.clone(),
+                        status: "succeeded".into(),
+                        attempt: task.attempt,
+                        started_at,
+                        finished_at: time::now_string(),
+                        input: None,
+                        output: (plan.save == SaveData::All).then(|| self.clip(&output)),
+                        error: None,
+                    });
+                    if outcome.response.is_some() {
+                        state.response = outcome.response;
+                    }
+                    state.last = Some(output);
+                    for data in outcome.emitted {
+                        match self.follow(&plan, &node.node.id, &task.msg, data, &state.outputs) {
+                            Ok(next) => state.tasks.extend(next),
+                            Err(e) => {
+                                state.counters.errors += 1;
+                                state.error.get_or_insert(e);
+                            }
+                        }
+                    }
+                    if node.kind.has_side_effects() {
+                        // Its effect happened: a redelivery must not repeat it.
+                        execution.counters = state.counters;
+                        execution.state = Some(state.clone());
+                        let cp = Checkpoint {
+                            create_only: false,
+                            execution: execution.clone(),
+                            steps: std::mem::take(&mut steps),
+                            events: vec![],
+                        };
+                        if !self.store.checkpoint(cp).await.map_err(HandlerError::Retry)? {
+                            return Ok(()); // cancelled or taken over meanwhile
+                        }
+                    }
+                }
+                Attempt::Failed(error) => {
+                    state.seq += 1;
+                    state.counters.started += 1;
+                    state.counters.errors += 1;
+                    let keep = plan.save != SaveData::None;
+                    steps.push(Step {
+                        seq: state.seq,
+                        step_id: node.node.id.clone(),
+                        component_id: node.node.component_id.clone(),
+                        function: node.node.function.clone(),
+                        status: "failed".into(),
+                        attempt: task.attempt,
+                        started_at,
+                        finished_at: time::now_string(),
+                        input: keep.then(|| self.clip(task.msg.get("data").unwrap_or(&Value::Null))),
+                        output: None,
+                        error: Some(error.clone()),
+                    });
+                    if task.attempt < node.retry.max_attempts {
+                        let wait = node.retry.backoff_after(task.attempt);
+                        let due = time::format(
+                            time::now() + chrono::Duration::milliseconds(wait.as_millis() as i64),
+                        );
+                        tracing::info!(execution_id = %execution.id, node = %node.node.id, attempt = task.attempt,
+                                       wait_ms = wait.as_millis() as u64, error = %error.message, "step failed; retrying");
+                        state.tasks.push_back(Task {
+                            attempt: task.attempt + 1,
+                            due: Some(due),
+                            ..task
+                        });
+                    } else {
+                        tracing::info!(execution_id = %execution.id, node = %node.node.id, error = %error.message, "step failed");
+                        state.error.get_or_insert(error);
+                        state.failed.push(Task { due: None, ..task });
+                    }
+                }
+            }
+        }
+        self.finish(&mut execution, state, steps, Some(&plan)).await
+    }
+
+    /// Commits the final state with `execution.finished`; the trigger is acked after this returns `Ok`.
+    async fn finish(
+        &self,
+        execution: &mut Execution,
+        mut state: RunState,
+        steps: Vec<Step>,
+        plan: Option<&Plan>,
+    ) -> Result<(), HandlerError> {
+        let failed = state.error.is_some() || !state.failed.is_empty();
+        let finished = time::now();
+        execution.status = if failed { Status::Failed } else { Status::Succeeded };
+        execution.finished_at = Some(time::format(finished));
+        execution.duration_ms =
+            time::parse(&execution.started_at).map(|s| (finished - s).num_milliseconds().max(0));
+        execution.counters = state.counters;
+        execution.error = state.error.clone();
+        execution.response = state.response.clone();
+        execution.waiting_until = None;
+        let output = match plan.map(|p| p.save) {
+            Some(SaveData::All) | None => state.last.clone().map(|v| self.clip(&v)),
+            _ => None,
+        };
+        let event = Envelope::new(
+            types::EXECUTION_FINISHED,
+            SOURCE,
+            json!({"executionId": execution.id, "flowId": execution.flow_id, "tenant": execution.tenant,
+                   "status": execution.status.as_str(), "output": state.last, "response": state.response,
+                   "error": execution.error, "durationMs": execution.duration_ms}),
+        )
+        .with_tenant(execution.tenant.clone());
+        // A failed execution keeps what a retry "from failed" needs; a successful one keeps nothing.
+        execution.state = failed.then(|| {
+            state.tasks.clear();
+            state.last = output;
+            state
+        });
+        let cp = Checkpoint {
+            create_only: false,
+            execution: execution.clone(),
+            steps,
+            events: vec![event],
+        };
+        if self.store.checkpoint(cp).await.map_err(HandlerError::Retry)? {
+            metrics::counter!("flowmate_executions_finished_total", "status" => execution.status.as_str())
+                .increment(1);
+        }
+        Ok(())
+    }
+
+    /// One attempt at a step: `applyTransform` before, the component (within the node's time limit), then
+    /// `applyTransform` after on each emitted value.
+    async fn attempt(&self, node: &NodePlan, task: &Task, outputs: &Value) -> Attempt {
+        let limits = self.runtime.limits;
+        let mut data = task.msg.get("data").cloned().unwrap_or(Value::Null);
+        if let Some(before) = &node.before {
+            let s = Scope {
+                data: &data,
+                msg: &task.msg,
+                steps: outputs,
+            };
+            match expr::eval(before, s, limits) {
+                Ok(v) => data = v.unwrap_or(Value::Null),
+                Err(m) => {
+                    return Attempt::Failed(StepError::new(
+                        "ExpressionError",
+                        format!("transformFunction: {m}"),
+                    ))
+                }
+            }
+        }
+        let s = Scope {
+            data: &data,
+            msg: &task.msg,
+            steps: outputs,
+        };
+        let run = components::run(
+            node.kind,
+            &node.node.id,
+            &node.node.fields,
+            s,
+            task.waited,
+            &self.runtime,
+        );
+        let result = match node.timeout {
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(r) => r,
+                Err(_) => Err(StepError::new(
+                    "Timeout",
+                    format!("node {} took longer than {} ms", node.node.id, limit.as_millis()),
+                )),
+            },
+            None => run.await,
+        };
+        let mut outcome = match result {
+            Ok(o) => o,
+            Err(e) => return Attempt::Failed(e),
+        };
+        if let Some(wait) = outcome.wait {
+            if node.kind == Kind::Delay {
+                return Attempt::Wait(wait);
+            }
+        }
+        if let Some(after) = &node.after {
+            let mut transformed = Vec::with_capacity(outcome.emitted.len());
+            for value in &outcome.emitted {
+                let s = Scope {
+                    data: value,
+                    msg: &task.msg,
+                    steps: outputs,
+                };
+                match expr::eval(after, s, limits) {
+                    Ok(v) => transformed.push(v.unwrap_or(Value::Null)),
+                    Err(m) => {
+                        return Attempt::Failed(StepError::new(
+                            "ExpressionError",
+                            format!("transformFunction (after): {m}"),
+                        ))
+                    }
+                }
+            }
+            outcome.emitted = transformed;
+        }
+        Attempt::Done(outcome)
+    }
+
+    /// The tasks `data` (emitted by `node_id`) creates: one per outgoing edge whose condition holds, with the
+    /// edge's mapper applied.
+    fn follow(
+        &self,
+        plan: &Plan,
+        node_id: &str,
+        msg: &Value,
+        data: Value,
+        outputs: &Value,
+    ) -> Result<Vec<Task>, StepError> {
+        let Some(edges) = plan.outgoing.get(node_id) else {
+            return Ok(vec![]);
+        };
+        let message = with_data(msg, data);
+        let data = &message["data"];
+        let scope = Scope {
+            data,
+            msg: &message,
+            steps: outputs,
+        };
+        let limits = self.runtime.limits;
+        let mut out = Vec::with_capacity(edges.len());
+        for edge in edges {
+            if let Some(condition) = &edge.condition {
+                let pass = expr::eval(condition, scope, limits).map_err(|m| {
+                    StepError::new(
+                        "ExpressionError",
+                        format!("edge {node_id} → {}: condition: {m}", edge.target),
+                    )
+                })?;
+                if !expr::truthy(pass.as_ref()) {
+                    continue;
+                }
+            }
+            let mapped = match &edge.mapper {
+                None => data.clone(),
+                Some(Value::String(m)) => expr::eval(m, scope, limits)
+                    .map_err(|e| {
+                        StepError::new(
+                            "ExpressionError",
+                            format!("edge {node_id} → {}: mapper: {e}", edge.target),
+                        )
+                    })?
+                    .unwrap_or(Value::Null),
+                Some(template) => expr::render(template, scope, limits).map_err(|e| {
+                    StepError::new(
+                        "ExpressionError",
+                        format!("edge {node_id} → {}: mapper: {e}", edge.target),
+                    )
+                })?,
+            };
+            out.push(Task {
+                node: edge.target.clone(),
+                msg: with_data(&message, mapped),
+                attempt: 1,
+                due: None,
+                waited: false,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `value`, or a marker when its JSON is larger than the configured limit.
+    fn clip(&self, value: &Value) -> Value {
+        let size = serde_json::to_string(value).map(|s| s.len()).unwrap_or(0);
+        if size <= self.max_output_bytes {
+            value.clone()
+        } else {
+            json!({"truncated": true, "bytes": size, "limit": self.max_output_bytes})
+        }
+    }
+}
+
+/// Consumes the work queue: `flow.execute` and `execution.resume`.
+pub struct Worker(pub Arc<Engine>);
+
+#[async_trait::async_trait]
+impl Handler for Worker {
+    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        match delivery.envelope.kind.as_str() {
+            types::FLOW_EXECUTE => self.0.execute(&delivery.envelope).await,
+            types::EXECUTION_RESUME => self.0.resume(&delivery.envelope).await,
+            other => Err(HandlerError::Reject(format!("unexpected message {other}"))),
+        }
+    }
+}

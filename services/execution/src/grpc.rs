@@ -1,0 +1,176 @@
+//! The execution service's gRPC: decode, authenticate the caller, call the core, encode.
+
+use std::sync::Arc;
+
+use flowmate_auth::{Principal, Verifier};
+use flowmate_domain::{time, ErrorCode, Fault};
+use flowmate_proto::{executions::v1 as pb, status_from_fault};
+use serde_json::Value;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    components,
+    core::ExecutionCore,
+    error::ExecutionError,
+    model::{Execution, GroupBy, ListQuery, Step},
+};
+
+/// The tonic service over the execution core.
+#[derive(Clone)]
+pub struct ExecutionGrpc {
+    core: Arc<ExecutionCore>,
+    verifier: Arc<Verifier>,
+}
+
+impl ExecutionGrpc {
+    /// Serves `core`, verifying callers with `verifier`.
+    pub fn new(core: Arc<ExecutionCore>, verifier: Arc<Verifier>) -> Self {
+        ExecutionGrpc { core, verifier }
+    }
+
+    fn caller<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        flowmate_auth::authenticate(&self.verifier, request)
+            .map_err(|e| status(ExecutionError::Unauthenticated(e)))
+    }
+}
+
+fn status(e: ExecutionError) -> Status {
+    status_from_fault(&Fault::from(e))
+}
+
+fn invalid(message: &str) -> Status {
+    status_from_fault(&Fault::new(ErrorCode::InvalidArgument, message))
+}
+
+fn document(e: &Execution, steps: Option<&[Step]>) -> pb::ExecutionDocument {
+    pb::ExecutionDocument {
+        json: e.to_json(steps).to_string(),
+    }
+}
+
+/// An RFC 3339 bound, normalised so text comparison in the store orders by time.
+fn timestamp(value: Option<String>, name: &str) -> Result<Option<String>, Status> {
+    value
+        .map(|v| {
+            time::parse(&v)
+                .map(time::format)
+                .ok_or_else(|| invalid(&format!("Invalid {name} parameter: use an RFC 3339 timestamp")))
+        })
+        .transpose()
+}
+
+const STATUSES: &[&str] = &["queued", "running", "succeeded", "failed", "cancelled"];
+
+#[tonic::async_trait]
+impl pb::executions_server::Executions for ExecutionGrpc {
+    async fn list_executions(
+        &self,
+        request: Request<pb::ListExecutionsRequest>,
+    ) -> Result<Response<pb::ListExecutionsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.into_inner();
+        let page = r
+            .page
+            .unwrap_or(flowmate_proto::common::v1::PageRequest { size: 10, number: 1 });
+        if !(1..=1000).contains(&page.size) || page.number == 0 {
+            return Err(invalid("Invalid page parameter"));
+        }
+        if let Some(s) = &r.status {
+            if !STATUSES.contains(&s.as_str()) {
+                return Err(invalid("Invalid filter[status] parameter"));
+            }
+        }
+        let query = ListQuery {
+            tenant: None,
+            flow_id: r.flow_id,
+            status: r.status,
+            from: timestamp(r.from, "filter[from]")?,
+            to: timestamp(r.to, "filter[to]")?,
+            ascending: r.ascending,
+            page_size: page.size,
+            page_number: page.number,
+        };
+        let (items, total) = self.core.list(&caller, query).await.map_err(status)?;
+        Ok(Response::new(pb::ListExecutionsResponse {
+            executions: items.iter().map(|e| document(e, None)).collect(),
+            total,
+        }))
+    }
+
+    async fn get_execution(
+        &self,
+        request: Request<pb::GetExecutionRequest>,
+    ) -> Result<Response<pb::ExecutionDocument>, Status> {
+        let caller = self.caller(&request)?;
+        let (execution, steps) = self
+            .core
+            .get(&caller, &request.get_ref().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(document(&execution, Some(&steps))))
+    }
+
+    async fn count_executions(
+        &self,
+        request: Request<pb::CountExecutionsRequest>,
+    ) -> Result<Response<pb::CountExecutionsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.into_inner();
+        let by = GroupBy::parse(&r.group_by)
+            .ok_or_else(|| invalid("Invalid groupby parameter: use user, flow or component"))?;
+        let start = timestamp(Some(r.start), "start")?.unwrap_or_default();
+        let end = timestamp(Some(r.end), "end")?.unwrap_or_default();
+        let counts = self.core.count(&caller, &start, &end, by).await.map_err(status)?;
+        Ok(Response::new(pb::CountExecutionsResponse {
+            json: counts.to_string(),
+        }))
+    }
+
+    async fn retry_execution(
+        &self,
+        request: Request<pb::RetryExecutionRequest>,
+    ) -> Result<Response<pb::ExecutionDocument>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.get_ref();
+        let execution = self.core.retry(&caller, &r.id, &r.from).await.map_err(status)?;
+        Ok(Response::new(document(&execution, None)))
+    }
+
+    async fn cancel_execution(
+        &self,
+        request: Request<pb::CancelExecutionRequest>,
+    ) -> Result<Response<pb::ExecutionDocument>, Status> {
+        let caller = self.caller(&request)?;
+        let execution = self
+            .core
+            .cancel(&caller, &request.get_ref().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(document(&execution, None)))
+    }
+
+    async fn run_flow(
+        &self,
+        request: Request<pb::RunFlowRequest>,
+    ) -> Result<Response<pb::ExecutionDocument>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.get_ref();
+        let body: Value = if r.body_json.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&r.body_json).map_err(|e| invalid(&format!("Invalid JSON: {e}")))?
+        };
+        let execution = self.core.run(&caller, &r.flow_id, body).await.map_err(status)?;
+        Ok(Response::new(document(&execution, None)))
+    }
+
+    async fn list_components(
+        &self,
+        request: Request<pb::ListComponentsRequest>,
+    ) -> Result<Response<pb::ListComponentsResponse>, Status> {
+        self.caller(&request)?;
+        Ok(Response::new(pb::ListComponentsResponse {
+            json: components::catalogue_json().to_string(),
+        }))
+    }
+}

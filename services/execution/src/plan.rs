@@ -1,0 +1,302 @@
+//! A flow checked for running (API.md §3 "checked at start"): every component and function exists, exactly one
+//! trigger node, every expression compiles, the cron parses. The result is what the engine walks.
+
+use std::{collections::HashMap, time::Duration};
+
+use flowmate_domain::flow::{Flow, Node};
+use serde_json::Value;
+
+use crate::{
+    components::{self, Kind},
+    expr,
+};
+
+/// `flowSettings.executions.saveData`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveData {
+    /// Inputs of failed steps and every output (default).
+    All,
+    /// Only failed steps' data.
+    Errors,
+    /// No step data.
+    None,
+}
+
+/// `nodeSettings.retry`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    /// Attempts in all (1 = no retry).
+    pub max_attempts: u32,
+    /// Wait before the second attempt.
+    pub backoff: Duration,
+    /// Each further wait is the previous one times this.
+    pub multiplier: f64,
+}
+
+impl Retry {
+    /// The wait after failed attempt `attempt` (1-based), at most one day.
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let factor = self.multiplier.powi(attempt.saturating_sub(1).min(64) as i32);
+        let ms = (self.backoff.as_millis() as f64 * factor).min(86_400_000.0);
+        Duration::from_millis(ms.max(0.0) as u64)
+    }
+}
+
+/// A node ready to run.
+#[derive(Debug, Clone)]
+pub struct NodePlan {
+    /// The node as stored.
+    pub node: Node,
+    /// What its component does.
+    pub kind: Kind,
+    /// Its retry policy.
+    pub retry: Retry,
+    /// Its time limit.
+    pub timeout: Option<Duration>,
+    /// `applyTransform` before the step.
+    pub before: Option<String>,
+    /// `applyTransform` after the step.
+    pub after: Option<String>,
+}
+
+/// An edge ready to follow.
+#[derive(Debug, Clone)]
+pub struct EdgePlan {
+    /// Target node id.
+    pub target: String,
+    /// Followed only when this is true.
+    pub condition: Option<String>,
+    /// Applied to the message's data along the edge: an expression (string) or a `{{ }}` template (object).
+    pub mapper: Option<Value>,
+}
+
+/// A runnable flow.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The flow as started.
+    pub flow: Flow,
+    /// Who started it.
+    pub started_by: String,
+    /// The trigger node id.
+    pub trigger: String,
+    /// Nodes by id.
+    pub nodes: HashMap<String, NodePlan>,
+    /// Outgoing edges by source node id, in document order.
+    pub outgoing: HashMap<String, Vec<EdgePlan>>,
+    /// What steps record.
+    pub save: SaveData,
+    /// Whether any step has effects outside FlowMate or waits (the execution is recorded as soon as it starts).
+    pub long_running: bool,
+}
+
+impl Plan {
+    /// Checks `flow` and prepares it; the error names the node and the problem.
+    pub fn compile(flow: &Flow, started_by: &str) -> Result<Plan, String> {
+        let graph = &flow.body.graph;
+        let targets: std::collections::HashSet<&str> =
+            graph.edges.iter().map(|e| e.target.as_str()).collect();
+        let triggers: Vec<&Node> = graph
+            .nodes
+            .iter()
+            .filter(|n| !targets.contains(n.id.as_str()))
+            .collect();
+        let trigger = match triggers.as_slice() {
+            [one] => *one,
+            [] => return Err("the flow has no trigger node (every node is an edge's target)".into()),
+            many => {
+                let ids: Vec<&str> = many.iter().map(|n| n.id.as_str()).collect();
+                return Err(format!(
+                    "the flow must have exactly one trigger node (a node that is no edge's target); found {}: {}",
+                    ids.len(),
+                    ids.join(", ")
+                ));
+            }
+        };
+        let mut nodes = HashMap::new();
+        for node in &graph.nodes {
+            let spec = components::find(&node.component_id, &node.function).ok_or_else(|| {
+                format!(
+                    "node {}: unknown component \"{}\" with function \"{}\"",
+                    node.id, node.component_id, node.function
+                )
+            })?;
+            let is_trigger = node.id == trigger.id;
+            if is_trigger && spec.kind != Kind::Trigger {
+                return Err(format!(
+                    "node {}: \"{}\" cannot start a flow; the first node must be webhook, scheduler or manual",
+                    node.id, node.component_id
+                ));
+            }
+            if !is_trigger && spec.kind == Kind::Trigger {
+                return Err(format!(
+                    "node {}: the trigger \"{}\" can only be the flow's first node",
+                    node.id, node.component_id
+                ));
+            }
+            nodes.insert(node.id.clone(), node_plan(node, spec.kind)?);
+        }
+        match (&flow.body.cron, trigger.component_id.as_str()) {
+            (Some(cron), "scheduler") => {
+                flowmate_domain::cron::parse(cron)
+                    .ok_or_else(|| format!("cron \"{cron}\" does not parse"))?;
+            }
+            (None, "scheduler") => {
+                return Err(format!(
+                    "node {}: the scheduler trigger needs the flow's cron",
+                    trigger.id
+                ))
+            }
+            (Some(_), _) => {
+                return Err(format!(
+                    "node {}: a flow with a cron must start with the scheduler trigger",
+                    trigger.id
+                ))
+            }
+            (None, _) => {}
+        }
+        let mut outgoing: HashMap<String, Vec<EdgePlan>> = HashMap::new();
+        for (i, edge) in graph.edges.iter().enumerate() {
+            let name = edge.id.clone().unwrap_or_else(|| format!("#{i}"));
+            if !nodes.contains_key(&edge.source) || !nodes.contains_key(&edge.target) {
+                return Err(format!("edge {name}: source and target must name nodes"));
+            }
+            if let Some(c) = &edge.config.condition {
+                expr::check(c).map_err(|e| format!("edge {name}: condition does not compile: {e}"))?;
+            }
+            match &edge.config.mapper {
+                Some(Value::String(m)) => {
+                    expr::check(m).map_err(|e| format!("edge {name}: mapper does not compile: {e}"))?
+                }
+                Some(other) => check_templates(other, &format!("edge {name}: mapper"))?,
+                None => {}
+            }
+            outgoing.entry(edge.source.clone()).or_default().push(EdgePlan {
+                target: edge.target.clone(),
+                condition: edge.config.condition.clone().filter(|c| !c.trim().is_empty()),
+                mapper: edge.config.mapper.clone().filter(|m| !m.is_null()),
+            });
+        }
+        let save = match flow
+            .body
+            .flow_settings
+            .pointer("/executions/saveData")
+            .and_then(Value::as_str)
+        {
+            None | Some("all") => SaveData::All,
+            Some("errors") => SaveData::Errors,
+            Some("none") => SaveData::None,
+            Some(other) => {
+                return Err(format!(
+                    "flowSettings.executions.saveData must be all, errors or none, not \"{other}\""
+                ))
+            }
+        };
+        let long_running = nodes
+            .values()
+            .any(|n| n.kind.has_side_effects() || n.kind == Kind::Delay || n.retry.max_attempts > 1);
+        Ok(Plan {
+            flow: flow.clone(),
+            started_by: started_by.to_owned(),
+            trigger: trigger.id.clone(),
+            nodes,
+            outgoing,
+            save,
+            long_running,
+        })
+    }
+}
+
+fn check_templates(value: &Value, what: &str) -> Result<(), String> {
+    for e in expr::templates(value) {
+        expr::check(&e).map_err(|m| format!("{what}: {{{{ {e} }}}} does not compile: {m}"))?;
+    }
+    Ok(())
+}
+
+fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, String> {
+    let id = &node.id;
+    let fields = &node.fields;
+    let required_expression = |name: &str| -> Result<(), String> {
+        let e = fields
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|e| !e.trim().is_empty())
+            .ok_or_else(|| format!("node {id}: fields.{name} is required"))?;
+        expr::check(e).map_err(|m| format!("node {id}: fields.{name} does not compile: {m}"))
+    };
+    match kind {
+        Kind::Transform => required_expression("expression")?,
+        Kind::Filter => required_expression("condition")?,
+        Kind::Split => required_expression("path")?,
+        Kind::Delay => {
+            fields
+                .get("ms")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("node {id}: fields.ms must be a number of milliseconds"))?;
+        }
+        Kind::Http => {
+            fields
+                .get("url")
+                .and_then(Value::as_str)
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| format!("node {id}: fields.url is required"))?;
+            check_templates(fields, &format!("node {id}"))?;
+        }
+        Kind::Respond | Kind::Log => check_templates(fields, &format!("node {id}"))?,
+        Kind::Trigger => {}
+    }
+    let settings = &node.node_settings;
+    let number = |pointer: &str| settings.pointer(pointer).and_then(Value::as_f64);
+    let retry = Retry {
+        max_attempts: number("/retry/maxAttempts")
+            .map(|n| n.clamp(1.0, 100.0) as u32)
+            .unwrap_or(1),
+        backoff: Duration::from_millis(
+            number("/retry/backoffMs")
+                .map(|n| n.max(0.0) as u64)
+                .unwrap_or(1000),
+        ),
+        multiplier: number("/retry/multiplier")
+            .map(|n| n.clamp(1.0, 100.0))
+            .unwrap_or(2.0),
+    };
+    let timeout = number("/timeoutMs")
+        .filter(|n| *n > 0.0)
+        .map(|n| Duration::from_millis(n as u64));
+    let transform = |key: &str| -> Result<Option<String>, String> {
+        match settings
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|e| !e.trim().is_empty())
+        {
+            None => Ok(None),
+            Some(e) => {
+                expr::check(e).map_err(|m| format!("node {id}: nodeSettings.{key} does not compile: {m}"))?;
+                Ok(Some(e.to_owned()))
+            }
+        }
+    };
+    let (first, second) = (
+        transform("transformFunction")?,
+        transform("secondTransformFunction")?,
+    );
+    let (before, after) = match settings.get("applyTransform").and_then(Value::as_str) {
+        None | Some("") => (None, None),
+        Some("before") => (first, None),
+        Some("after") => (None, first),
+        Some("both") => (first.clone(), second.or(first)),
+        Some(other) => {
+            return Err(format!(
+                "node {id}: nodeSettings.applyTransform must be before, after or both, not \"{other}\""
+            ))
+        }
+    };
+    Ok(NodePlan {
+        node: node.clone(),
+        kind,
+        retry,
+        timeout,
+        before,
+        after,
+    })
+}

@@ -1,0 +1,139 @@
+//! The execution service's clocks: resuming parked executions when they are due, firing cron flows, and
+//! deleting executions past the retention. Claims happen in the database (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL), each with its work item in the same transaction, so replicas never fire a tick or a resume twice
+//! and a crash loses neither.
+
+use std::{sync::Arc, time::Duration};
+
+use flowmate_domain::{
+    event::types,
+    execution::{TriggerInfo, WorkItem},
+    time, Envelope, Id,
+};
+use serde_json::json;
+use tokio::{sync::Notify, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{store::Store, SOURCE};
+
+/// How many rows one claim takes.
+const CLAIM: i64 = 256;
+/// The longest the timers sleep without looking at the database (other replicas may have parked executions).
+const POLL: Duration = Duration::from_secs(1);
+
+/// The `flow.execute` of one schedule tick.
+pub fn tick(flow_id: &str, due: &str, next: &str) -> Envelope {
+    let id = Id::new().into_string();
+    let message = json!({
+        "id": id, "data": {"sheduledTimestamp": due, "nextSheduledTimestamp": if next.is_empty() { None } else { Some(next) }},
+        "attachments": {}, "headers": {},
+        "metadata": {"source": {"name": "scheduler", "type": "schedule", "externalExecId": id}},
+    });
+    let item = WorkItem {
+        execution_id: id,
+        flow_id: flow_id.to_owned(),
+        trigger: TriggerInfo {
+            kind: "schedule".into(),
+            request_id: None,
+            retry_of: None,
+        },
+        message,
+        user: None,
+    };
+    Envelope::new(
+        types::FLOW_EXECUTE,
+        SOURCE,
+        serde_json::to_value(item).unwrap_or_default(),
+    )
+}
+
+/// Resumes due executions and fires due schedules until `shutdown`; `wake` makes it look again at once.
+pub fn start(store: Store, wake: Arc<Notify>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let now = time::now();
+            let now_text = time::format(now);
+            loop {
+                match store.claim_due(&now_text, CLAIM).await {
+                    Ok(n) if n as i64 >= CLAIM => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming due executions failed");
+                        break;
+                    }
+                }
+            }
+            loop {
+                match store
+                    .claim_schedules(now, CLAIM, |flow, due, next| Some(tick(flow, due, next)))
+                    .await
+                {
+                    Ok(n) if n as i64 >= CLAIM => continue,
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::debug!(fired = n, "schedules fired");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming due schedules failed");
+                        break;
+                    }
+                }
+            }
+            let next = [
+                store.next_wake().await.ok().flatten(),
+                store.next_schedule().await.ok().flatten(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| time::parse(&t))
+            .min();
+            let sleep = next
+                .map(|t| (t - time::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(POLL)
+                .min(POLL);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    })
+}
+
+/// Deletes executions that finished more than `retention` ago, in bounded batches, every hour until `shutdown`.
+pub fn start_purge(store: Store, retention: chrono::Duration, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let before = time::format(time::now() - retention);
+            let mut removed = 0;
+            loop {
+                match store.purge(&before, 1000).await {
+                    Ok(n) => {
+                        removed += n;
+                        if n < 1000 {
+                            break;
+                        }
+                        // Leave room for the writers between batches.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "purging old executions failed");
+                        break;
+                    }
+                }
+                if shutdown.is_cancelled() {
+                    return;
+                }
+            }
+            if removed > 0 {
+                tracing::info!(removed, "deleted executions past the retention");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    })
+}
