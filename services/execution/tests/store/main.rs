@@ -1,0 +1,224 @@
+//! The execution store on SQLite (always) and PostgreSQL (when `TEST_DATABASE_URL` is set; required in CI):
+//! schedule claims that never fire a tick twice, resume claims, and the retention purge.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+use flowmate_domain::{execution::TriggerInfo, time, Envelope};
+use flowmate_execution::{
+    model::{Counters, Execution, RunState, Status},
+    store::{Checkpoint, Store},
+    MIGRATIONS,
+};
+use flowmate_store::{sqlx, Db};
+use flowmate_testkit::{PgDatabase, TempDir};
+
+struct TestDb {
+    url: String,
+    _dir: TempDir,
+    pg: Option<PgDatabase>,
+}
+
+async fn databases() -> Vec<TestDb> {
+    let dir = TempDir::new().unwrap();
+    let mut out = vec![TestDb {
+        url: Db::sqlite_url(&dir.path().join("executions.db")),
+        _dir: dir,
+        pg: None,
+    }];
+    if let Some(pg) = PgDatabase::create().await {
+        out.push(TestDb {
+            url: pg.url.clone(),
+            _dir: TempDir::new().unwrap(),
+            pg: Some(pg),
+        });
+    }
+    out
+}
+
+async fn finish(db: TestDb) {
+    if let Some(pg) = db.pg {
+        pg.drop_database().await;
+    }
+}
+
+fn execution(id: &str, finished_at: Option<String>, waiting_until: Option<String>) -> Execution {
+    Execution {
+        id: id.to_owned(),
+        flow_id: "flow-1".into(),
+        flow_version: 1,
+        tenant: "t".into(),
+        user: "u".into(),
+        status: if finished_at.is_some() {
+            Status::Succeeded
+        } else {
+            Status::Running
+        },
+        trigger: TriggerInfo {
+            kind: "manual".into(),
+            request_id: None,
+            retry_of: None,
+        },
+        started_at: time::now_string(),
+        finished_at,
+        duration_ms: None,
+        counters: Counters::default(),
+        error: None,
+        response: None,
+        message: serde_json::json!({"data": {}}),
+        state: Some(RunState::default()),
+        waiting_until,
+        owner: None,
+        generation: 0,
+    }
+}
+
+async fn write(store: &Store, e: Execution) {
+    let cp = Checkpoint {
+        create_only: false,
+        execution: e,
+        steps: vec![],
+        events: vec![],
+    };
+    assert!(store.checkpoint(cp).await.unwrap());
+}
+
+async fn outbox_kinds(db: &Db) -> Vec<Envelope> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT payload FROM outbox ORDER BY seq")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    rows.iter().map(|p| serde_json::from_str(p).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn competing_claimers_fire_each_due_schedule_once_and_skip_missed_ticks() {
+    for test_db in databases().await {
+        let a = Store::new(Db::connect(&test_db.url, 4, MIGRATIONS).await.unwrap());
+        // PostgreSQL: two replicas with their own pools. SQLite has one owner process (standalone), whose single
+        // writer serialises concurrent claims.
+        let b = match test_db.pg {
+            Some(_) => Store::new(Db::connect(&test_db.url, 4, MIGRATIONS).await.unwrap()),
+            None => a.clone(),
+        };
+        let long_ago = time::format(time::now() - Duration::hours(5));
+        {
+            let mut tx = a.db().begin().await.unwrap();
+            for i in 0..50 {
+                a.put_flow(
+                    &mut tx,
+                    &format!("f{i}"),
+                    "t",
+                    "u",
+                    1,
+                    &serde_json::json!({}),
+                    true,
+                    &long_ago,
+                    Some(("*/5 * * * *", &long_ago)),
+                )
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+        let now = time::now();
+        let fire =
+            |flow: &str, due: &str, next: &str| Some(flowmate_execution::timers::tick(flow, due, next));
+        let (x, y) = tokio::join!(a.claim_schedules(now, 7, fire), b.claim_schedules(now, 7, fire));
+        let mut claimed = x.unwrap() + y.unwrap();
+        while claimed < 50 {
+            let n = a.claim_schedules(now, 7, fire).await.unwrap();
+            assert!(n > 0, "every due schedule is claimable");
+            claimed += n;
+        }
+        assert_eq!(claimed, 50);
+        assert_eq!(
+            a.claim_schedules(now, 100, fire).await.unwrap(),
+            0,
+            "nothing is due twice"
+        );
+        let events = outbox_kinds(a.db()).await;
+        let flows: HashSet<String> = events
+            .iter()
+            .map(|e| e.data["flowId"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(events.len(), 50, "five hours of missed ticks fire once per flow");
+        assert_eq!(flows.len(), 50);
+        let next = a.next_schedule().await.unwrap().unwrap();
+        assert!(
+            next > time::format(now),
+            "the next due time is in the future: {next}"
+        );
+        finish(test_db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn due_parked_executions_are_claimed_once_with_a_new_generation() {
+    for test_db in databases().await {
+        let store = Store::new(Db::connect(&test_db.url, 4, MIGRATIONS).await.unwrap());
+        let past = time::format(time::now() - Duration::seconds(1));
+        let future = time::format(time::now() + Duration::hours(1));
+        write(&store, execution("due", None, Some(past.clone()))).await;
+        write(&store, execution("later", None, Some(future.clone()))).await;
+        assert_eq!(store.next_wake().await.unwrap(), Some(past));
+        let now = time::now_string();
+        assert_eq!(store.claim_due(&now, 10).await.unwrap(), 1);
+        assert_eq!(store.claim_due(&now, 10).await.unwrap(), 0);
+        let due = store.execution("due").await.unwrap().unwrap();
+        assert_eq!(due.waiting_until, None);
+        assert_eq!(due.generation, 1);
+        let events = outbox_kinds(store.db()).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "execution.resume");
+        assert_eq!(
+            due.owner.as_deref(),
+            Some(events[0].id.as_str()),
+            "the resume message owns it"
+        );
+        // A checkpoint of the holder before the claim is fenced off.
+        let stale = Execution {
+            status: Status::Succeeded,
+            ..execution("due", Some(time::now_string()), None)
+        };
+        let cp = Checkpoint {
+            create_only: false,
+            execution: stale,
+            steps: vec![],
+            events: vec![],
+        };
+        assert!(
+            !store.checkpoint(cp).await.unwrap(),
+            "generation 0 may no longer write"
+        );
+        assert_eq!(
+            store.execution("later").await.unwrap().unwrap().waiting_until,
+            Some(future)
+        );
+        finish(test_db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_purge_deletes_only_executions_past_the_retention_in_batches() {
+    for test_db in databases().await {
+        let store = Store::new(Db::connect(&test_db.url, 4, MIGRATIONS).await.unwrap());
+        let old = time::format(time::now() - Duration::days(20));
+        for i in 0..5 {
+            write(&store, execution(&format!("old{i}"), Some(old.clone()), None)).await;
+        }
+        write(&store, execution("recent", Some(time::now_string()), None)).await;
+        write(&store, execution("running", None, None)).await;
+        let before = time::format(time::now() - Duration::days(14));
+        assert_eq!(store.purge(&before, 2).await.unwrap(), 2, "bounded batches");
+        assert_eq!(store.purge(&before, 2).await.unwrap(), 2);
+        assert_eq!(store.purge(&before, 2).await.unwrap(), 1);
+        assert_eq!(store.purge(&before, 2).await.unwrap(), 0);
+        assert!(store.execution("old0").await.unwrap().is_none());
+        assert!(store.execution("recent").await.unwrap().is_some());
+        assert!(store.execution("running").await.unwrap().is_some());
+        finish(test_db).await;
+    }
+}
