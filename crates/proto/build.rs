@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "flowmate/flows/v1/flows.proto",
         "flowmate/templates/v1/templates.proto",
         "flowmate/executions/v1/executions.proto",
+        "flowmate/webhooks/v1/webhooks.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

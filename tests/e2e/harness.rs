@@ -64,6 +64,8 @@ fn settings(dir: &TempDir) -> Settings {
         database_max_connections: 4,
         // Tests call HTTP servers they start on loopback.
         http_allow_private_network: true,
+        // Distributed services share it (standalone would create one in the data dir).
+        secrets_key: Some(SecretString::from("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")),
         ..Settings::default()
     }
 }
@@ -74,6 +76,7 @@ struct Databases {
     flows: PgDatabase,
     templates: PgDatabase,
     executions: PgDatabase,
+    webhooks: PgDatabase,
 }
 
 /// Starts FlowMate in `mode`; `None` when the mode's servers are not configured (never in CI).
@@ -96,6 +99,7 @@ pub async fn spawn_with(mode: Mode, adjust: impl FnOnce(&mut Settings)) -> Optio
                 flows: PgDatabase::create().await?,
                 templates: PgDatabase::create().await?,
                 executions: PgDatabase::create().await?,
+                webhooks: PgDatabase::create().await?,
             };
             let exchange = format!("flowmate.test.{}", uuid::Uuid::new_v4().simple());
             (Some(dbs), Some((amqp, exchange)))
@@ -162,12 +166,20 @@ impl App {
                     flowmate_execution::start(executions_config, connect().await, shutdown.clone())
                         .await
                         .expect("executions");
+                let mut webhooks_config = flowmate_webhook::WebhookConfig::from_settings(&settings);
+                webhooks_config.database_url = dbs.webhooks.url.clone();
+                webhooks_config.identity_url = identity_url.clone();
+                webhooks_config.flows_url = flows_url.clone();
+                let webhooks = flowmate_webhook::start(webhooks_config, connect().await, shutdown.clone())
+                    .await
+                    .expect("webhooks");
                 let (identity_url_copy, flows_url_copy) = (identity_url.clone(), flows_url.clone());
                 let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(&settings);
                 gateway_config.identity_url = identity_url;
                 gateway_config.flows_url = flows_url;
                 gateway_config.templates_url = format!("http://{}", templates.addr);
                 gateway_config.executions_url = format!("http://{}", executions.addr);
+                gateway_config.webhooks_url = format!("http://{}", webhooks.addr);
                 let gateway = flowmate_gateway::start(gateway_config, connect().await, shutdown.clone())
                     .await
                     .expect("gateway");
@@ -176,6 +188,7 @@ impl App {
                 self.identity_db = dbs.identity.url.clone();
                 self.tasks = vec![
                     gateway.task,
+                    webhooks.task,
                     executions.task,
                     templates.task,
                     flows.task,
@@ -266,7 +279,13 @@ impl App {
     pub async fn stop(mut self) {
         self.halt().await;
         if let Some(dbs) = self.databases.take() {
-            for db in [dbs.identity, dbs.flows, dbs.templates, dbs.executions] {
+            for db in [
+                dbs.identity,
+                dbs.flows,
+                dbs.templates,
+                dbs.executions,
+                dbs.webhooks,
+            ] {
                 db.drop_database().await;
             }
         }

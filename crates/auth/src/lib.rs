@@ -5,6 +5,7 @@
 mod keys;
 mod principal;
 mod revocation;
+pub mod secrets;
 pub mod sync;
 
 pub use keys::{PublicKey, Signer, Verifier, ALGORITHM};

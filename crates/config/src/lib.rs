@@ -41,6 +41,8 @@ pub struct Settings {
     pub templates_url: String,
     /// Where the gateway and other services reach the execution service (distributed mode).
     pub executions_url: String,
+    /// Where the gateway reaches the webhook service (distributed mode).
+    pub webhooks_url: String,
     /// The admin account created on first start.
     pub admin_username: String,
     /// Its password; when unset a random one is generated and printed once.
@@ -78,6 +80,17 @@ pub struct Settings {
     pub http_allow_private_network: bool,
     /// Default timeout of an `http` step, in milliseconds.
     pub http_timeout_ms: u64,
+    /// The key (32 bytes, base64) that encrypts secrets at rest such as webhook HMAC secrets. Standalone mode
+    /// creates one in `data_dir/secrets.key` when unset; distributed services that store or use such secrets
+    /// (flow-repository, webhook) need the same value.
+    pub secrets_key: Option<SecretString>,
+    /// How long a sync webhook waits for its execution before answering 202, in milliseconds.
+    pub webhook_sync_timeout_ms: u64,
+    /// Default per-flow webhook rate limit in requests per second (0: none); `flowSettings.webhooks.rateLimit`
+    /// overrides it per flow.
+    pub webhook_rate_limit_per_sec: f64,
+    /// The burst the default rate limit allows.
+    pub webhook_rate_limit_burst: u32,
 }
 
 impl Default for Settings {
@@ -93,6 +106,7 @@ impl Default for Settings {
             flows_url: "http://127.0.0.1:50052".into(),
             templates_url: "http://127.0.0.1:50053".into(),
             executions_url: "http://127.0.0.1:50054".into(),
+            webhooks_url: "http://127.0.0.1:50055".into(),
             admin_username: "admin@flowmate.local".into(),
             admin_password: None,
             default_tenant: "default".into(),
@@ -111,6 +125,10 @@ impl Default for Settings {
             expression_timeout_ms: 1_000,
             http_allow_private_network: false,
             http_timeout_ms: 30_000,
+            secrets_key: None,
+            webhook_sync_timeout_ms: 30_000,
+            webhook_rate_limit_per_sec: 0.0,
+            webhook_rate_limit_burst: 100,
         }
     }
 }
@@ -134,6 +152,11 @@ impl Settings {
     /// The database URL if one is configured.
     pub fn database_url(&self) -> Option<&str> {
         self.database_url.as_ref().map(|s| s.expose_secret())
+    }
+
+    /// The secrets key if one is configured.
+    pub fn secrets_key(&self) -> Option<&str> {
+        self.secrets_key.as_ref().map(|s| s.expose_secret())
     }
 
     /// The RabbitMQ URL if one is configured.

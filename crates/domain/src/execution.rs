@@ -36,4 +36,11 @@ pub struct WorkItem {
     /// The user on whose behalf it runs (manual runs and retries); otherwise the user who started the flow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// A caller waits for the result (sync webhooks): when the execution finishes, a copy of `execution.finished`
+    /// is published with this routing key, which the waiting replica's own queue is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
+
+/// The routing-key prefix of replies to waiting callers (see [`WorkItem::reply_to`]).
+pub const REPLY_PREFIX: &str = "execution.reply.";

@@ -49,3 +49,11 @@ pub mod executions {
         tonic::include_proto!("flowmate.executions.v1");
     }
 }
+
+/// The webhook service.
+pub mod webhooks {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("flowmate.webhooks.v1");
+    }
+}

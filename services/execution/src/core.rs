@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use flowmate_auth::Principal;
-use flowmate_bus::SharedBus;
 use flowmate_domain::{
     event::types,
     execution::{TriggerInfo, WorkItem},
@@ -24,7 +23,6 @@ use crate::{
 pub struct ExecutionCore {
     store: Store,
     registry: Arc<Registry>,
-    bus: SharedBus,
 }
 
 fn require(caller: &Principal, permission: &str) -> Result<()> {
@@ -53,9 +51,9 @@ fn manual_message(id: &str, body: Value) -> Value {
 }
 
 impl ExecutionCore {
-    /// Operations over `store`, publishing work on `bus`.
-    pub fn new(store: Store, registry: Arc<Registry>, bus: SharedBus) -> Self {
-        ExecutionCore { store, registry, bus }
+    /// Operations over `store`; work is queued through its outbox.
+    pub fn new(store: Store, registry: Arc<Registry>) -> Self {
+        ExecutionCore { store, registry }
     }
 
     /// A page of executions in the caller's scope (newest first unless `ascending`).
@@ -151,15 +149,8 @@ impl ExecutionCore {
         };
         match from {
             "" | "start" => {
-                let item = WorkItem {
-                    execution_id: new_id,
-                    flow_id: original.flow_id.clone(),
-                    trigger,
-                    message: original.message.clone(),
-                    user: Some(caller.user_id().to_owned()),
-                };
-                self.publish(item, &original.tenant).await?;
-                Ok(queued)
+                self.queue(&plan, new_id, trigger, original.message.clone(), caller.user_id())
+                    .await
             }
             "failed" => {
                 let Some(state) = original.state.filter(|_| original.status == Status::Failed) else {
@@ -167,6 +158,12 @@ impl ExecutionCore {
                         "Only a failed execution can be retried from its failed steps.".into(),
                     ));
                 };
+                if state.failed.is_empty() {
+                    return Err(ExecutionError::Conflict(
+                        "This execution has no failed step to run again (it failed on an edge); retry it from the start."
+                            .into(),
+                    ));
+                }
                 let tasks = state
                     .failed
                     .into_iter()
@@ -224,20 +221,36 @@ impl ExecutionCore {
             retry_of: None,
         };
         let message = manual_message(&id, body);
+        self.queue(&plan, id, trigger, message, caller.user_id()).await
+    }
+
+    /// Records a queued execution of `plan` and, in the same transaction, its trigger on the work queue: it is
+    /// visible (and cancellable) from this moment, and cannot be lost.
+    async fn queue(
+        &self,
+        plan: &crate::plan::Plan,
+        id: String,
+        trigger: TriggerInfo,
+        message: Value,
+        user: &str,
+    ) -> Result<Execution> {
+        let flow = &plan.flow;
         let item = WorkItem {
             execution_id: id.clone(),
-            flow_id: flow_id.to_owned(),
+            flow_id: flow.id.clone(),
             trigger: trigger.clone(),
             message: message.clone(),
-            user: Some(caller.user_id().to_owned()),
+            user: Some(user.to_owned()),
+            reply_to: None,
         };
-        self.publish(item, &flow.body.tenant).await?;
-        Ok(Execution {
+        let data = serde_json::to_value(&item).map_err(|e| ExecutionError::Internal(e.to_string()))?;
+        let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, data).with_tenant(flow.body.tenant.clone());
+        let execution = Execution {
             id,
-            flow_id: flow_id.to_owned(),
+            flow_id: flow.id.clone(),
             flow_version: flow.version,
             tenant: flow.body.tenant.clone(),
-            user: caller.user_id().to_owned(),
+            user: user.to_owned(),
             status: Status::Queued,
             trigger,
             started_at: time::now_string(),
@@ -246,20 +259,23 @@ impl ExecutionCore {
             counters: Default::default(),
             error: None,
             response: None,
-            message,
-            state: None,
+            message: message.clone(),
+            state: Some(RunState {
+                tasks: std::iter::once(Task {
+                    node: plan.trigger.clone(),
+                    msg: message,
+                    attempt: 1,
+                    due: None,
+                    waited: false,
+                })
+                .collect(),
+                ..RunState::default()
+            }),
             waiting_until: None,
-            owner: None,
+            owner: Some(event.id.clone()),
             generation: 0,
-        })
-    }
-
-    async fn publish(&self, item: WorkItem, tenant: &str) -> Result<()> {
-        let data = serde_json::to_value(&item).map_err(|e| ExecutionError::Internal(e.to_string()))?;
-        let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, data).with_tenant(tenant);
-        self.bus
-            .publish(&event)
-            .await
-            .map_err(|e| ExecutionError::Bus(e.to_string()))
+        };
+        self.store.insert_queued(&execution, &event).await?;
+        Ok(execution)
     }
 }

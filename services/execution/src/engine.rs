@@ -81,11 +81,22 @@ impl Engine {
     /// `flow.execute`: create the execution (idempotent on its id) and run it; a redelivery of a trigger whose
     /// execution is under way continues from its checkpoint.
     pub async fn execute(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let item: WorkItem = serde_json::from_value(envelope.data.clone())
+        let mut item: WorkItem = serde_json::from_value(envelope.data.clone())
             .map_err(|e| HandlerError::Reject(format!("not a work item: {e}")))?;
         Id::parse(&item.execution_id).map_err(|_| HandlerError::Reject("invalid execution id".into()))?;
         if let Some(existing) = self.store.execution(&item.execution_id).await.map_err(retry)? {
-            return self.take_over(existing, envelope).await;
+            if existing.flow_id == item.flow_id {
+                return self.take_over(existing, envelope).await;
+            }
+            // A caller-chosen request id that another flow's execution already has: this trigger still runs, under
+            // an id of its own (its trigger keeps the request id).
+            let fresh = Id::new().into_string();
+            tracing::warn!(request_id = %item.execution_id, execution_id = %fresh, flow_id = %item.flow_id,
+                           "request id already used by another flow's execution; running under a new id");
+            item.trigger
+                .request_id
+                .get_or_insert_with(|| item.execution_id.clone());
+            item.execution_id = fresh;
         }
         if let Some(sent) = time::parse(&envelope.time) {
             let lag = (time::now() - sent).num_milliseconds().max(0) as f64 / 1000.0;
@@ -108,6 +119,7 @@ impl Engine {
                 })
                 .into_iter()
                 .collect(),
+            reply_to: item.reply_to.clone(),
             ..RunState::default()
         };
         let execution = Execution {
@@ -171,17 +183,26 @@ impl Engine {
             return Ok(());
         }
         let first_run = execution.status == Status::Queued;
+        // Even a first run takes the execution with a new generation: a duplicate of its message running at the
+        // same time can then never write over it.
+        match self
+            .store
+            .take_over(&execution.id, &envelope.id, execution.generation)
+            .await
+            .map_err(retry)?
+        {
+            Some(generation) => execution.generation = generation,
+            None => return Ok(()),
+        }
         if !first_run {
-            match self
-                .store
-                .take_over(&execution.id, &envelope.id, execution.generation)
-                .await
-                .map_err(retry)?
-            {
-                Some(generation) => execution.generation = generation,
-                None => return Ok(()),
-            }
             tracing::info!(execution_id = %execution.id, "continuing an execution from its checkpoint");
+        }
+        if execution.state.is_none() {
+            // The checkpoint is unreadable: running "nothing" would report a false success.
+            return Err(HandlerError::Reject(format!(
+                "execution {} has no readable checkpoint",
+                execution.id
+            )));
         }
         execution.status = Status::Running;
         let plan = self.registry.get(&execution.flow_id).await.map_err(retry)?;
@@ -383,14 +404,16 @@ impl Engine {
             Some(SaveData::All) | None => state.last.clone().map(|v| self.clip(&v)),
             _ => None,
         };
-        let event = Envelope::new(
-            types::EXECUTION_FINISHED,
-            SOURCE,
-            json!({"executionId": execution.id, "flowId": execution.flow_id, "tenant": execution.tenant,
-                   "status": execution.status.as_str(), "output": state.last, "response": state.response,
-                   "error": execution.error, "durationMs": execution.duration_ms}),
-        )
-        .with_tenant(execution.tenant.clone());
+        let data = json!({"executionId": execution.id, "flowId": execution.flow_id, "tenant": execution.tenant,
+                          "status": execution.status.as_str(), "output": state.last, "response": state.response,
+                          "error": execution.error, "durationMs": execution.duration_ms});
+        let mut events = Vec::with_capacity(2);
+        if let Some(reply_to) = state.reply_to.take() {
+            events.push(Envelope::new(reply_to, SOURCE, data.clone()).with_tenant(execution.tenant.clone()));
+        }
+        events.push(
+            Envelope::new(types::EXECUTION_FINISHED, SOURCE, data).with_tenant(execution.tenant.clone()),
+        );
         // A failed execution keeps what a retry "from failed" needs; a successful one keeps nothing.
         execution.state = failed.then(|| {
             state.tasks.clear();
@@ -401,7 +424,7 @@ impl Engine {
             create_only: false,
             execution: execution.clone(),
             steps,
-            events: vec![event],
+            events,
         };
         if self.store.checkpoint(cp).await.map_err(HandlerError::Retry)? {
             metrics::counter!("flowmate_executions_finished_total", "status" => execution.status.as_str())

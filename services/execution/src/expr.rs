@@ -11,6 +11,32 @@ use serde_json::Value;
 
 /// The deepest an evaluation may recurse.
 const MAX_DEPTH: usize = 512;
+/// The longest expression accepted.
+const MAX_LENGTH: usize = 20_000;
+/// The deepest bracket nesting accepted: the parser recurses per level, and a stack overflow is not a panic
+/// that could be caught.
+const MAX_NESTING: usize = 128;
+
+/// Refuses expressions too long or too deeply nested to parse safely.
+fn bounded(expression: &str) -> Result<(), String> {
+    if expression.len() > MAX_LENGTH {
+        return Err(format!("longer than {MAX_LENGTH} characters"));
+    }
+    let mut depth = 0usize;
+    for c in expression.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(format!("nested deeper than {MAX_NESTING} levels"));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// What an expression sees.
 #[derive(Clone, Copy)]
@@ -32,6 +58,7 @@ pub struct Limits {
 
 /// Whether `expression` compiles; the error says why not.
 pub fn check(expression: &str) -> Result<(), String> {
+    bounded(expression)?;
     guarded(|| {
         let arena = Bump::new();
         JsonAta::new(expression, &arena)
@@ -42,6 +69,7 @@ pub fn check(expression: &str) -> Result<(), String> {
 
 /// Evaluates `expression`; `None` when the result is undefined (JSONata's "nothing").
 pub fn eval(expression: &str, scope: Scope<'_>, limits: Limits) -> Result<Option<Value>, String> {
+    bounded(expression)?;
     guarded(|| {
         let arena = Bump::new();
         let program = JsonAta::new(expression, &arena).map_err(|e| format!("does not compile: {e}"))?;
@@ -256,6 +284,10 @@ mod tests {
         let recursion = "($f := function($n){ $f($n + 1) }; $f(0))";
         let err = ev(recursion, json!({})).unwrap_err();
         assert!(!err.is_empty());
+        let deep = format!("{}1{}", "(".repeat(20_000), ")".repeat(20_000));
+        assert_eq!(check(&deep), Err("longer than 20000 characters".into()));
+        let nested = format!("{}1{}", "(".repeat(500), ")".repeat(500));
+        assert_eq!(check(&nested), Err("nested deeper than 128 levels".into()));
     }
 
     #[test]

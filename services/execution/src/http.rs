@@ -16,6 +16,9 @@ use serde_json::{Map, Value};
 
 use crate::model::StepError;
 
+/// The longest an `http` step may wait for its answer, whatever it asks for.
+const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The largest response body an `http` step reads.
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
@@ -62,17 +65,40 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || (o[0] == 100 && (o[1] & 0xc0) == 64)
                 || o[0] == 0
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || o[0] >= 240
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_internal(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let seg = v6.segments();
+            let first = seg[0];
+            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16) embed an IPv4 address.
+            let embedded = if seg[..6] == [0, 0, 0, 0, 0, 0] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                Some(std::net::Ipv4Addr::new(
+                    (seg[6] >> 8) as u8,
+                    seg[6] as u8,
+                    (seg[7] >> 8) as u8,
+                    seg[7] as u8,
+                ))
+            } else if first == 0x2002 {
+                Some(std::net::Ipv4Addr::new(
+                    (seg[1] >> 8) as u8,
+                    seg[1] as u8,
+                    (seg[2] >> 8) as u8,
+                    seg[2] as u8,
+                ))
+            } else {
+                None
+            };
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
+                || embedded.is_some_and(|v4| !v4.is_unspecified() && is_internal(IpAddr::V4(v4)))
         }
     }
 }
@@ -93,7 +119,9 @@ impl HttpCaller {
     pub fn new(allow_private: bool, default_timeout: Duration) -> anyhow::Result<HttpCaller> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("FlowMate/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(30));
+            .pool_idle_timeout(Duration::from_secs(30))
+            // A proxy from the environment would resolve targets itself, around the private-network guard.
+            .no_proxy();
         if !allow_private {
             builder = builder
                 .dns_resolver(Arc::new(GuardedResolver))
@@ -141,11 +169,13 @@ impl HttpCaller {
             .to_ascii_uppercase();
         let method =
             Method::from_bytes(method.as_bytes()).map_err(|_| fail(format!("invalid method {method:?}")))?;
+        // Capped, so one step cannot hold its trigger past the broker's delivery timeout.
         let timeout = fields
             .get("timeoutMs")
             .and_then(Value::as_u64)
             .map(Duration::from_millis)
-            .unwrap_or(self.default_timeout);
+            .unwrap_or(self.default_timeout)
+            .min(MAX_TIMEOUT);
         let mut request = self.client.request(method.clone(), url.clone()).timeout(timeout);
         if let Some(Value::Object(headers)) = fields.get("headers") {
             for (k, v) in headers {

@@ -118,7 +118,9 @@ pub async fn start(
         .subscribe(
             SubscribeOptions {
                 prefetch: config.concurrency,
-                max_attempts: 10,
+                // Transient failures (a database failover) are retried for about 50 minutes before a trigger is
+                // dead-lettered; triggers that can never run are rejected at once.
+                max_attempts: 100,
                 retry_backoff: Duration::from_millis(500),
                 ..SubscribeOptions::new(WORK_QUEUE, &[types::FLOW_EXECUTE, types::EXECUTION_RESUME])
             },
@@ -140,7 +142,7 @@ pub async fn start(
         shutdown.clone(),
     );
 
-    let core = Arc::new(core::ExecutionCore::new(store, registry, bus.clone()));
+    let core = Arc::new(core::ExecutionCore::new(store, registry));
     let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
     let addr = listener.local_addr()?;
     let server = ExecutionsServer::new(grpc::ExecutionGrpc::new(core, verifier.clone()))

@@ -70,7 +70,8 @@ impl Lifecycle {
         let reply = match &compiled {
             Ok(plan) => {
                 let schedule = next_due(plan);
-                self.store
+                let applied = self
+                    .store
                     .put_flow(
                         &mut tx,
                         &flow.id,
@@ -84,6 +85,9 @@ impl Lifecycle {
                     )
                     .await
                     .map_err(retry)?;
+                if !applied {
+                    return Ok(()); // a later change was applied by another replica
+                }
                 Envelope::new(
                     types::FLOW_STARTED,
                     SOURCE,
@@ -92,7 +96,8 @@ impl Lifecycle {
             }
             Err(reason) => {
                 tracing::info!(flow_id = %flow.id, %reason, "flow cannot start");
-                self.store
+                let applied = self
+                    .store
                     .put_flow(
                         &mut tx,
                         &flow.id,
@@ -106,6 +111,9 @@ impl Lifecycle {
                     )
                     .await
                     .map_err(retry)?;
+                if !applied {
+                    return Ok(()); // a later change was applied by another replica
+                }
                 Envelope::new(
                     types::FLOW_FAILED,
                     SOURCE,
@@ -138,7 +146,8 @@ impl Lifecycle {
         if self.is_stale(&mut tx, id, &event.time).await.map_err(retry)? {
             return Ok(());
         }
-        self.store
+        let applied = self
+            .store
             .put_flow(
                 &mut tx,
                 id,
@@ -152,6 +161,9 @@ impl Lifecycle {
             )
             .await
             .map_err(retry)?;
+        if !applied {
+            return Ok(()); // a later change was applied by another replica
+        }
         let reply = Envelope::new(types::FLOW_STOPPED, SOURCE, json!({"flowId": id})).with_tenant(tenant);
         outbox::enqueue(&mut tx, &reply).await.map_err(retry)?;
         tx.commit().await.map_err(retry)?;
@@ -234,6 +246,7 @@ async fn reconcile(
             .list_active_flows(ListActiveFlowsRequest {
                 limit: 500,
                 after_id: after.clone(),
+                ids: vec![],
             })
             .await?
             .into_inner();

@@ -171,6 +171,9 @@ pub struct RunState {
     /// Step counts.
     #[serde(default)]
     pub counters: Counters,
+    /// Where a waiting caller expects the result (routing key), if one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 impl Default for RunState {
@@ -184,6 +187,7 @@ impl Default for RunState {
             last: None,
             error: None,
             counters: Counters::default(),
+            reply_to: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The flows this replica may run, compiled, cached in memory. Fed by this replica's own lifecycle handling and,
 //! for changes made by other replicas, by a per-replica copy of `flow.started` / `flow.stopped`; a miss reads
-//! the shared database.
+//! the shared database. Because such a copy can be lost (the per-replica queue goes away with a broken broker
+//! connection), an entry older than a few seconds is revalidated with one primary-key read before it is used.
 
 use std::{
     collections::HashMap,
@@ -8,6 +9,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, RwLock,
     },
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -20,11 +22,20 @@ use crate::{plan::Plan, store::Store};
 
 /// The most entries kept; beyond it the cache starts over (it is only a cache).
 const MAX_ENTRIES: usize = 100_000;
+/// How long an entry is used without looking at the database.
+const FRESH: Duration = Duration::from_secs(2);
+
+struct Entry {
+    plan: Option<Arc<Plan>>,
+    /// `running_flows.changed_at` and `active` when loaded.
+    marker: Option<(String, bool)>,
+    checked: Instant,
+}
 
 /// Compiled running flows by id (`None`: known not to run here).
 pub struct Registry {
     store: Store,
-    cache: RwLock<HashMap<String, Option<Arc<Plan>>>>,
+    cache: RwLock<HashMap<String, Entry>>,
     epoch: AtomicU64,
 }
 
@@ -40,12 +51,26 @@ impl Registry {
 
     /// The flow's plan if it runs.
     pub async fn get(&self, flow_id: &str) -> Result<Option<Arc<Plan>>, StoreError> {
-        if let Ok(cache) = self.cache.read() {
-            if let Some(hit) = cache.get(flow_id) {
-                return Ok(hit.clone());
+        let cached = self.cache.read().ok().and_then(|cache| {
+            cache
+                .get(flow_id)
+                .map(|e| (e.plan.clone(), e.marker.clone(), e.checked.elapsed() < FRESH))
+        });
+        if let Some((plan, marker, fresh)) = cached {
+            if fresh {
+                return Ok(plan);
+            }
+            if self.store.flow_marker(flow_id).await? == marker {
+                if let Ok(mut cache) = self.cache.write() {
+                    if let Some(e) = cache.get_mut(flow_id) {
+                        e.checked = Instant::now();
+                    }
+                }
+                return Ok(plan);
             }
         }
         let epoch = self.epoch.load(Ordering::Acquire);
+        let marker = self.store.flow_marker(flow_id).await?;
         let plan = match self.store.running_flow(flow_id).await? {
             None => None,
             Some(running) => {
@@ -66,7 +91,14 @@ impl Registry {
                 if cache.len() >= MAX_ENTRIES {
                     cache.clear();
                 }
-                cache.insert(flow_id.to_owned(), plan.clone());
+                cache.insert(
+                    flow_id.to_owned(),
+                    Entry {
+                        plan: plan.clone(),
+                        marker,
+                        checked: Instant::now(),
+                    },
+                );
             }
         }
         Ok(plan)

@@ -106,6 +106,16 @@ impl Store {
         })
     }
 
+    /// When the flow's state last changed and whether it runs (cheap revalidation of cached plans).
+    pub async fn flow_marker(&self, id: &str) -> Result<Option<(String, bool)>, StoreError> {
+        let row = sqlx::query("SELECT changed_at, active FROM running_flows WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| Ok((r.try_get("changed_at")?, r.try_get::<i64, _>("active")? == 1)))
+            .transpose()
+    }
+
     /// When the flow's state last changed here (to ignore events older than that).
     pub async fn flow_changed_at(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
         Ok(
@@ -116,7 +126,8 @@ impl Store {
         )
     }
 
-    /// Records a flow as running (`active`) or stopped, with its schedule.
+    /// Records a flow as running (`active`) or stopped, with its schedule — unless a change at or after
+    /// `changed_at` was recorded already (another replica applied a later event). Returns whether it applied.
     #[allow(clippy::too_many_arguments)]
     pub async fn put_flow(
         &self,
@@ -129,12 +140,13 @@ impl Store {
         active: bool,
         changed_at: &str,
         schedule: Option<(&str, &str)>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let applied = sqlx::query(
             "INSERT INTO running_flows (id, tenant, started_by, version, document, active, changed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, \
              started_by = excluded.started_by, version = excluded.version, document = excluded.document, \
-             active = excluded.active, changed_at = excluded.changed_at",
+             active = excluded.active, changed_at = excluded.changed_at \
+             WHERE running_flows.changed_at <= excluded.changed_at",
         )
         .bind(id)
         .bind(tenant)
@@ -144,7 +156,12 @@ impl Store {
         .bind(i64::from(active))
         .bind(changed_at)
         .execute(&mut **tx)
-        .await?;
+        .await?
+        .rows_affected()
+            > 0;
+        if !applied {
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM schedules WHERE flow_id = $1")
             .bind(id)
             .execute(&mut **tx)
@@ -157,7 +174,7 @@ impl Store {
                 .execute(&mut **tx)
                 .await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Ids of the flows this service runs.
@@ -524,7 +541,8 @@ async fn upsert(tx: &mut Tx, e: &Execution, create_only: bool) -> Result<bool, S
         "DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, \
          duration_ms = excluded.duration_ms, counters = excluded.counters, error = excluded.error, \
          response = excluded.response, state = excluded.state, waiting_until = excluded.waiting_until, \
-         owner = excluded.owner WHERE executions.status <> 'cancelled' AND executions.generation = excluded.generation"
+         owner = excluded.owner WHERE executions.status <> 'cancelled' AND executions.generation = excluded.generation \
+         AND executions.flow_id = excluded.flow_id"
     };
     let sql = format!(
         "INSERT INTO executions (id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \

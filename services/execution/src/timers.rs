@@ -39,6 +39,7 @@ pub fn tick(flow_id: &str, due: &str, next: &str) -> Envelope {
         },
         message,
         user: None,
+        reply_to: None,
     };
     Envelope::new(
         types::FLOW_EXECUTE,

@@ -17,6 +17,8 @@ pub struct FlowConfig {
     pub identity_url: String,
     /// Deadline of calls to identity.
     pub rpc_timeout: Duration,
+    /// The key sealing webhook HMAC secrets (base64, 32 bytes); without it such secrets cannot be stored.
+    pub secrets_key: Option<String>,
 }
 
 impl std::fmt::Debug for FlowConfig {
@@ -39,6 +41,7 @@ impl FlowConfig {
             grpc_addr: s.grpc_addr.clone(),
             identity_url: s.identity_url.clone(),
             rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
+            secrets_key: s.secrets_key().map(str::to_owned),
         }
     }
 }

@@ -25,6 +25,7 @@ const UPDATE_ATTEMPTS: usize = 3;
 /// Business rules of the flow context, over a [`FlowStore`].
 pub struct FlowCore {
     pub(crate) store: Arc<dyn FlowStore>,
+    secrets: Option<Arc<flowmate_auth::secrets::SecretBox>>,
 }
 
 /// Fails with `MISSING_PERMISSION` unless the caller holds `permission`.
@@ -65,7 +66,13 @@ fn change_event(kind: &str, flow: &Flow, caller: &Principal) -> Result<Envelope>
 impl FlowCore {
     /// A core over `store`.
     pub fn new(store: Arc<dyn FlowStore>) -> Self {
-        FlowCore { store }
+        FlowCore { store, secrets: None }
+    }
+
+    /// Seals webhook HMAC secrets with `secrets` (without it, flows cannot store one).
+    pub fn with_secrets(mut self, secrets: Option<Arc<flowmate_auth::secrets::SecretBox>>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// A page of flows in the caller's scope (`filter[user]` narrows it, never widens it).
@@ -108,6 +115,7 @@ impl FlowCore {
 
     async fn create_one(&self, caller: &Principal, body: Value) -> Result<Flow> {
         let mut body = validate_body(&body).map_err(FlowError::Invalid)?;
+        crate::webhooks::prepare(&mut body, None, self.secrets.as_deref()).map_err(FlowError::Invalid)?;
         if !caller.is_admin() || body.tenant.is_empty() {
             body.tenant = caller.tenant().to_owned();
         }
@@ -159,6 +167,8 @@ impl FlowCore {
                 merged.insert(key.clone(), value.clone());
             }
             let mut body = validate_body(&Value::Object(merged)).map_err(FlowError::Invalid)?;
+            crate::webhooks::prepare(&mut body, Some(&current.body), self.secrets.as_deref())
+                .map_err(FlowError::Invalid)?;
             if !caller.is_admin() || body.tenant.is_empty() {
                 body.tenant = current.body.tenant.clone();
             }

@@ -48,7 +48,13 @@ fn parse_json(text: &str) -> Result<Value, Status> {
     serde_json::from_str(text).map_err(|e| invalid(&format!("Invalid JSON: {e}")))
 }
 
+/// A flow as API callers see it (write-only secrets masked).
 fn document(flow: &Flow) -> Result<pb::FlowDocument, Status> {
+    internal_document(&crate::webhooks::masked(flow))
+}
+
+/// A flow for other services (sealed secrets kept).
+fn internal_document(flow: &Flow) -> Result<pb::FlowDocument, Status> {
     serde_json::to_string(flow)
         .map(|json| pb::FlowDocument { json })
         .map_err(|e| status(FlowError::Internal(e.to_string())))
@@ -210,6 +216,14 @@ impl pb::flow_repository_server::FlowRepository for FlowGrpc {
         request: Request<pb::ListActiveFlowsRequest>,
     ) -> Result<Response<pb::ListActiveFlowsResponse>, Status> {
         let r = request.into_inner();
+        if !r.ids.is_empty() {
+            let flows = self.core.active_by_ids(&r.ids).await.map_err(status)?;
+            let flows = flows.iter().map(internal_document).collect::<Result<_, _>>()?;
+            return Ok(Response::new(pb::ListActiveFlowsResponse {
+                flows,
+                next_after_id: String::new(),
+            }));
+        }
         let limit = if r.limit == 0 { 500 } else { r.limit };
         let flows = self.core.list_active(&r.after_id, limit).await.map_err(status)?;
         let next_after_id = if flows.len() as u32 == limit.min(1000) {
@@ -217,7 +231,7 @@ impl pb::flow_repository_server::FlowRepository for FlowGrpc {
         } else {
             String::new()
         };
-        let flows = flows.iter().map(document).collect::<Result<_, _>>()?;
+        let flows = flows.iter().map(internal_document).collect::<Result<_, _>>()?;
         Ok(Response::new(pb::ListActiveFlowsResponse {
             flows,
             next_after_id,

@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod lifecycle;
 pub mod model;
 pub mod store;
+pub mod webhooks;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -54,7 +55,15 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let db = Db::connect(&config.database_url, config.max_connections, MIGRATIONS).await?;
-    let core = Arc::new(core::FlowCore::new(Arc::new(store::SqlStore::new(db.clone()))));
+    let secrets = match config.secrets_key.as_deref() {
+        Some(key) => Some(Arc::new(flowmate_auth::secrets::SecretBox::from_base64(key)?)),
+        None => {
+            tracing::warn!("no secrets key configured: flows cannot store webhook HMAC secrets");
+            None
+        }
+    };
+    let core =
+        Arc::new(core::FlowCore::new(Arc::new(store::SqlStore::new(db.clone()))).with_secrets(secrets));
 
     let keys: Arc<dyn KeySource> = Arc::new(GrpcKeySource::new(&config.identity_url, config.rpc_timeout)?);
     let verifier = Arc::new(Verifier::new());

@@ -137,6 +137,11 @@ impl FlowCore {
         Ok(())
     }
 
+    /// Those of `ids` (at most 1000) that are active, for other services catching up with one flow.
+    pub async fn active_by_ids(&self, ids: &[String]) -> Result<Vec<Flow>> {
+        self.store.active_by_ids(&ids[..ids.len().min(1000)]).await
+    }
+
     /// Active flows after `after` (by id), for other services' warm starts.
     pub async fn list_active(&self, after: &str, limit: u32) -> Result<Vec<Flow>> {
         self.store.list_active(after, limit.clamp(1, 1000)).await

@@ -109,6 +109,8 @@ pub trait FlowStore: Send + Sync + 'static {
     async fn transition(&self, id: &str, transition: Transition<'_>) -> Result<Outcome>;
     /// Active flows with ids after `after`, by id, at most `limit`.
     async fn list_active(&self, after: &str, limit: u32) -> Result<Vec<Flow>>;
+    /// Those of `ids` that are active.
+    async fn active_by_ids(&self, ids: &[String]) -> Result<Vec<Flow>>;
     /// Forgets processed event ids older than `before` (RFC 3339); returns how many.
     async fn prune_processed(&self, before: &str) -> Result<u64>;
 }

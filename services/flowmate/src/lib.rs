@@ -33,11 +33,16 @@ impl Standalone {
 /// Starts every service in this process until `shutdown` is cancelled.
 ///
 /// Services bind gRPC to `127.0.0.1:0`; only the gateway listens on `settings.http_addr`. Each service gets its own
-/// SQLite file under `settings.data_dir` (`identity.db`, `flows.db`, `templates.db`, `executions.db`) and they share the embedded queue (`bus.db`), unless
+/// SQLite file under `settings.data_dir` (`identity.db`, `flows.db`, `templates.db`, `executions.db`, `webhooks.db`; the secrets key in `secrets.key`) and they share the embedded queue (`bus.db`), unless
 /// `amqp_url` points at RabbitMQ.
 pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<Standalone> {
     std::fs::create_dir_all(&settings.data_dir)?;
     let bus = flowmate_bus::open(settings.amqp_url(), &settings.amqp_exchange, &settings.data_dir).await?;
+    // Webhook HMAC secrets are sealed with this key; standalone keeps it beside the data unless one is configured.
+    let secrets_key = match settings.secrets_key() {
+        Some(key) => key.to_owned(),
+        None => flowmate_auth::secrets::key_file(&settings.data_dir.join("secrets.key"))?,
+    };
 
     let mut identity_config = flowmate_identity::IdentityConfig::from_settings(settings);
     identity_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("identity.db"));
@@ -49,6 +54,7 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     flows_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("flows.db"));
     flows_config.grpc_addr = "127.0.0.1:0".into();
     flows_config.identity_url = identity_url.clone();
+    flows_config.secrets_key = Some(secrets_key.clone());
     let flows = flowmate_flow_repository::start(flows_config, bus.clone(), shutdown.clone()).await?;
 
     let flows_url = format!("http://{}", flows.addr);
@@ -67,11 +73,20 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     executions_config.flows_url = flows_url.clone();
     let executions = flowmate_execution::start(executions_config, bus.clone(), shutdown.clone()).await?;
 
+    let mut webhooks_config = flowmate_webhook::WebhookConfig::from_settings(settings);
+    webhooks_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("webhooks.db"));
+    webhooks_config.grpc_addr = "127.0.0.1:0".into();
+    webhooks_config.identity_url = identity_url.clone();
+    webhooks_config.flows_url = flows_url.clone();
+    webhooks_config.secrets_key = Some(secrets_key.clone());
+    let webhooks = flowmate_webhook::start(webhooks_config, bus.clone(), shutdown.clone()).await?;
+
     let mut gateway_config = flowmate_gateway::GatewayConfig::from_settings(settings);
     gateway_config.identity_url = identity_url;
     gateway_config.flows_url = flows_url;
     gateway_config.templates_url = format!("http://{}", templates.addr);
     gateway_config.executions_url = format!("http://{}", executions.addr);
+    gateway_config.webhooks_url = format!("http://{}", webhooks.addr);
     let gateway = flowmate_gateway::start(gateway_config, bus.clone(), shutdown).await?;
 
     Ok(Standalone {

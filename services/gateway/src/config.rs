@@ -17,6 +17,8 @@ pub struct GatewayConfig {
     pub templates_url: String,
     /// The execution service's gRPC address.
     pub executions_url: String,
+    /// The webhook service's gRPC address.
+    pub webhooks_url: String,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
     /// Deadline of each call to a service.
@@ -34,6 +36,7 @@ impl GatewayConfig {
             flows_url: s.flows_url.clone(),
             templates_url: s.templates_url.clone(),
             executions_url: s.executions_url.clone(),
+            webhooks_url: s.webhooks_url.clone(),
             body_limit_bytes: s.body_limit_bytes,
             rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
             auth_refresh: Duration::from_secs(30),

@@ -36,7 +36,7 @@ use utoipa_scalar::{Scalar, Servable};
 
 pub use crate::config::GatewayConfig;
 use crate::{
-    clients::{GrpcExecutions, GrpcFlows, GrpcIdentity, GrpcTemplates},
+    clients::{GrpcExecutions, GrpcFlows, GrpcIdentity, GrpcTemplates, GrpcWebhooks},
     error::ApiError,
     state::AppState,
 };
@@ -74,11 +74,17 @@ pub async fn start(
         Arc::new(GrpcTemplates::new(&config.templates_url, config.rpc_timeout)?);
     let executions: Arc<dyn clients::ExecutionsApi> =
         Arc::new(GrpcExecutions::new(&config.executions_url, config.rpc_timeout)?);
+    // A sync webhook may wait for its execution for minutes; the webhook service bounds the wait itself.
+    let webhooks: Arc<dyn clients::WebhooksApi> = Arc::new(GrpcWebhooks::new(
+        &config.webhooks_url,
+        config.rpc_timeout.max(Duration::from_secs(600)),
+    )?);
     let state = AppState {
         identity,
         flows,
         templates,
         executions,
+        webhooks,
         verifier,
     };
     let app = router(state.clone(), config.body_limit_bytes);
@@ -116,6 +122,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(routes::flows::router())
         .merge(routes::templates::router())
         .merge(routes::executions::router())
+        .merge(routes::hooks::router())
         .nest("/api/users", users.clone())
         .nest("/users", users)
         .nest("/api/tenants", routes::tenants::router())

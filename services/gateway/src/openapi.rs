@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::routes::{auth, executions, flows, roles, templates, tenants, users};
+use crate::routes::{auth, executions, flows, hooks, roles, templates, tenants, users};
 
 /// The FlowMate REST API.
 #[derive(OpenApi)]
@@ -21,7 +21,7 @@ use crate::routes::{auth, executions, flows, roles, templates, tenants, users};
         templates::list, templates::create, templates::get_one, templates::update, templates::remove,
         templates::versions, templates::generate,
         executions::list, executions::get_one, executions::counts, executions::retry, executions::cancel,
-        executions::run, executions::components,
+        executions::run, executions::components, hooks::hook,
     ),
     components(schemas(
         flowmate_api::ErrorBody, flowmate_api::ErrorItem,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use flowmate_auth::Verifier;
 
-use crate::clients::{ExecutionsApi, FlowsApi, IdentityApi, TemplatesApi};
+use crate::clients::{ExecutionsApi, FlowsApi, IdentityApi, TemplatesApi, WebhooksApi};
 
 /// Clients of the services behind the gateway, and the token verifier.
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct AppState {
     pub templates: Arc<dyn TemplatesApi>,
     /// The execution service.
     pub executions: Arc<dyn ExecutionsApi>,
+    /// The webhook service.
+    pub webhooks: Arc<dyn WebhooksApi>,
     /// Verifies bearer tokens locally with identity's public key and the revocation list.
     pub verifier: Arc<Verifier>,
 }

@@ -238,6 +238,22 @@ impl FlowStore for SqlStore {
         Ok(rows.iter().map(rows::flow).collect::<Result<_, _>>()?)
     }
 
+    async fn active_by_ids(&self, ids: &[String]) -> Result<Vec<Flow>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM flows WHERE status = 'active' AND id IN ({}) ORDER BY id",
+            flowmate_store::placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(self.db.pool()).await.map_err(StoreError::from)?;
+        Ok(rows.iter().map(rows::flow).collect::<Result<_, _>>()?)
+    }
+
     async fn prune_processed(&self, before: &str) -> Result<u64> {
         let mut tx = self.db.begin().await?;
         let n = sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")

@@ -5,8 +5,10 @@ mod executions;
 mod flows;
 mod identity;
 mod templates;
+mod webhooks;
 
 pub use executions::{ExecutionsApi, GrpcExecutions};
 pub use flows::{FlowsApi, GrpcFlows, ItemResult, StatusResult};
 pub use identity::{GrpcIdentity, IdentityApi, UserFilter};
 pub use templates::{GrpcTemplates, TemplatesApi};
+pub use webhooks::{GrpcWebhooks, WebhooksApi};

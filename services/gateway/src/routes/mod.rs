@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod executions;
 pub mod flows;
+pub mod hooks;
 pub mod roles;
 pub mod templates;
 pub mod tenants;

@@ -1,0 +1,284 @@
+//! The active flows, in memory, so the hot path reads no database. Fed by a per-replica copy of
+//! `flow.starting` (which carries the document), `flow.started` (which makes it active) and `flow.stopping`
+//! (which removes it at once); filled at start from the flow repository, and for a `flow.started` whose
+//! `flow.starting` this replica never saw, by asking for that one flow.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use flowmate_auth::secrets::SecretBox;
+use flowmate_bus::{Delivery, Handler, HandlerError};
+use flowmate_domain::{event::types, flow::Flow};
+use flowmate_proto::flows::v1::{flow_repository_client::FlowRepositoryClient, ListActiveFlowsRequest};
+use serde_json::Value;
+use tonic::transport::Channel;
+
+/// `flowSettings.webhooks` of an active flow, ready to use.
+#[derive(Debug, Clone, Default)]
+pub struct HookSettings {
+    /// `requireWebhookAuth`.
+    pub require_auth: bool,
+    /// The opened `hmacSecret`, if any (`Err`: it is set but cannot be opened with this service's key).
+    pub hmac_secret: Option<Result<Vec<u8>, String>>,
+    /// `hmacHeaderKey` (lower-case), default `x-hmac`.
+    pub hmac_header: String,
+    /// `hmacAlgorithm` is `sha512` (default `sha256`).
+    pub sha512: bool,
+    /// `allTenantUsers`: any user of the flow's tenant with `webhooks.execute` may call it.
+    pub all_tenant_users: bool,
+    /// `responseMode: "sync"`.
+    pub sync: bool,
+    /// `syncTimeoutMs`.
+    pub sync_timeout: Option<Duration>,
+    /// `rateLimit`: per second and burst.
+    pub rate_limit: Option<(f64, u32)>,
+}
+
+/// An active flow as the webhook service needs it.
+#[derive(Debug, Clone)]
+pub struct HookFlow {
+    /// Flow id.
+    pub id: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// User and tenant owner ids.
+    pub owners: Vec<String>,
+    /// Its trigger is the `webhook` component (only such flows accept webhooks).
+    pub webhook_trigger: bool,
+    /// Its webhook settings.
+    pub settings: HookSettings,
+}
+
+impl HookFlow {
+    /// Reads what webhooks need from a flow document; `secrets` opens the HMAC secret.
+    pub fn from_flow(flow: &Flow, secrets: Option<&SecretBox>) -> HookFlow {
+        let targets: std::collections::HashSet<&str> =
+            flow.body.graph.edges.iter().map(|e| e.target.as_str()).collect();
+        let triggers: Vec<_> = flow
+            .body
+            .graph
+            .nodes
+            .iter()
+            .filter(|n| !targets.contains(n.id.as_str()))
+            .collect();
+        let webhook_trigger = matches!(triggers.as_slice(), [t] if t.component_id == "webhook");
+        let w = flow
+            .body
+            .flow_settings
+            .get("webhooks")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let text = |k: &str| w.get(k).and_then(Value::as_str);
+        let hmac_secret = text("hmacSecret").map(|sealed| match secrets {
+            Some(b) => b.open(sealed).map(String::into_bytes).map_err(|e| e.to_string()),
+            None => Err("no secrets key is configured".to_owned()),
+        });
+        let settings = HookSettings {
+            require_auth: w
+                .get("requireWebhookAuth")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            hmac_secret,
+            hmac_header: text("hmacHeaderKey").unwrap_or("x-hmac").to_ascii_lowercase(),
+            sha512: text("hmacAlgorithm") == Some("sha512"),
+            all_tenant_users: w.get("allTenantUsers").and_then(Value::as_bool).unwrap_or(false),
+            sync: text("responseMode") == Some("sync"),
+            sync_timeout: w
+                .get("syncTimeoutMs")
+                .and_then(Value::as_u64)
+                .map(Duration::from_millis),
+            rate_limit: w.get("rateLimit").and_then(|r| {
+                let per_second = r.get("perSecond").and_then(Value::as_f64).filter(|n| *n > 0.0)?;
+                let burst = r
+                    .get("burst")
+                    .and_then(Value::as_u64)
+                    .map(|b| b.clamp(1, u64::from(u32::MAX)) as u32);
+                Some((
+                    per_second,
+                    burst.unwrap_or_else(|| per_second.ceil().max(1.0) as u32),
+                ))
+            }),
+        };
+        HookFlow {
+            id: flow.id.clone(),
+            tenant: flow.body.tenant.clone(),
+            owners: flow.body.owners.iter().map(|o| o.id.clone()).collect(),
+            webhook_trigger,
+            settings,
+        }
+    }
+}
+
+/// Active flows by id, plus documents of flows that are starting.
+pub struct ActiveFlows {
+    active: RwLock<HashMap<String, Arc<HookFlow>>>,
+    starting: RwLock<HashMap<String, Flow>>,
+    secrets: Option<Arc<SecretBox>>,
+    repository: FlowRepositoryClient<Channel>,
+}
+
+impl ActiveFlows {
+    /// An empty cache that asks the flow repository at `flows_url` when it must.
+    pub fn new(
+        flows_url: &str,
+        timeout: Duration,
+        secrets: Option<Arc<SecretBox>>,
+    ) -> anyhow::Result<ActiveFlows> {
+        let channel = Channel::from_shared(flows_url.to_owned())?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .connect_lazy();
+        Ok(ActiveFlows {
+            active: RwLock::new(HashMap::new()),
+            starting: RwLock::new(HashMap::new()),
+            secrets,
+            repository: FlowRepositoryClient::new(channel)
+                .max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES),
+        })
+    }
+
+    /// The active flow, if it is.
+    pub fn get(&self, id: &str) -> Option<Arc<HookFlow>> {
+        self.active.read().ok()?.get(id).cloned()
+    }
+
+    /// How many flows are active.
+    pub fn len(&self) -> usize {
+        self.active.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether no flow is active.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn activate(&self, flow: &Flow) {
+        let hook = Arc::new(HookFlow::from_flow(flow, self.secrets.as_deref()));
+        if let Some(Err(e)) = &hook.settings.hmac_secret {
+            tracing::error!(flow_id = %flow.id, error = %e, "the flow's hmacSecret cannot be opened; its webhooks will be refused");
+        }
+        if let Ok(mut active) = self.active.write() {
+            active.insert(flow.id.clone(), hook);
+        }
+    }
+
+    fn remove(&self, id: &str) {
+        if let Ok(mut active) = self.active.write() {
+            active.remove(id);
+        }
+        if let Ok(mut starting) = self.starting.write() {
+            starting.remove(id);
+        }
+    }
+
+    /// Loads every active flow from the flow repository (at start; retried by the caller until it succeeds).
+    pub async fn warm(&self) -> anyhow::Result<usize> {
+        let mut after = String::new();
+        let mut count = 0;
+        loop {
+            let page = self
+                .repository
+                .clone()
+                .list_active_flows(ListActiveFlowsRequest {
+                    limit: 500,
+                    after_id: after.clone(),
+                    ids: vec![],
+                })
+                .await?
+                .into_inner();
+            for doc in &page.flows {
+                if let Ok(flow) = serde_json::from_str::<Flow>(&doc.json) {
+                    self.activate(&flow);
+                    count += 1;
+                }
+            }
+            if page.next_after_id.is_empty() {
+                return Ok(count);
+            }
+            after = page.next_after_id;
+        }
+    }
+
+    /// Asks the flow repository for one flow that became active (its `flow.starting` was not seen here).
+    async fn fetch(&self, id: &str) -> Result<bool, String> {
+        let page = self
+            .repository
+            .clone()
+            .list_active_flows(ListActiveFlowsRequest {
+                limit: 1,
+                after_id: String::new(),
+                ids: vec![id.to_owned()],
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .into_inner();
+        match page
+            .flows
+            .first()
+            .and_then(|d| serde_json::from_str::<Flow>(&d.json).ok())
+        {
+            Some(flow) => {
+                self.activate(&flow);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// Applies `flow.starting`, `flow.started` and `flow.stopping` to the cache.
+pub struct FlowEvents(pub Arc<ActiveFlows>);
+
+#[async_trait]
+impl Handler for FlowEvents {
+    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        let event = &delivery.envelope;
+        let cache = &self.0;
+        match event.kind.as_str() {
+            types::FLOW_STARTING => {
+                if let Ok(flow) = serde_json::from_value::<Flow>(event.data.clone()) {
+                    if let Ok(mut starting) = cache.starting.write() {
+                        starting.insert(flow.id.clone(), flow);
+                    }
+                }
+            }
+            types::FLOW_STARTED => {
+                let Some(id) = event.data.get("flowId").and_then(Value::as_str) else {
+                    return Ok(());
+                };
+                let pending = cache.starting.write().ok().and_then(|mut s| s.remove(id));
+                match pending {
+                    Some(flow) => cache.activate(&flow),
+                    // The flow repository marks it active right after this event: ask until it does.
+                    None => {
+                        for _ in 0..20 {
+                            if cache.fetch(id).await.map_err(HandlerError::Retry)? {
+                                return Ok(());
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        tracing::warn!(
+                            flow_id = id,
+                            "a started flow is not active in the flow repository"
+                        );
+                    }
+                }
+            }
+            types::FLOW_STOPPING | types::FLOW_FAILED => {
+                let id = event
+                    .data
+                    .get("id")
+                    .or_else(|| event.data.get("flowId"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                cache.remove(id);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! `flowmate-webhook`: the webhook service as its own process (distributed mode).
+
+use flowmate_config::Settings;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    let _telemetry = flowmate_telemetry::init(
+        "flowmate-webhook",
+        settings.log_format.parse()?,
+        &settings.log_filter,
+    )?;
+    let bus = flowmate_bus::open(settings.amqp_url(), &settings.amqp_exchange, &settings.data_dir).await?;
+    let shutdown = CancellationToken::new();
+    let config = flowmate_webhook::WebhookConfig::from_settings(&settings);
+    let running = flowmate_webhook::start(config, bus, shutdown.clone()).await?;
+    flowmate_telemetry::ops::shutdown_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    running.task.await?;
+    Ok(())
+}
