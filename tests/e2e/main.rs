@@ -12,3 +12,4 @@ mod flows;
 mod ops;
 mod templates;
 mod users;
+mod webhooks;
