@@ -102,3 +102,57 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         ],
     })
 }
+
+/// The services `flowmate service <name>` runs, in start order.
+pub const SERVICES: &[&str] = &[
+    "identity",
+    "flow-repository",
+    "template",
+    "execution",
+    "webhook",
+    "gateway",
+];
+
+/// Runs one service the way its own binary (`flowmate-<name>`) does: configured from `settings` (in practice the
+/// `FLOWMATE_*` environment), on RabbitMQ when `amqp_url` is set. Returns when the service has stopped after
+/// `shutdown`.
+pub async fn run_service(name: &str, settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let bus = flowmate_bus::open(settings.amqp_url(), &settings.amqp_exchange, &settings.data_dir).await?;
+    let task = match name {
+        "identity" => {
+            let running = flowmate_identity::start(
+                flowmate_identity::IdentityConfig::from_settings(settings),
+                bus,
+                shutdown,
+            )
+            .await?;
+            if let Some(first) = &running.first_start {
+                flowmate_identity::bootstrap::print_first_start(first);
+            }
+            running.task
+        }
+        "flow-repository" => {
+            let config = flowmate_flow_repository::FlowConfig::from_settings(settings);
+            flowmate_flow_repository::start(config, bus, shutdown).await?.task
+        }
+        "template" => {
+            let config = flowmate_template::TemplateConfig::from_settings(settings);
+            flowmate_template::start(config, bus, shutdown).await?.task
+        }
+        "execution" => {
+            let config = flowmate_execution::ExecutionConfig::from_settings(settings);
+            flowmate_execution::start(config, bus, shutdown).await?.task
+        }
+        "webhook" => {
+            let config = flowmate_webhook::WebhookConfig::from_settings(settings);
+            flowmate_webhook::start(config, bus, shutdown).await?.task
+        }
+        "gateway" => {
+            let config = flowmate_gateway::GatewayConfig::from_settings(settings);
+            flowmate_gateway::start(config, bus, shutdown).await?.task
+        }
+        other => anyhow::bail!("unknown service {other:?}; one of: {}", SERVICES.join(", ")),
+    };
+    task.await?;
+    Ok(())
+}

@@ -1,14 +1,45 @@
-//! `flowmate`: every FlowMate service in one process (`cargo run --release`).
+//! `flowmate`: every FlowMate service in one process (`cargo run --release`), or one of them
+//! (`flowmate service <name>`, exactly what that service's own `flowmate-<name>` binary runs).
 
 use flowmate_config::Settings;
 use tokio_util::sync::CancellationToken;
 
+const USAGE: &str = "usage: flowmate                  every service in one process (standalone)
+       flowmate service <name>   one service: identity, flow-repository, template, execution, webhook, gateway
+
+Configuration: flowmate.toml (or FLOWMATE_CONFIG) and FLOWMATE_* environment variables; see the README.";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let service = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => None,
+        ["service", name] if flowmate::SERVICES.contains(name) => Some(name.to_string()),
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
     let settings = Settings::load()?;
-    let _telemetry =
-        flowmate_telemetry::init("flowmate", settings.log_format.parse()?, &settings.log_filter)?;
+    let name = service
+        .as_ref()
+        .map(|s| format!("flowmate-{s}"))
+        .unwrap_or_else(|| "flowmate".into());
+    let _telemetry = flowmate_telemetry::init(&name, settings.log_format.parse()?, &settings.log_filter)?;
     let shutdown = CancellationToken::new();
+    if let Some(service) = service {
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            flowmate_telemetry::ops::shutdown_signal().await;
+            tracing::info!("shutting down");
+            stop.cancel();
+        });
+        return flowmate::run_service(&service, &settings, shutdown).await;
+    }
     let running = flowmate::start(&settings, shutdown.clone()).await?;
     if let Some(first) = &running.first_start {
         flowmate_identity::bootstrap::print_first_start(first);
