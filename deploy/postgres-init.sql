@@ -5,3 +5,4 @@ CREATE DATABASE identity;
 CREATE DATABASE flows;
 CREATE DATABASE templates;
 CREATE DATABASE executions;
+CREATE DATABASE webhooks;
