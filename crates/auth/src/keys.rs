@@ -85,7 +85,16 @@ impl Signer {
 pub struct Verifier {
     keys: RwLock<HashMap<String, DecodingKey>>,
     revocations: RevocationList,
+    /// Tokens whose signature was verified, with their claims: a client sends the same token many times, and an
+    /// Ed25519 verification costs far more than the rest of a cheap request. Expiry and revocation are still
+    /// checked on every use; a key change empties it.
+    verified: RwLock<HashMap<String, Claims>>,
 }
+
+/// The most verified tokens remembered (then it starts over).
+const VERIFIED_CACHE: usize = 4096;
+/// Clock leeway on `exp`, seconds.
+const LEEWAY: i64 = 5;
 
 impl Verifier {
     /// A verifier that knows no key yet (every token is invalid until [`Verifier::set_keys`]).
@@ -95,6 +104,9 @@ impl Verifier {
 
     /// Replaces the trusted public keys.
     pub fn set_keys(&self, keys: &[PublicKey]) {
+        if let Ok(mut verified) = self.verified.write() {
+            verified.clear();
+        }
         let map = keys
             .iter()
             .filter(|k| k.algorithm == ALGORITHM)
@@ -117,13 +129,23 @@ impl Verifier {
 
     /// Verifies a compact JWT into a principal.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let cached = self.verified.read().ok().and_then(|v| v.get(token).cloned());
+        if let Some(claims) = cached {
+            if claims.exp + LEEWAY < chrono::Utc::now().timestamp() || self.revocations.is_revoked(&claims) {
+                return Err(AuthError::Invalid);
+            }
+            return Ok(Principal {
+                claims,
+                token: token.to_owned(),
+            });
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::Invalid);
         }
         let kid = header.kid.ok_or(AuthError::Invalid)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY as u64;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         let claims = {
@@ -135,6 +157,12 @@ impl Verifier {
         };
         if self.revocations.is_revoked(&claims) {
             return Err(AuthError::Invalid);
+        }
+        if let Ok(mut verified) = self.verified.write() {
+            if verified.len() >= VERIFIED_CACHE {
+                verified.clear();
+            }
+            verified.insert(token.to_owned(), claims.clone());
         }
         Ok(Principal {
             claims,
@@ -189,5 +217,46 @@ mod tests {
         let mut tampered = signer.sign(&claims(60)).unwrap();
         tampered.push('x');
         assert_eq!(verifier.verify(&tampered), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_for_revocation_and_a_key_change_forgets_it() {
+        let (signer, _) = Signer::generate("k1").unwrap();
+        let verifier = Verifier::new();
+        verifier.set_keys(&[signer.public_key()]);
+        let token = signer.sign(&claims(60)).unwrap();
+        assert!(verifier.verify(&token).is_ok());
+        assert!(
+            verifier.verify(&token).is_ok(),
+            "the second use comes from the cache"
+        );
+        verifier
+            .revocations()
+            .apply(&flowmate_domain::identity::Revocation::Token {
+                jti: "j1".into(),
+                expires_at: chrono::Utc::now().timestamp() + 60,
+            });
+        assert_eq!(
+            verifier.verify(&token),
+            Err(AuthError::Invalid),
+            "revoked after it was remembered"
+        );
+
+        let other = Verifier::new();
+        other.set_keys(&[signer.public_key()]);
+        let token = signer
+            .sign(&Claims {
+                jti: "j2".into(),
+                ..claims(60)
+            })
+            .unwrap();
+        assert!(other.verify(&token).is_ok());
+        let (rotated, _) = Signer::generate("k2").unwrap();
+        other.set_keys(&[rotated.public_key()]);
+        assert_eq!(
+            other.verify(&token),
+            Err(AuthError::Invalid),
+            "k1 is no longer trusted"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! `flowmate`: every FlowMate service in one process (`cargo run --release`), or one of them
 //! (`flowmate service <name>`, exactly what that service's own `flowmate-<name>` binary runs).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use flowmate_config::Settings;
 use tokio_util::sync::CancellationToken;
 
@@ -9,8 +12,12 @@ const USAGE: &str = "usage: flowmate                  every service in one proce
 
 Configuration: flowmate.toml (or FLOWMATE_CONFIG) and FLOWMATE_* environment variables; see the README.";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    flowmate::tune_allocator();
+    tokio::runtime::Runtime::new()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let service = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => None,

@@ -1,5 +1,8 @@
 //! `flowmate-gateway`: the REST gateway as its own process (distributed mode).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use flowmate_config::Settings;
 use tokio_util::sync::CancellationToken;
 

@@ -1,5 +1,8 @@
 //! `flowmate-identity`: the identity service as its own process (distributed mode).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use flowmate_config::Settings;
 use tokio_util::sync::CancellationToken;
 

@@ -1,5 +1,8 @@
 //! `flowmate-template`: the template service as its own process (distributed mode).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use flowmate_config::Settings;
 use tokio_util::sync::CancellationToken;
 

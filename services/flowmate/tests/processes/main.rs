@@ -21,6 +21,9 @@ use std::{
 use cluster::{Cluster, Process};
 use serde_json::{json, Value};
 
+/// The tests here load both cores on their own; run one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The webhook → transform flow of the benchmarks.
 fn order_flow() -> Value {
     json!({"name": "orders", "graph": {
@@ -131,7 +134,7 @@ async fn start_flow(api: &flowmate_testkit::Api, token: &str) -> String {
     let id = r.body["data"]["id"].as_str().unwrap().to_owned();
     api.post(&format!("/flows/{id}/start"), Some(token), &json!({}))
         .await;
-    for _ in 0..200 {
+    for _ in 0..600 {
         if api.get(&format!("/flows/{id}"), Some(token)).await.body["data"]["status"] == "active"
             && api
                 .post(&format!("/hook/{id}"), None, &json!({"warm": true}))
@@ -148,6 +151,7 @@ async fn start_flow(api: &flowmate_testkit::Api, token: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_kill_9_under_load_loses_no_accepted_webhook() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     flowmate_testkit::init_tracing();
     let dir = flowmate_testkit::TempDir::new().unwrap();
     let mut node = Process::standalone(dir.path());
@@ -182,6 +186,7 @@ async fn standalone_kill_9_under_load_loses_no_accepted_webhook() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distributed_journey_survives_killing_the_webhook_and_execution_services() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     flowmate_testkit::init_tracing();
     let Some(mut cluster) = Cluster::create().await else {
         return;

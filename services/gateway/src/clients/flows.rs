@@ -26,6 +26,8 @@ pub trait FlowsApi: Send + Sync + 'static {
     async fn list(&self, token: &str, query: pb::ListFlowsRequest) -> Result<(Vec<Value>, u64), Fault>;
     /// One flow.
     async fn get(&self, token: &str, id: &str) -> Result<Value, Fault>;
+    /// One flow as the JSON text the flow repository sent (the hot read path passes it through unparsed).
+    async fn get_json(&self, token: &str, id: &str) -> Result<String, Fault>;
     /// Creates one flow or several; one result per item.
     async fn create(&self, token: &str, body: &Value) -> Result<Vec<Result<Value, Fault>>, Fault>;
     /// Shallow-merges a patch.
@@ -118,6 +120,18 @@ impl FlowsApi for GrpcFlows {
                 .map_err(fault)?
                 .into_inner(),
         )
+    }
+
+    async fn get_json(&self, token: &str, id: &str) -> Result<String, Fault> {
+        let message = pb::GetFlowRequest { id: id.to_owned() };
+        Ok(self
+            .client
+            .clone()
+            .get_flow(self.request(token, message))
+            .await
+            .map_err(fault)?
+            .into_inner()
+            .json)
     }
 
     async fn create(&self, token: &str, body: &Value) -> Result<Vec<Result<Value, Fault>>, Fault> {

@@ -99,8 +99,11 @@ pub async fn get_one(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     PathId(id): PathId,
-) -> ApiResult<Json<Value>> {
-    Ok(data(state.flows.get(&caller.token, &id).await?))
+) -> ApiResult<Response> {
+    // The flow repository's document is valid JSON: wrap it without parsing and re-serializing it.
+    let flow = state.flows.get_json(&caller.token, &id).await?;
+    let body = format!(r#"{{"data":{flow},"meta":{{}}}}"#);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Creates one flow, or several from an array (needs `flows.bulk`). The caller and its tenant become owners.
