@@ -1,18 +1,21 @@
 //! The execution service's database: the flows it runs, schedules, executions and steps. Checkpoints of many
-//! concurrent executions are written by a group-commit writer: one transaction for a batch, so throughput grows
-//! with load instead of paying one commit per step.
+//! concurrent executions are written by a group-commit writer (`writer`): one transaction for a batch, so
+//! throughput grows with load instead of paying one commit per step. Claims of due work (`claims`) lock rows so
+//! replicas never take the same one.
 
-use std::{sync::Arc, time::Duration};
+mod claims;
+mod writer;
+
+use std::sync::Arc;
 
 use flowmate_domain::{execution::TriggerInfo, time, Envelope};
-use flowmate_store::{outbox, placeholders, Backend, Db, Row, StoreError, Tx};
+use flowmate_store::{outbox, Backend, Db, Row, StoreError, Tx};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+pub use self::writer::Checkpoint;
+use self::writer::Reply;
 use crate::model::{Counters, Execution, GroupBy, ListQuery, RunState, Status, Step, StepError};
-
-/// How many checkpoints one transaction carries at most.
-const GROUP: usize = 256;
 
 /// A flow this service runs, as stored.
 #[derive(Debug, Clone)]
@@ -23,21 +26,6 @@ pub struct RunningFlow {
     pub started_by: String,
 }
 
-/// Everything one checkpoint writes: the execution row, its new steps, and events to publish after commit.
-#[derive(Debug, Clone)]
-pub struct Checkpoint {
-    /// Only create the execution; write nothing if it exists (another message got there first).
-    pub create_only: bool,
-    /// The execution as it is now.
-    pub execution: Execution,
-    /// Steps recorded since the previous checkpoint.
-    pub steps: Vec<Step>,
-    /// Published through the outbox once committed.
-    pub events: Vec<Envelope>,
-}
-
-type Reply = oneshot::Sender<Result<bool, String>>;
-
 /// The execution store.
 #[derive(Clone)]
 pub struct Store {
@@ -45,15 +33,15 @@ pub struct Store {
     writes: mpsc::Sender<(Checkpoint, Reply)>,
 }
 
-fn json_text<T: serde::Serialize>(v: &T) -> String {
+pub(super) fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-fn opt_json<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
+pub(super) fn opt_json<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
     v.as_ref().map(json_text)
 }
 
-fn parse_opt<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
+pub(super) fn parse_opt<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
@@ -67,7 +55,7 @@ impl Store {
             Backend::Postgres => 4,
         };
         for _ in 0..writers {
-            tokio::spawn(write_loop(db.clone(), rx.clone()));
+            tokio::spawn(writer::write_loop(db.clone(), rx.clone()));
         }
         Store { db, writes: tx }
     }
@@ -329,165 +317,9 @@ impl Store {
     /// Inserts a queued execution (a retry from failed steps) and, in the same transaction, its resume message.
     pub async fn insert_queued(&self, execution: &Execution, resume: &Envelope) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        upsert(&mut tx, execution, true).await?;
+        writer::upsert(&mut tx, execution, true).await?;
         outbox::enqueue(&mut tx, resume).await?;
         tx.commit().await
-    }
-
-    /// Claims parked executions due by `now`: each gets a new generation and a resume message, in one
-    /// transaction (PostgreSQL: rows locked by another replica are skipped).
-    pub async fn claim_due(&self, now: &str, limit: i64) -> Result<usize, StoreError> {
-        let lock = match self.db.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let mut tx = self.db.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT id, generation, tenant FROM executions WHERE waiting_until IS NOT NULL AND waiting_until <= $1 \
-             ORDER BY waiting_until LIMIT $2 {lock}"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in &rows {
-            let id: String = r.try_get("id")?;
-            let generation: i64 = r.try_get::<i64, _>("generation")? + 1;
-            let tenant: String = r.try_get("tenant")?;
-            let event = Envelope::new(
-                flowmate_domain::event::types::EXECUTION_RESUME,
-                crate::SOURCE,
-                serde_json::json!({"executionId": id, "generation": generation}),
-            )
-            .with_tenant(tenant);
-            sqlx::query(
-                "UPDATE executions SET waiting_until = NULL, generation = $2, owner = $3 WHERE id = $1",
-            )
-            .bind(&id)
-            .bind(generation)
-            .bind(&event.id)
-            .execute(&mut *tx)
-            .await?;
-            outbox::enqueue(&mut tx, &event).await?;
-        }
-        tx.commit().await?;
-        Ok(rows.len())
-    }
-
-    /// Takes over an execution whose owning message was redelivered (its previous holder is gone): bumps the
-    /// generation so a late checkpoint of the previous holder writes nothing. Returns the new generation.
-    pub async fn take_over(&self, id: &str, owner: &str, generation: i64) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let done = sqlx::query(
-            "UPDATE executions SET generation = generation + 1 WHERE id = $1 AND owner = $2 AND generation = $3 \
-             AND status IN ('queued', 'running') AND waiting_until IS NULL",
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(generation)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok((done > 0).then_some(generation + 1))
-    }
-
-    /// The earliest time a parked execution is due, if any.
-    pub async fn next_wake(&self) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT MIN(waiting_until) FROM executions WHERE waiting_until IS NOT NULL")
-                .fetch_one(self.db.pool())
-                .await?,
-        )
-    }
-
-    /// Claims cron flows due by `now`: their next due time moves past `now` (missed ticks fire once) and each gets
-    /// one `flow.execute`, in one transaction (PostgreSQL: rows locked by another replica are skipped).
-    pub async fn claim_schedules(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-        limit: i64,
-        trigger: impl Fn(&str, &str, &str) -> Option<Envelope>,
-    ) -> Result<usize, StoreError> {
-        let lock = match self.db.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let now_text = time::format(now);
-        let mut tx = self.db.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT flow_id, cron, next_due FROM schedules WHERE next_due <= $1 ORDER BY next_due LIMIT $2 {lock}"
-        ))
-        .bind(&now_text)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in &rows {
-            let flow_id: String = r.try_get("flow_id")?;
-            let cron: String = r.try_get("cron")?;
-            let due: String = r.try_get("next_due")?;
-            let next = flowmate_domain::cron::parse(&cron).and_then(|s| s.next_after(now));
-            match next {
-                Some(next) => {
-                    let next = time::format(next);
-                    sqlx::query("UPDATE schedules SET next_due = $2 WHERE flow_id = $1")
-                        .bind(&flow_id)
-                        .bind(&next)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(event) = trigger(&flow_id, &due, &next) {
-                        outbox::enqueue(&mut tx, &event).await?;
-                    }
-                }
-                None => {
-                    sqlx::query("DELETE FROM schedules WHERE flow_id = $1")
-                        .bind(&flow_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(event) = trigger(&flow_id, &due, "") {
-                        outbox::enqueue(&mut tx, &event).await?;
-                    }
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(rows.len())
-    }
-
-    /// The earliest due schedule, if any.
-    pub async fn next_schedule(&self) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT MIN(next_due) FROM schedules")
-            .fetch_one(self.db.pool())
-            .await?)
-    }
-
-    /// Deletes up to `batch` executions (with their steps) that finished before `before`; returns how many.
-    pub async fn purge(&self, before: &str, batch: i64) -> Result<usize, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM executions WHERE finished_at IS NOT NULL AND finished_at < $1 ORDER BY finished_at LIMIT $2",
-        )
-        .bind(before)
-        .bind(batch)
-        .fetch_all(self.db.pool())
-        .await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let list = placeholders(1, ids.len());
-        let mut tx = self.db.begin().await?;
-        for table in [
-            "DELETE FROM execution_steps WHERE execution_id IN",
-            "DELETE FROM executions WHERE id IN",
-        ] {
-            let sql = format!("{table} ({list})");
-            let mut q = sqlx::query(&sql);
-            for id in &ids {
-                q = q.bind(id);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(ids.len())
     }
 }
 
@@ -530,140 +362,4 @@ fn execution_of(r: &sqlx::any::AnyRow, full: bool) -> Result<Execution, StoreErr
         owner: r.try_get("owner")?,
         generation: r.try_get("generation")?,
     })
-}
-
-/// Inserts or updates the execution row. An update only applies while the execution is not cancelled and the
-/// writer holds the current generation; `create_only` never updates. Returns whether it wrote.
-async fn upsert(tx: &mut Tx, e: &Execution, create_only: bool) -> Result<bool, StoreError> {
-    let on_conflict = if create_only {
-        "DO NOTHING"
-    } else {
-        "DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, \
-         duration_ms = excluded.duration_ms, counters = excluded.counters, error = excluded.error, \
-         response = excluded.response, state = excluded.state, waiting_until = excluded.waiting_until, \
-         owner = excluded.owner WHERE executions.status <> 'cancelled' AND executions.generation = excluded.generation \
-         AND executions.flow_id = excluded.flow_id"
-    };
-    let sql = format!(
-        "INSERT INTO executions (id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \
-         finished_at, duration_ms, counters, error, response, message, state, waiting_until, owner, generation) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-         ON CONFLICT (id) {on_conflict}"
-    );
-    let written = sqlx::query(&sql)
-        .bind(&e.id)
-        .bind(&e.flow_id)
-        .bind(e.flow_version)
-        .bind(&e.tenant)
-        .bind(&e.user)
-        .bind(e.status.as_str())
-        .bind(json_text(&e.trigger))
-        .bind(&e.started_at)
-        .bind(&e.finished_at)
-        .bind(e.duration_ms)
-        .bind(json_text(&e.counters))
-        .bind(opt_json(&e.error))
-        .bind(opt_json(&e.response))
-        .bind(json_text(&e.message))
-        .bind(opt_json(&e.state))
-        .bind(&e.waiting_until)
-        .bind(&e.owner)
-        .bind(e.generation)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    Ok(written > 0)
-}
-
-const STEP_COLUMNS: usize = 12;
-
-async fn insert_steps(tx: &mut Tx, execution_id: &str, steps: &[Step]) -> Result<(), StoreError> {
-    for chunk in steps.chunks(400) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * STEP_COLUMNS + 1, STEP_COLUMNS)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO execution_steps (execution_id, seq, step_id, component_id, function, status, attempt, \
-             started_at, finished_at, input, output, error) VALUES {} ON CONFLICT (execution_id, seq) DO NOTHING",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for s in chunk {
-            q = q
-                .bind(execution_id)
-                .bind(i64::from(s.seq))
-                .bind(&s.step_id)
-                .bind(&s.component_id)
-                .bind(&s.function)
-                .bind(&s.status)
-                .bind(i64::from(s.attempt))
-                .bind(&s.started_at)
-                .bind(&s.finished_at)
-                .bind(opt_json(&s.input))
-                .bind(opt_json(&s.output))
-                .bind(opt_json(&s.error));
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-async fn apply(tx: &mut Tx, cp: &Checkpoint) -> Result<bool, StoreError> {
-    if !upsert(tx, &cp.execution, cp.create_only).await? {
-        return Ok(false);
-    }
-    insert_steps(tx, &cp.execution.id, &cp.steps).await?;
-    outbox::enqueue_all(tx, &cp.events).await?;
-    Ok(true)
-}
-
-async fn write_group(db: &Db, batch: &[(Checkpoint, Reply)]) -> Result<Vec<bool>, StoreError> {
-    let mut tx = db.begin().await?;
-    let mut out = Vec::with_capacity(batch.len());
-    for (cp, _) in batch {
-        out.push(apply(&mut tx, cp).await?);
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
-/// Takes checkpoints off the queue in groups and commits each group in one transaction. A group that fails is
-/// retried one checkpoint per transaction, so one bad checkpoint cannot fail its neighbours.
-async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<(Checkpoint, Reply)>>>) {
-    loop {
-        let mut batch = Vec::new();
-        {
-            let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
-            batch.push(first);
-            while batch.len() < GROUP {
-                match rx.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
-        }
-        metrics::histogram!("flowmate_execution_commit_group_size").record(batch.len() as f64);
-        match write_group(&db, &batch).await {
-            Ok(results) => {
-                for ((_, reply), ok) in batch.into_iter().zip(results) {
-                    let _ = reply.send(Ok(ok));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, size = batch.len(), "group commit failed; writing one by one");
-                for (cp, reply) in batch {
-                    let one = async {
-                        let mut tx = db.begin().await?;
-                        let ok = apply(&mut tx, &cp).await?;
-                        tx.commit().await?;
-                        Ok::<_, StoreError>(ok)
-                    }
-                    .await;
-                    let _ = reply.send(one.map_err(|e| e.to_string()));
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
 }

@@ -1,0 +1,182 @@
+//! One step: `applyTransform` around the component within the node's time limit, then the edges its output
+//! follows (conditions, mappers, fan-out), and what of it is recorded.
+
+use serde_json::{json, Value};
+
+use super::Engine;
+use crate::{
+    components::{self, Kind},
+    expr::{self, Scope},
+    model::{StepError, Task},
+    plan::{NodePlan, Plan},
+};
+
+/// How one attempt at a step ended.
+pub(super) enum Attempt {
+    /// A `delay` wants to wait this long first.
+    Wait(std::time::Duration),
+    /// It emitted these data values.
+    Done(components::Outcome),
+    /// It failed.
+    Failed(StepError),
+}
+
+/// The message with its `data` replaced.
+fn with_data(msg: &Value, data: Value) -> Value {
+    let mut out = match msg {
+        Value::Object(map) => Value::Object(map.clone()),
+        _ => json!({}),
+    };
+    out["data"] = data;
+    out
+}
+
+impl Engine {
+    /// One attempt at a step: `applyTransform` before, the component (within the node's time limit), then
+    /// `applyTransform` after on each emitted value.
+    pub(super) async fn attempt(&self, node: &NodePlan, task: &Task, outputs: &Value) -> Attempt {
+        let limits = self.runtime.limits;
+        let mut data = task.msg.get("data").cloned().unwrap_or(Value::Null);
+        if let Some(before) = &node.before {
+            let s = Scope {
+                data: &data,
+                msg: &task.msg,
+                steps: outputs,
+            };
+            match expr::eval(before, s, limits) {
+                Ok(v) => data = v.unwrap_or(Value::Null),
+                Err(m) => {
+                    return Attempt::Failed(StepError::new(
+                        "ExpressionError",
+                        format!("transformFunction: {m}"),
+                    ))
+                }
+            }
+        }
+        let s = Scope {
+            data: &data,
+            msg: &task.msg,
+            steps: outputs,
+        };
+        let run = components::run(
+            node.kind,
+            &node.node.id,
+            &node.node.fields,
+            s,
+            task.waited,
+            &self.runtime,
+        );
+        let result = match node.timeout {
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(r) => r,
+                Err(_) => Err(StepError::new(
+                    "Timeout",
+                    format!("node {} took longer than {} ms", node.node.id, limit.as_millis()),
+                )),
+            },
+            None => run.await,
+        };
+        let mut outcome = match result {
+            Ok(o) => o,
+            Err(e) => return Attempt::Failed(e),
+        };
+        if let Some(wait) = outcome.wait {
+            if node.kind == Kind::Delay {
+                return Attempt::Wait(wait);
+            }
+        }
+        if let Some(after) = &node.after {
+            let mut transformed = Vec::with_capacity(outcome.emitted.len());
+            for value in &outcome.emitted {
+                let s = Scope {
+                    data: value,
+                    msg: &task.msg,
+                    steps: outputs,
+                };
+                match expr::eval(after, s, limits) {
+                    Ok(v) => transformed.push(v.unwrap_or(Value::Null)),
+                    Err(m) => {
+                        return Attempt::Failed(StepError::new(
+                            "ExpressionError",
+                            format!("transformFunction (after): {m}"),
+                        ))
+                    }
+                }
+            }
+            outcome.emitted = transformed;
+        }
+        Attempt::Done(outcome)
+    }
+
+    /// The tasks `data` (emitted by `node_id`) creates: one per outgoing edge whose condition holds, with the
+    /// edge's mapper applied.
+    pub(super) fn follow(
+        &self,
+        plan: &Plan,
+        node_id: &str,
+        msg: &Value,
+        data: Value,
+        outputs: &Value,
+    ) -> Result<Vec<Task>, StepError> {
+        let Some(edges) = plan.outgoing.get(node_id) else {
+            return Ok(vec![]);
+        };
+        let message = with_data(msg, data);
+        let data = &message["data"];
+        let scope = Scope {
+            data,
+            msg: &message,
+            steps: outputs,
+        };
+        let limits = self.runtime.limits;
+        let mut out = Vec::with_capacity(edges.len());
+        for edge in edges {
+            if let Some(condition) = &edge.condition {
+                let pass = expr::eval(condition, scope, limits).map_err(|m| {
+                    StepError::new(
+                        "ExpressionError",
+                        format!("edge {node_id} → {}: condition: {m}", edge.target),
+                    )
+                })?;
+                if !expr::truthy(pass.as_ref()) {
+                    continue;
+                }
+            }
+            let mapped = match &edge.mapper {
+                None => data.clone(),
+                Some(Value::String(m)) => expr::eval(m, scope, limits)
+                    .map_err(|e| {
+                        StepError::new(
+                            "ExpressionError",
+                            format!("edge {node_id} → {}: mapper: {e}", edge.target),
+                        )
+                    })?
+                    .unwrap_or(Value::Null),
+                Some(template) => expr::render(template, scope, limits).map_err(|e| {
+                    StepError::new(
+                        "ExpressionError",
+                        format!("edge {node_id} → {}: mapper: {e}", edge.target),
+                    )
+                })?,
+            };
+            out.push(Task {
+                node: edge.target.clone(),
+                msg: with_data(&message, mapped),
+                attempt: 1,
+                due: None,
+                waited: false,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `value`, or a marker when its JSON is larger than the configured limit.
+    pub(super) fn clip(&self, value: &Value) -> Value {
+        let size = serde_json::to_string(value).map(|s| s.len()).unwrap_or(0);
+        if size <= self.max_output_bytes {
+            value.clone()
+        } else {
+            json!({"truncated": true, "bytes": size, "limit": self.max_output_bytes})
+        }
+    }
+}
