@@ -1,6 +1,7 @@
-//! The execution service's clocks: resuming parked executions when they are due, firing cron flows, and
-//! deleting executions past the retention. Claims happen in the database (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL), each with its work item in the same transaction, so replicas never fire a tick or a resume twice
+//! The execution service's clocks: resuming parked executions when they are due, taking back executions whose
+//! holder went away (their lease ran out), firing cron flows, and deleting executions past the retention. Claims
+//! happen in the database (`FOR UPDATE SKIP LOCKED` on PostgreSQL), each with its work item in the same
+//! transaction, so replicas never fire a tick or a resume twice
 //! and a crash loses neither.
 
 use std::{sync::Arc, time::Duration};
@@ -63,6 +64,9 @@ pub fn start(store: Store, wake: Arc<Notify>, shutdown: CancellationToken) -> Jo
                         break;
                     }
                 }
+            }
+            if let Err(e) = store.claim_stale(&now_text, CLAIM).await {
+                tracing::warn!(error = %e, "claiming stale executions failed");
             }
             loop {
                 match store

@@ -7,6 +7,47 @@ use flowmate_store::{outbox, placeholders, Backend, Row, StoreError};
 use super::Store;
 
 impl Store {
+    /// Claims executions whose lease ran out while running (their holder is gone and no redelivery came): each gets
+    /// a new generation, a fresh lease and a resume message, in one transaction.
+    pub async fn claim_stale(&self, now: &str, limit: i64) -> Result<usize, StoreError> {
+        let lock = match self.db.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.db.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT id, generation, tenant FROM executions WHERE lease_until IS NOT NULL AND lease_until <= $1 \
+             AND waiting_until IS NULL AND status IN ('queued', 'running') ORDER BY lease_until LIMIT $2 {lock}"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let lease = time::format(time::now() + super::writer::LEASE);
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let generation: i64 = r.try_get::<i64, _>("generation")? + 1;
+            let tenant: String = r.try_get("tenant")?;
+            let event = Envelope::new(
+                flowmate_domain::event::types::EXECUTION_RESUME,
+                crate::SOURCE,
+                serde_json::json!({"executionId": id, "generation": generation}),
+            )
+            .with_tenant(tenant);
+            sqlx::query("UPDATE executions SET generation = $2, owner = $3, lease_until = $4 WHERE id = $1")
+                .bind(&id)
+                .bind(generation)
+                .bind(&event.id)
+                .bind(&lease)
+                .execute(&mut *tx)
+                .await?;
+            outbox::enqueue(&mut tx, &event).await?;
+            tracing::warn!(execution_id = %id, "an execution's holder went away; continuing it from its checkpoint");
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
     /// Claims parked executions due by `now`: each gets a new generation and a resume message, in one
     /// transaction (PostgreSQL: rows locked by another replica are skipped).
     pub async fn claim_due(&self, now: &str, limit: i64) -> Result<usize, StoreError> {

@@ -301,7 +301,7 @@ impl Store {
         let now = time::now_string();
         let mut tx = self.db.begin().await?;
         let done = sqlx::query(
-            "UPDATE executions SET status = 'cancelled', finished_at = $2, waiting_until = NULL, state = NULL, \
+            "UPDATE executions SET status = 'cancelled', finished_at = $2, waiting_until = NULL, state = NULL, lease_until = NULL, \
              error = $3 WHERE id = $1 AND status IN ('queued', 'running')",
         )
         .bind(id)

@@ -8,7 +8,7 @@ use flowmate_store::{outbox, placeholders, Db, StoreError, Tx};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::{json_text, opt_json};
-use crate::model::{Execution, Step};
+use crate::model::{Execution, Status, Step};
 
 /// How many checkpoints one transaction carries at most.
 const GROUP: usize = 256;
@@ -30,6 +30,16 @@ pub(super) type Reply = oneshot::Sender<Result<bool, String>>;
 
 /// Inserts or updates the execution row. An update only applies while the execution is not cancelled and the
 /// writer holds the current generation; `create_only` never updates. Returns whether it wrote.
+/// How long a running execution may go without a checkpoint before the timers take it back: longer than any
+/// step may take (an `http` step is capped at 5 minutes).
+pub const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The lease a write gives: running and queued executions hold one, parked and finished ones none.
+fn lease(e: &Execution) -> Option<String> {
+    (matches!(e.status, Status::Running | Status::Queued) && e.waiting_until.is_none())
+        .then(|| flowmate_domain::time::format(flowmate_domain::time::now() + LEASE))
+}
+
 pub(super) async fn upsert(tx: &mut Tx, e: &Execution, create_only: bool) -> Result<bool, StoreError> {
     let on_conflict = if create_only {
         "DO NOTHING"
@@ -37,13 +47,15 @@ pub(super) async fn upsert(tx: &mut Tx, e: &Execution, create_only: bool) -> Res
         "DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, \
          duration_ms = excluded.duration_ms, counters = excluded.counters, error = excluded.error, \
          response = excluded.response, state = excluded.state, waiting_until = excluded.waiting_until, \
+         lease_until = excluded.lease_until, \
          owner = excluded.owner WHERE executions.status <> 'cancelled' AND executions.generation = excluded.generation \
          AND executions.flow_id = excluded.flow_id"
     };
     let sql = format!(
         "INSERT INTO executions (id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \
-         finished_at, duration_ms, counters, error, response, message, state, waiting_until, owner, generation) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         finished_at, duration_ms, counters, error, response, message, state, waiting_until, owner, generation, \
+         lease_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
          ON CONFLICT (id) {on_conflict}"
     );
     let written = sqlx::query(&sql)
@@ -65,6 +77,7 @@ pub(super) async fn upsert(tx: &mut Tx, e: &Execution, create_only: bool) -> Res
         .bind(&e.waiting_until)
         .bind(&e.owner)
         .bind(e.generation)
+        .bind(lease(e))
         .execute(&mut **tx)
         .await?
         .rows_affected();

@@ -222,3 +222,39 @@ async fn the_purge_deletes_only_executions_past_the_retention_in_batches() {
         finish(test_db).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_execution_whose_lease_ran_out_is_taken_back_once() {
+    for test_db in databases().await {
+        let store = Store::new(Db::connect(&test_db.url, 4, MIGRATIONS).await.unwrap());
+        write(&store, execution("orphan", None, None)).await;
+        write(&store, execution("alive", None, None)).await;
+        let now = time::now_string();
+        assert_eq!(
+            store.claim_stale(&now, 10).await.unwrap(),
+            0,
+            "both hold a fresh lease"
+        );
+        let mut tx = store.db().begin().await.unwrap();
+        sqlx::query("UPDATE executions SET lease_until = $1 WHERE id = 'orphan'")
+            .bind(time::format(time::now() - Duration::seconds(1)))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.claim_stale(&now, 10).await.unwrap(), 1);
+        assert_eq!(
+            store.claim_stale(&now, 10).await.unwrap(),
+            0,
+            "the claim renewed the lease"
+        );
+        let orphan = store.execution("orphan").await.unwrap().unwrap();
+        assert_eq!(orphan.generation, 1);
+        let events = outbox_kinds(store.db()).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "execution.resume");
+        assert_eq!(orphan.owner.as_deref(), Some(events[0].id.as_str()));
+        assert_eq!(store.execution("alive").await.unwrap().unwrap().generation, 0);
+        finish(test_db).await;
+    }
+}
