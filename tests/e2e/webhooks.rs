@@ -454,6 +454,25 @@ async fn authenticated_webhooks_need_a_signature_or_an_owners_token(app: &App) {
             "/flowSettings/webhooks/hmacAlgorithm"
         ]
     );
+    let r = app
+        .api
+        .post(
+            "/flows",
+            Some(&app.admin),
+            &recorder(json!({"syncTimeoutMs": 600_000})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["errors"][0]["message"],
+        "syncTimeoutMs must be 1 to 55000 milliseconds."
+    );
+    // Templates never hold a webhook secret: they are stored as given and readable by every templates.read holder.
+    let mut template = recorder(json!({"hmacSecret": "top-secret"}));
+    template["name"] = json!("shared");
+    let r = app.api.post("/templates", Some(&app.admin), &template).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["errors"][0]["field"], "/flowSettings/webhooks/hmacSecret");
 }
 
 async fn an_idempotency_key_repeat_gets_the_first_answer_and_starts_nothing(app: &App) {
@@ -505,7 +524,7 @@ async fn sync_webhooks_answer_with_the_execution_result(app: &App) {
         json!({"name": "sync", "flowSettings": {"webhooks": {"responseMode": "sync"}},
                "graph": {"nodes": [node("in", "webhook", "receive", json!({})),
                                    node("total", "transform", "map", json!({"expression": "{\"total\": $sum(items.(price * qty))}"})),
-                                   node("reply", "respond", "reply", json!({"status": 201, "headers": {"x-total": "{{ $string(total) }}"},
+                                   node("reply", "respond", "reply", json!({"status": 201, "headers": {"x-total": "{{ $string(total) }}", "set-cookie": "session=stolen"},
                                                                            "body": {"ok": true, "total": "{{ total }}"}}))],
                          "edges": [{"source": "in", "target": "total"}, {"source": "total", "target": "reply"}]}}),
     )
@@ -514,6 +533,13 @@ async fn sync_webhooks_answer_with_the_execution_result(app: &App) {
     let r = app.api.post(&format!("/hook/{fid}"), None, &order).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.header("x-total"), Some("17"));
+    assert_eq!(
+        r.header("set-cookie"),
+        None,
+        "a flow cannot set cookies on the API's origin"
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("content-security-policy"), Some("sandbox"));
     assert_eq!(r.body, json!({"ok": true, "total": 17}));
 
     // ?sync=true on an async flow answers with the last step's data.

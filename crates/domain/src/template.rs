@@ -43,6 +43,18 @@ pub fn validate_template(body: &Value) -> Result<Map<String, Value>, Fault> {
         Some(_) => p.add("/status", "status must be draft or published."),
     }
     validate_schedule(obj, &mut p);
+    // Templates are shared and readable by every holder of templates.read, and are stored as given: a webhook
+    // secret belongs on the generated flow, where it is sealed and write-only.
+    if obj
+        .get("flowSettings")
+        .and_then(|f| f.pointer("/webhooks/hmacSecret"))
+        .is_some_and(|v| !v.is_null())
+    {
+        p.add(
+            "/flowSettings/webhooks/hmacSecret",
+            "Templates cannot hold an hmacSecret: set it on the generated flow, where it is stored encrypted.",
+        );
+    }
     p.finish()?;
     let mut clean = obj.clone();
     for f in SERVER_FIELDS {

@@ -12,6 +12,8 @@ use flowmate_domain::{
 use serde_json::Value;
 
 const BASE: &str = "/flowSettings/webhooks";
+/// The longest a sync webhook may wait for its execution.
+pub const MAX_SYNC_TIMEOUT_MS: u64 = 55_000;
 
 /// Validates `body`'s webhook settings and seals a new `hmacSecret`; `current` is the stored flow on updates.
 pub fn prepare(
@@ -53,16 +55,16 @@ pub fn prepare(
             "hmacHeaderKey must be a header name.",
         );
     }
-    for key in ["syncTimeoutMs"] {
-        if settings
-            .get(key)
-            .is_some_and(|v| !v.is_null() && v.as_u64().is_none_or(|n| n == 0))
-        {
-            p.add(
-                &format!("{BASE}/{key}"),
-                format!("{key} must be a positive number."),
-            );
-        }
+    // A sync caller waits at most this long; longer work answers 202 with a statusUrl. (Idempotency-Key repeats
+    // treat a request unanswered after 60 s as crashed, so a wait must end well before.)
+    if settings
+        .get("syncTimeoutMs")
+        .is_some_and(|v| !v.is_null() && v.as_u64().is_none_or(|n| n == 0 || n > MAX_SYNC_TIMEOUT_MS))
+    {
+        p.add(
+            &format!("{BASE}/syncTimeoutMs"),
+            format!("syncTimeoutMs must be 1 to {MAX_SYNC_TIMEOUT_MS} milliseconds."),
+        );
     }
     if let Some(limit) = settings.get("rateLimit").filter(|v| !v.is_null()) {
         let ok = limit

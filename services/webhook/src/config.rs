@@ -52,7 +52,9 @@ impl WebhookConfig {
             rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
             secrets_key: s.secrets_key().map(str::to_owned),
             body_limit_bytes: s.body_limit_bytes,
-            sync_timeout: Duration::from_millis(s.webhook_sync_timeout_ms.max(1)),
+            // Capped like flowSettings.webhooks.syncTimeoutMs (an Idempotency-Key repeat takes a request unanswered
+            // after 60 s for crashed).
+            sync_timeout: Duration::from_millis(s.webhook_sync_timeout_ms.clamp(1, 55_000)),
             rate_limit: (
                 s.webhook_rate_limit_per_sec.max(0.0),
                 s.webhook_rate_limit_burst.max(1),

@@ -106,6 +106,8 @@ pub struct Webhooks {
     pub keys: Keys,
     /// Service-wide settings.
     pub defaults: Defaults,
+    /// The active flows have been loaded once (until then no flow can be told inactive).
+    pub warmed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Headers never passed on to the flow (credentials).
@@ -118,6 +120,13 @@ fn outcome(kind: &'static str) {
 impl Webhooks {
     /// Handles one webhook and returns the answer.
     pub async fn deliver(&self, req: Incoming) -> Reply {
+        // Until the active flows and identity's keys are loaded, a 404 or 403 could be wrong: ask to retry.
+        if !self.warmed.load(std::sync::atomic::Ordering::Acquire) || !self.verifier.has_keys() {
+            outcome("not_ready");
+            let mut reply = Reply::error(503, "Webhooks are starting up. Try again in a moment.");
+            reply.headers.push(("retry-after".into(), "1".into()));
+            return reply;
+        }
         let not_found = || {
             Reply::error(
                 404,
@@ -210,8 +219,10 @@ impl Webhooks {
                 .is_some_and(|v| v == "true" || v == "1");
         let reply = self.accept(&flow, &req, data, &request_id, sync).await;
         if let Some(key) = &key {
+            // A 503 may still have reached the broker (a lost confirm): the key keeps its request id, and a repeat
+            // publishes again under it at once — the engine runs one execution per id.
             let stored = if reply.status == 503 {
-                self.keys.forget(&flow.id, key).await
+                self.keys.unconfirmed(&flow.id, key).await
             } else {
                 self.keys.complete(&flow.id, key, &reply).await
             };
@@ -252,7 +263,6 @@ impl Webhooks {
         let waiting = sync.then(|| self.replies.wait(request_id));
         if let Err(e) = self.bus.publish(&event).await {
             tracing::error!(error = %e, flow_id = %flow.id, "webhook not accepted: the trigger could not be queued");
-            self.replies.forget(request_id);
             outcome("unavailable");
             return Reply::error(
                 503,
@@ -267,13 +277,13 @@ impl Webhooks {
             );
         };
         let limit = flow.settings.sync_timeout.unwrap_or(self.defaults.sync_timeout);
-        match tokio::time::timeout(limit, waiting).await {
+        let mut waiting = waiting;
+        match tokio::time::timeout(limit, &mut waiting.result).await {
             Ok(Ok(result)) => {
                 outcome("answered");
                 sync_reply(&result, request_id)
             }
             _ => {
-                self.replies.forget(request_id);
                 outcome("still_running");
                 Reply::json(
                     202,
@@ -343,6 +353,25 @@ fn sync_reply(result: &Value, request_id: &str) -> Reply {
                     .collect()
             })
             .unwrap_or_default();
+        // A flow decides its reply's body, not the API origin's security: no cookies, no hop-by-hop headers, and
+        // the content is sandboxed so it can never run as a page of this origin.
+        headers.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "set-cookie"
+                    | "connection"
+                    | "keep-alive"
+                    | "transfer-encoding"
+                    | "upgrade"
+                    | "content-length"
+                    | "trailer"
+                    | "te"
+                    | "content-security-policy"
+                    | "x-content-type-options"
+            )
+        });
+        headers.push(("x-content-type-options".into(), "nosniff".into()));
+        headers.push(("content-security-policy".into(), "sandbox".into()));
         let has_type = headers.iter().any(|(k, _)| k == "content-type");
         let body = match response.get("body") {
             None | Some(Value::Null) => Vec::new(),

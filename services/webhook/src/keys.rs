@@ -8,6 +8,8 @@ use crate::deliver::Reply;
 
 /// How long a key is remembered.
 pub const REMEMBER: chrono::Duration = chrono::Duration::hours(24);
+/// The status of a key whose publish was not confirmed.
+const UNCONFIRMED: i64 = 0;
 /// A key whose first request has not answered after this long is taken over by a repeat (the first one crashed).
 const IN_PROGRESS: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -55,6 +57,7 @@ impl Keys {
                 let status: Option<i64> = row.try_get("status")?;
                 let response: Option<String> = row.try_get("response")?;
                 return Ok(match (status, response) {
+                    (Some(UNCONFIRMED), _) => Claim::TakeOver(row.try_get("request_id")?),
                     (Some(status), Some(response)) => Claim::Replay(Reply::from_stored(status, &response)),
                     _ if now - created < IN_PROGRESS => Claim::InProgress,
                     _ => Claim::TakeOver(row.try_get("request_id")?),
@@ -100,14 +103,16 @@ impl Keys {
         tx.commit().await
     }
 
-    /// Forgets a key whose request was not accepted, so a retry can go ahead.
-    pub async fn forget(&self, flow: &str, key: &str) -> Result<(), StoreError> {
+    /// Marks a key whose publish was not confirmed (it may still have reached the broker): a repeat goes ahead at
+    /// once with the same request id, so at most one execution results.
+    pub async fn unconfirmed(&self, flow: &str, key: &str) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         sqlx::query(
-            "DELETE FROM idempotency_keys WHERE flow_id = $1 AND idempotency_key = $2 AND status IS NULL",
+            "UPDATE idempotency_keys SET status = $3 WHERE flow_id = $1 AND idempotency_key = $2 AND status IS NULL",
         )
         .bind(flow)
         .bind(key)
+        .bind(UNCONFIRMED)
         .execute(&mut *tx)
         .await?;
         tx.commit().await

@@ -39,6 +39,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::config::WebhookConfig;
 
+/// How often the active flows are reloaded from the flow repository.
+const RELOAD: Duration = Duration::from_secs(60);
+
 /// The `source` of the events this service publishes.
 pub const SOURCE: &str = "flowmate/webhook";
 
@@ -137,17 +140,21 @@ pub async fn start(
             loop {
                 match flows.warm().await {
                     Ok(n) => {
-                        tracing::info!(active = n, "active flows loaded");
-                        warmed.store(true, Ordering::Release);
-                        return;
+                        if !warmed.swap(true, Ordering::AcqRel) {
+                            tracing::info!(active = n, "active flows loaded");
+                        }
+                        // Reload now and then: events missed during a broker reconnect are corrected.
+                        wait = RELOAD;
                     }
-                    Err(e) => tracing::debug!(error = %e, "flow repository not reachable yet; retrying"),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "flow repository not reachable; retrying");
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                    }
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(wait) => {}
                 }
-                wait = (wait * 2).min(Duration::from_secs(5));
             }
         })
     };
@@ -180,6 +187,7 @@ pub async fn start(
             sync_timeout: config.sync_timeout,
             rate_limit: (config.rate_limit.0 > 0.0).then_some(config.rate_limit),
         },
+        warmed: warmed.clone(),
     });
 
     let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;

@@ -47,6 +47,18 @@ pub fn body(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, BodyError
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    let known = media == "application/json"
+        || (media.starts_with("application/") && (media.ends_with("+json") || media.ends_with("+xml")))
+        || matches!(
+            media.as_str(),
+            "text/plain" | "application/x-www-form-urlencoded" | "application/xml" | "text/xml"
+        );
+    if !known {
+        return Err(BodyError::Unsupported(format!(
+            "Unsupported Content-Type {media:?}: use application/json, text/plain, application/x-www-form-urlencoded \
+             or XML"
+        )));
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
@@ -210,6 +222,10 @@ mod tests {
         assert!(matches!(body(None, b"{}"), Err(BodyError::Unsupported(_))));
         assert!(matches!(
             body(Some("application/octet-stream"), b"x"),
+            Err(BodyError::Unsupported(_))
+        ));
+        assert!(matches!(
+            body(Some("application/octet-stream"), b""),
             Err(BodyError::Unsupported(_))
         ));
         assert!(matches!(
