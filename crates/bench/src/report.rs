@@ -185,9 +185,12 @@ impl Report {
         let _ = writeln!(out, "| kernel | {} |", shell("uname", &["-sr"]));
         let _ = writeln!(
             out,
-            "| FlowMate | {} ({}) , release build |",
+            "| FlowMate | {} ({}), release build |",
             env!("CARGO_PKG_VERSION"),
-            shell("git", &["rev-parse", "--short", "HEAD"])
+            shell(
+                "git",
+                &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"]
+            )
         );
         let _ = writeln!(out, "| Rust | {} |", shell("rustc", &["--version"]));
         let _ = writeln!(out, "| load generator | {} (1 thread, keep-alive connections); sync at a fixed rate: a built-in open-loop generator |", crate::wrk::version());
