@@ -70,8 +70,11 @@ impl Registry {
             }
         }
         let epoch = self.epoch.load(Ordering::Acquire);
-        let marker = self.store.flow_marker(flow_id).await?;
-        let plan = match self.store.running_flow(flow_id).await? {
+        let (marker, running) = match self.store.running_flow(flow_id).await? {
+            Some((marker, running)) => (Some(marker), running),
+            None => (None, None),
+        };
+        let plan = match running {
             None => None,
             Some(running) => {
                 let flow: Option<Flow> = serde_json::from_value(running.document).ok();

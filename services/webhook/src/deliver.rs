@@ -166,8 +166,9 @@ impl Webhooks {
                 return reply;
             }
         }
+        let query = parse::query(&req.query);
         let data = if req.method == "GET" {
-            parse::query(&req.query)
+            query.clone()
         } else {
             match parse::body(req.header("content-type"), &req.body) {
                 Ok(data) => data,
@@ -213,11 +214,11 @@ impl Webhooks {
             }
         }
         let sync = flow.settings.sync
-            || parse::query(&req.query)
+            || query
                 .get("sync")
                 .and_then(Value::as_str)
                 .is_some_and(|v| v == "true" || v == "1");
-        let reply = self.accept(&flow, &req, data, &request_id, sync).await;
+        let reply = self.accept(&flow, &req, data, query, &request_id, sync).await;
         if let Some(key) = &key {
             // A 503 may still have reached the broker (a lost confirm): the key keeps its request id, and a repeat
             // publishes again under it at once — the engine runs one execution per id.
@@ -239,10 +240,11 @@ impl Webhooks {
         flow: &HookFlow,
         req: &Incoming,
         data: Value,
+        query: Value,
         request_id: &str,
         sync: bool,
     ) -> Reply {
-        let message = self.message(flow, req, data, request_id);
+        let message = self.message(flow, req, data, query, request_id);
         let item = WorkItem {
             execution_id: request_id.to_owned(),
             flow_id: flow.id.clone(),
@@ -295,7 +297,7 @@ impl Webhooks {
     }
 
     /// The trigger message of API.md §5.
-    fn message(&self, flow: &HookFlow, req: &Incoming, data: Value, request_id: &str) -> Value {
+    fn message(&self, flow: &HookFlow, req: &Incoming, data: Value, query: Value, request_id: &str) -> Value {
         let mut headers = Map::new();
         for (name, value) in &req.headers {
             if STRIPPED.contains(&name.as_str()) || *name == flow.settings.hmac_header {
@@ -324,7 +326,7 @@ impl Webhooks {
             "method": req.method,
             "url": url,
             "originalUrl": url,
-            "query": parse::query(&req.query),
+            "query": query,
             "params": {"flowId": flow.id},
             "pathSuffix": req.path_suffix,
             "metadata": {"source": {"name": "webhooks", "type": "webhook", "externalExecId": request_id}},

@@ -79,19 +79,28 @@ impl Store {
 
     // ----- running flows -----
 
-    /// The flow if this service runs it.
-    pub async fn running_flow(&self, id: &str) -> Result<Option<RunningFlow>, StoreError> {
-        let row = sqlx::query("SELECT document, started_by FROM running_flows WHERE id = $1 AND active = 1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await?;
-        Ok(match row {
-            None => None,
-            Some(r) => Some(RunningFlow {
+    /// The flow's marker (when its state last changed here, whether it runs) and, if it runs, the flow — one read.
+    #[allow(clippy::type_complexity)]
+    pub async fn running_flow(
+        &self,
+        id: &str,
+    ) -> Result<Option<((String, bool), Option<RunningFlow>)>, StoreError> {
+        let row =
+            sqlx::query("SELECT document, started_by, changed_at, active FROM running_flows WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?;
+        let Some(r) = row else { return Ok(None) };
+        let active = r.try_get::<i64, _>("active")? == 1;
+        let flow = if active {
+            Some(RunningFlow {
                 document: serde_json::from_str(&r.try_get::<String, _>("document")?)?,
                 started_by: r.try_get("started_by")?,
-            }),
-        })
+            })
+        } else {
+            None
+        };
+        Ok(Some(((r.try_get("changed_at")?, active), flow)))
     }
 
     /// When the flow's state last changed and whether it runs (cheap revalidation of cached plans).
