@@ -195,8 +195,9 @@ mod tests {
         let reloaded = Signer::from_pkcs8("k1", &der).unwrap();
         let verifier = Verifier::new();
         verifier.set_keys(&[reloaded.public_key()]);
-        let token = signer.sign(&claims(60)).unwrap();
-        assert_eq!(verifier.verify(&token).unwrap().claims, claims(60));
+        let expected = claims(60);
+        let token = signer.sign(&expected).unwrap();
+        assert_eq!(verifier.verify(&token).unwrap().claims, expected);
     }
 
     #[test]
