@@ -57,10 +57,12 @@ async fn member(app: &App, tenant: &str, username: &str, permissions: &[&str]) -
 
 const ALL_FLOW_PERMISSIONS: &[&str] = &["flows.read", "flows.write", "flows.control", "flows.bulk"];
 
+/// Polls the flow until it reads `status` (30 s at most: the confirmation goes through the bus and the execution
+/// service, which a loaded machine can hold up); returns it as soon as it does.
 async fn wait_status(app: &App, flow_id: &str, status: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
-        last = app
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = app
             .api
             .get(&format!("/flows/{flow_id}"), Some(&app.admin))
             .await
@@ -69,9 +71,11 @@ async fn wait_status(app: &App, flow_id: &str, status: &str) -> Value {
         if last["status"] == status {
             return last;
         }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("flow {flow_id} never became {status} within 30 s: {last}");
+        }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("flow {flow_id} never became {status}: {last}");
 }
 
 async fn creating_a_flow_returns_201_with_owners_version_and_defaults(app: &App) {

@@ -264,14 +264,20 @@ fn standalone_identity_db(dir: &TempDir) -> String {
     format!("sqlite://{}?mode=rwc", dir.path().join("identity.db").display())
 }
 
+/// Polls `/readyz` until it answers 200 (30 s at most: a loaded CI machine can be slow to start every service);
+/// returns as soon as it does.
 async fn wait_ready(api: &Api) {
-    for _ in 0..200 {
-        if api.get("/readyz", None).await.status == 200 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = api.get("/readyz", None).await.status;
+        if status == 200 {
             return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("FlowMate did not become ready within 30 s (last /readyz status {status})");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("FlowMate did not become ready within 10 s");
 }
 
 impl App {

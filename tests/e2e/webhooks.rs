@@ -31,7 +31,48 @@ async fn wait_flow(app: &App, id: &str, status: &str) -> Value {
     panic!("flow {id} never became {status}");
 }
 
-async fn started(app: &App, token: &str, body: Value) -> String {
+/// The status of `HEAD /hook/{id}` (no body is read and nothing starts).
+async fn hook_status(app: &App, id: &str) -> reqwest::StatusCode {
+    app.api
+        .send(app.api.request(Method::HEAD, &format!("/hook/{id}"), None))
+        .await
+        .status
+}
+
+/// Waits until the webhook service serves flow `id`'s hook: HEAD answers neither 404 (it has not seen the start
+/// yet; it learns about it from events) nor 503 (it is still warming up). Panics after 15 s.
+async fn wait_hook_open(app: &App, id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = hook_status(app, id).await;
+        if status != 404 && status != 503 {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("the hook of flow {id} did not open within 15 s: HEAD /hook/{id} still answers {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the webhook service has closed flow `id`'s hook: HEAD answers 404 (it learns about a stop from
+/// events). Panics after 15 s.
+async fn wait_hook_closed(app: &App, id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = hook_status(app, id).await;
+        if status == 404 {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("the hook of flow {id} did not close within 15 s: HEAD /hook/{id} still answers {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Creates and starts a flow as `token`; returns its id once it reads `active`.
+async fn started_flow(app: &App, token: &str, body: Value) -> String {
     let r = app.api.post("/flows", Some(token), &body).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let id = r.body["data"]["id"].as_str().unwrap().to_owned();
@@ -41,19 +82,13 @@ async fn started(app: &App, token: &str, body: Value) -> String {
         .await;
     assert_eq!(r.status, 200);
     wait_flow(app, &id, "active").await;
-    // The webhook service learns about it from the same events; give its cache a moment.
-    for _ in 0..100 {
-        if app
-            .api
-            .send(app.api.request(Method::HEAD, &format!("/hook/{id}"), None))
-            .await
-            .status
-            != 404
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    id
+}
+
+/// Creates and starts a webhook flow as `token`; returns its id once the webhook service serves its hook.
+async fn started(app: &App, token: &str, body: Value) -> String {
+    let id = started_flow(app, token, body).await;
+    wait_hook_open(app, &id).await;
     id
 }
 
@@ -193,12 +228,15 @@ async fn inactive_unknown_and_non_webhook_flows_are_404(app: &App) {
             .status,
         404
     );
-    let manual = started(
+    // A manual flow's hook never opens, so there is nothing to wait for; the webhook flow started after it opening
+    // shows that the webhook service has seen the manual flow's start too.
+    let manual = started_flow(
         app,
         &app.admin,
         json!({"name": "manual", "graph": {"nodes": [node("in", "manual", "run", json!({}))]}}),
     )
     .await;
+    let fid = started(app, &app.admin, recorder(json!({}))).await;
     assert_eq!(
         app.api
             .post(&format!("/hook/{manual}"), None, &json!({}))
@@ -207,8 +245,7 @@ async fn inactive_unknown_and_non_webhook_flows_are_404(app: &App) {
         404,
         "only webhook triggers"
     );
-    // Stopping closes the hook at once.
-    let fid = started(app, &app.admin, recorder(json!({}))).await;
+    // Stopping closes the hook, as soon as the webhook service sees the stop.
     assert_eq!(
         app.api
             .post(&format!("/hook/{fid}"), None, &json!({}))
@@ -220,13 +257,9 @@ async fn inactive_unknown_and_non_webhook_flows_are_404(app: &App) {
         .post(&format!("/flows/{fid}/stop"), Some(&app.admin), &json!({}))
         .await;
     wait_flow(app, &fid, "inactive").await;
-    assert_eq!(
-        app.api
-            .post(&format!("/hook/{fid}"), None, &json!({}))
-            .await
-            .status,
-        404
-    );
+    wait_hook_closed(app, &fid).await;
+    let r = app.api.post(&format!("/hook/{fid}"), None, &json!({})).await;
+    assert_eq!(r.status, 404, "a stopped flow's hook stays closed: {:?}", r.body);
     let r = app
         .api
         .send(app.api.request(Method::PUT, &format!("/hook/{fid}"), None))
@@ -404,6 +437,8 @@ async fn authenticated_webhooks_need_a_signature_or_an_owners_token(app: &App) {
         .post(&format!("/flows/{fid}/stop"), Some(&app.admin), &json!({}))
         .await;
     wait_flow(app, &fid, "inactive").await;
+    // Once the webhook service has dropped the old settings, the hook opening again below means it has the new ones.
+    wait_hook_closed(app, &fid).await;
     let mut settings = flow["flowSettings"].clone();
     settings["webhooks"]["hmacAlgorithm"] = json!("sha512");
     let r = app
@@ -420,7 +455,7 @@ async fn authenticated_webhooks_need_a_signature_or_an_owners_token(app: &App) {
         .post(&format!("/flows/{fid}/start"), Some(&app.admin), &json!({}))
         .await;
     wait_flow(app, &fid, "active").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_hook_open(app, &fid).await;
     let good512 = sign("top-secret", body.as_bytes(), true);
     let r = post_raw(
         app,
@@ -591,19 +626,29 @@ async fn sync_webhooks_answer_with_the_execution_result(app: &App) {
 }
 
 async fn a_flow_over_its_rate_limit_gets_429_with_retry_after(app: &App) {
+    // One token per 100 s: the burst is spent at once and the bucket cannot refill a token within the test, so
+    // Retry-After is the 100 s the next token takes less the time the three requests took (under 10 s even on a
+    // slow machine); timing can no longer decide the exact value.
     let fid = started(
         app,
         &app.admin,
-        recorder(json!({"rateLimit": {"perSecond": 0.5, "burst": 2}})),
+        recorder(json!({"rateLimit": {"perSecond": 0.01, "burst": 2}})),
     )
     .await;
     let path = format!("/hook/{fid}");
     assert_eq!(app.api.post(&path, None, &json!({})).await.status, 200);
     assert_eq!(app.api.post(&path, None, &json!({})).await.status, 200);
     let r = app.api.post(&path, None, &json!({})).await;
-    assert_eq!(r.status, 429);
+    assert_eq!(r.status, 429, "{:?}", r.body);
     assert_eq!(r.error(), "Too many requests for this flow. Try again later.");
-    assert_eq!(r.header("retry-after"), Some("2"));
+    let retry_after = r.header("retry-after");
+    let seconds: u64 = retry_after
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("retry-after must be a number of whole seconds, got {retry_after:?}"));
+    assert!(
+        (90..=100).contains(&seconds),
+        "retry-after is the wait for the next token (100 s at 0.01/s, less the time since the burst), got {seconds}"
+    );
 }
 
 crate::both_modes!(

@@ -103,16 +103,20 @@ impl Collector {
         self.0.lock().unwrap().iter().map(|e| e.kind.clone()).collect()
     }
 
-    /// Waits until at least `n` envelopes arrived (5 s at most), then returns them.
+    /// Waits until at least `n` envelopes arrived (30 s at most: a loaded CI machine can be slow to deliver), then
+    /// returns them; returns as soon as they are there.
     pub async fn wait_for(&self, n: usize) -> Vec<Envelope> {
-        for _ in 0..500 {
-            if self.0.lock().unwrap().len() >= n {
-                break;
-            }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.0.lock().unwrap().len() < n && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         let got = self.all();
-        assert!(got.len() >= n, "expected {n} events, got {:?}", self.kinds());
+        assert!(
+            got.len() >= n,
+            "expected {n} events within 30 s, got {}: {:?}",
+            got.len(),
+            self.kinds()
+        );
         got
     }
 }

@@ -13,16 +13,18 @@ use crate::{
 
 #[tokio::test]
 async fn rabbitmq_connect_fails_fast_when_no_broker_listens() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // A port that is bound but not listening: connecting is refused, and as long as `reserved` lives the OS cannot
+    // hand the port to anything else (a released port could go to a concurrent test's proxy, which does listen).
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f");
     let connecting = AmqpBus::connect(&url, "flowmate.test.nobody");
     let result = tokio::time::timeout(WAIT, connecting)
         .await
         .expect("connect must not hang");
     assert!(matches!(result, Err(BusError::Unavailable(_))), "{result:?}");
+    drop(reserved);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use flowmate_bus::{Envelope, HandlerError, SubscribeOptions};
-use tokio::task::JoinSet;
+use async_trait::async_trait;
+use flowmate_bus::{Delivery, Envelope, Handler, HandlerError, SubscribeOptions};
+use tokio::{sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -73,6 +74,28 @@ pub async fn fan_out_delivers_every_message_to_each_bound_group(t: Arc<TestBus>)
     assert_eq!(to_mail.seen().len(), 5);
 }
 
+/// One of two competing consumers: holds each job it is handed until both have been handed one, then lets its
+/// recorder handle it. A consumer holds at most `prefetch` jobs, so however late the other registers (RabbitMQ
+/// registers consumers in the background), the first cannot drain the queue alone meanwhile.
+struct UntilBothStarted {
+    recorder: Arc<Recorder>,
+    /// 0 or 1: which of the two consumers this is.
+    me: usize,
+    /// Which consumers have been handed a job.
+    handed: Arc<watch::Sender<[bool; 2]>>,
+}
+
+#[async_trait]
+impl Handler for UntilBothStarted {
+    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        self.handed.send_modify(|handed| handed[self.me] = true);
+        let mut both = self.handed.subscribe();
+        // Past WAIT the job goes on anyway, and "both consumers got work" below reports the consumer that got none.
+        let _ = tokio::time::timeout(WAIT, both.wait_for(|handed| handed[0] && handed[1])).await;
+        self.recorder.handle(delivery).await
+    }
+}
+
 pub async fn competing_consumers_of_one_group_handle_each_message_once(t: Arc<TestBus>) {
     let work = t.group("work");
     let (first, second) = (
@@ -83,8 +106,15 @@ pub async fn competing_consumers_of_one_group_handle_each_message_once(t: Arc<Te
         prefetch: 4,
         ..opts(&work, &["job.run"])
     };
-    t.subscribe(options.clone(), first.clone()).await;
-    t.subscribe(options, second.clone()).await;
+    let handed = Arc::new(watch::Sender::new([false; 2]));
+    for (me, recorder) in [&first, &second].into_iter().enumerate() {
+        let consumer = UntilBothStarted {
+            recorder: recorder.clone(),
+            me,
+            handed: handed.clone(),
+        };
+        t.subscribe(options.clone(), Arc::new(consumer)).await;
+    }
 
     let jobs: Vec<Envelope> = (0..40).map(|n| event("job.run", n)).collect();
     for job in &jobs {

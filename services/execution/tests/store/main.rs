@@ -235,9 +235,10 @@ async fn an_execution_whose_lease_ran_out_is_taken_back_once() {
             0,
             "both hold a fresh lease"
         );
+        // Its holder went away an hour ago: the lease ran out long before `now`, however long it took to get here.
         let mut tx = store.db().begin().await.unwrap();
         sqlx::query("UPDATE executions SET lease_until = $1 WHERE id = 'orphan'")
-            .bind(time::format(time::now() - Duration::seconds(1)))
+            .bind(time::format(time::now() - Duration::hours(1)))
             .execute(&mut *tx)
             .await
             .unwrap();

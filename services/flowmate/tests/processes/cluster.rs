@@ -1,9 +1,10 @@
 //! Starting FlowMate processes for a test: a standalone node, or a cluster with one process per service.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::Mutex,
     time::Duration,
 };
 
@@ -13,12 +14,23 @@ pub const ADMIN: &str = "admin@flowmate.local";
 pub const PASSWORD: &str = "process-test-password";
 const SECRETS_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
+/// Every port [`free_port`] handed out in this process. The probe listener is closed before a service binds the
+/// port, so the OS may offer the same port to the next probe: two services of one cluster would then collide.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A loopback port nothing listens on, never the same one twice in this process.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    for _ in 0..1000 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if HANDED_OUT.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
+    panic!("the OS offered only ports already handed out, 1000 times in a row");
 }
 
 /// One `flowmate` OS process (restartable with the same configuration).

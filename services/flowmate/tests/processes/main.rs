@@ -243,9 +243,26 @@ async fn distributed_journey_survives_killing_the_webhook_and_execution_services
         api.get(&format!("/flows/{flow}"), Some(&token)).await.body["data"]["status"],
         "inactive"
     );
+    // The webhook service closes the hook once it sees the stop (an event): 404 within 15 s.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = api
+            .send(api.request(reqwest::Method::HEAD, &format!("/hook/{flow}"), None))
+            .await
+            .status;
+        if status == 404 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stopped flow's hook still answers {status} after 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         api.post(&format!("/hook/{flow}"), None, &json!({})).await.status,
-        404
+        404,
+        "a stopped flow's hook stays closed"
     );
     cluster.destroy().await;
 }
