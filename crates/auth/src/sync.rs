@@ -13,7 +13,7 @@ use flowmate_proto::{
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use flowmate_proto::transport::{self, Transport};
 
 use crate::{PublicKey, Verifier};
 
@@ -29,16 +29,14 @@ pub trait KeySource: Send + Sync + 'static {
 /// The identity service over gRPC.
 #[derive(Clone)]
 pub struct GrpcKeySource {
-    client: IdentityClient<Channel>,
+    client: IdentityClient<Transport>,
     timeout: Duration,
 }
 
 impl GrpcKeySource {
     /// A lazily connecting client of identity at `url` (`http://host:port`).
     pub fn new(url: &str, timeout: Duration) -> Result<Self, http::uri::InvalidUri> {
-        let channel = Channel::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy();
+        let channel = transport::connect(url, None)?;
         Ok(GrpcKeySource {
             client: IdentityClient::new(channel).max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES),
             timeout,

@@ -3,6 +3,7 @@
 #![allow(clippy::all, missing_docs)]
 
 mod convert;
+pub mod transport;
 
 /// The largest gRPC message services send or accept: well above the REST body limit (10 MiB by default), so a
 /// body the gateway accepted never fails between services.

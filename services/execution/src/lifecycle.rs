@@ -231,11 +231,7 @@ async fn reconcile(
     store: &Store,
     registry: &Registry,
 ) -> anyhow::Result<usize> {
-    let channel = tonic::transport::Channel::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(timeout)
-        .connect()
-        .await?;
+    let channel = flowmate_proto::transport::connect(url, Some(timeout))?;
     let mut client =
         FlowRepositoryClient::new(channel).max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES);
     let known: std::collections::HashSet<String> = store.running_ids().await?.into_iter().collect();

@@ -10,23 +10,22 @@ use flowmate_proto::{
     MAX_MESSAGE_BYTES,
 };
 use serde_json::Value;
-use tonic::{metadata::MetadataValue, transport::Channel};
+use flowmate_proto::transport::{self, Transport};
+use tonic::metadata::MetadataValue;
 
 use crate::core::FlowCreator;
 
 /// The flow repository at a gRPC address.
 #[derive(Clone)]
 pub struct GrpcFlows {
-    client: FlowRepositoryClient<Channel>,
+    client: FlowRepositoryClient<Transport>,
     timeout: Duration,
 }
 
 impl GrpcFlows {
     /// A lazily connecting client of the flow repository at `url`.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, http::uri::InvalidUri> {
-        let channel = Channel::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy();
+        let channel = transport::connect(url, None)?;
         let client = FlowRepositoryClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);

@@ -15,7 +15,7 @@ use flowmate_bus::{Delivery, Handler, HandlerError};
 use flowmate_domain::{event::types, flow::Flow};
 use flowmate_proto::flows::v1::{flow_repository_client::FlowRepositoryClient, ListActiveFlowsRequest};
 use serde_json::Value;
-use tonic::transport::Channel;
+use flowmate_proto::transport::{self, Transport};
 
 /// `flowSettings.webhooks` of an active flow, ready to use.
 #[derive(Debug, Clone, Default)]
@@ -118,7 +118,7 @@ pub struct ActiveFlows {
     active: RwLock<HashMap<String, Arc<HookFlow>>>,
     starting: RwLock<HashMap<String, Flow>>,
     secrets: Option<Arc<SecretBox>>,
-    repository: FlowRepositoryClient<Channel>,
+    repository: FlowRepositoryClient<Transport>,
 }
 
 impl ActiveFlows {
@@ -128,10 +128,7 @@ impl ActiveFlows {
         timeout: Duration,
         secrets: Option<Arc<SecretBox>>,
     ) -> anyhow::Result<ActiveFlows> {
-        let channel = Channel::from_shared(flows_url.to_owned())?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(timeout)
-            .connect_lazy();
+        let channel = transport::connect(flows_url, Some(timeout))?;
         Ok(ActiveFlows {
             active: RwLock::new(HashMap::new()),
             starting: RwLock::new(HashMap::new()),

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use tonic::{metadata::MetadataValue, transport::Channel, Request};
+use flowmate_proto::transport::{self, Transport};
+use tonic::{metadata::MetadataValue, Request};
 
-/// A channel to `url` (`http://host:port`) that connects on first use and reconnects after failures.
-pub fn channel(url: &str) -> Result<Channel, http::uri::InvalidUri> {
-    Ok(Channel::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy())
+/// A transport to `url` (`http://host:port`) that connects on first use and reconnects after failures; in
+/// process when the service runs in this process.
+pub fn channel(url: &str) -> Result<Transport, http::uri::InvalidUri> {
+    transport::connect(url, None)
 }
 
 /// A request carrying `token` (when given), the current trace context, and a deadline.

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use flowmate_domain::Fault;
 use flowmate_proto::executions::v1::{self as pb, executions_client::ExecutionsClient};
 use serde_json::Value;
-use tonic::{transport::Channel, Request};
+use flowmate_proto::transport::Transport;
+use tonic::Request;
 
 use super::call::fault;
 
@@ -32,7 +33,7 @@ pub trait ExecutionsApi: Send + Sync + 'static {
 /// [`ExecutionsApi`] over gRPC.
 #[derive(Clone)]
 pub struct GrpcExecutions {
-    client: ExecutionsClient<Channel>,
+    client: ExecutionsClient<Transport>,
     timeout: Duration,
 }
 

@@ -9,7 +9,8 @@ use flowmate_proto::{
     flows::v1::{self as pb, flow_repository_client::FlowRepositoryClient},
 };
 use serde_json::Value;
-use tonic::{transport::Channel, Request};
+use flowmate_proto::transport::Transport;
+use tonic::Request;
 
 use super::call::fault;
 
@@ -45,7 +46,7 @@ pub trait FlowsApi: Send + Sync + 'static {
 /// [`FlowsApi`] over gRPC.
 #[derive(Clone)]
 pub struct GrpcFlows {
-    client: FlowRepositoryClient<Channel>,
+    client: FlowRepositoryClient<Transport>,
     timeout: Duration,
 }
 

@@ -9,7 +9,8 @@ use flowmate_proto::{
     common::v1::PageRequest,
     identity::v1::{self as pb, identity_client::IdentityClient},
 };
-use tonic::{transport::Channel, Request};
+use flowmate_proto::transport::Transport;
+use tonic::Request;
 
 use super::call::fault;
 
@@ -55,7 +56,7 @@ pub trait IdentityApi: Send + Sync + 'static {
 /// [`IdentityApi`] over gRPC, with a deadline per call and the trace context and caller token in metadata.
 #[derive(Clone)]
 pub struct GrpcIdentity {
-    client: IdentityClient<Channel>,
+    client: IdentityClient<Transport>,
     timeout: Duration,
 }
 

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use flowmate_domain::Fault;
 use flowmate_proto::templates::v1::{self as pb, template_repository_client::TemplateRepositoryClient};
 use serde_json::Value;
-use tonic::{transport::Channel, Request};
+use flowmate_proto::transport::Transport;
+use tonic::Request;
 
 use super::call::fault;
 
@@ -32,7 +33,7 @@ pub trait TemplatesApi: Send + Sync + 'static {
 /// [`TemplatesApi`] over gRPC.
 #[derive(Clone)]
 pub struct GrpcTemplates {
-    client: TemplateRepositoryClient<Channel>,
+    client: TemplateRepositoryClient<Transport>,
     timeout: Duration,
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flowmate_domain::Fault;
 use flowmate_proto::webhooks::v1::{self as pb, webhooks_client::WebhooksClient};
-use tonic::transport::Channel;
+use flowmate_proto::transport::Transport;
 
 use super::call::fault;
 
@@ -19,7 +19,7 @@ pub trait WebhooksApi: Send + Sync + 'static {
 /// [`WebhooksApi`] over gRPC.
 #[derive(Clone)]
 pub struct GrpcWebhooks {
-    client: WebhooksClient<Channel>,
+    client: WebhooksClient<Transport>,
     timeout: Duration,
 }
 
