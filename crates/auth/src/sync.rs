@@ -7,13 +7,13 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use flowmate_bus::{BusError, Delivery, Handler, HandlerError, SharedBus, SubscribeOptions};
 use flowmate_domain::{event::types, identity::Revocation, Fault, Id};
+use flowmate_proto::transport::{self, Transport};
 use flowmate_proto::{
     fault_from_status,
     identity::v1::{identity_client::IdentityClient, GetPublicKeysRequest, ListRevocationsRequest},
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use flowmate_proto::transport::{self, Transport};
 
 use crate::{PublicKey, Verifier};
 

@@ -87,7 +87,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn connect(url: &str, timeout: Option<Duration>) -> Result<Transport, http::uri::InvalidUri> {
     let uri: http::Uri = url.parse()?;
     let key = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
-    let channel = Channel::builder(uri).connect_timeout(CONNECT_TIMEOUT).connect_lazy();
+    let channel = Channel::builder(uri)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .connect_lazy();
     Ok(Transport {
         channel,
         key: key.into(),
@@ -155,18 +157,36 @@ mod tests {
     #[tokio::test]
     async fn a_service_listening_in_this_process_is_called_directly_until_it_stops() {
         // A port nothing listens on: over the network the call is refused.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let mut transport = connect(&format!("http://{addr}"), Some(Duration::from_secs(5))).unwrap();
         assert!(!transport.in_process());
 
         let registration = serve_locally(addr, answering("in process"));
         assert!(transport.in_process());
-        let response = transport.ready().await.unwrap().call(http::Request::new(Body::empty())).await.unwrap();
+        let response = transport
+            .ready()
+            .await
+            .unwrap()
+            .call(http::Request::new(Body::empty()))
+            .await
+            .unwrap();
         assert_eq!(text(response).await, "in process");
 
         drop(registration);
         assert!(!transport.in_process());
-        let refused = async { transport.ready().await?.call(http::Request::new(Body::empty())).await };
-        assert!(refused.await.is_err(), "a stopped service is no longer reached in process");
+        let refused = async {
+            transport
+                .ready()
+                .await?
+                .call(http::Request::new(Body::empty()))
+                .await
+        };
+        assert!(
+            refused.await.is_err(),
+            "a stopped service is no longer reached in process"
+        );
     }
 }

@@ -55,14 +55,12 @@ pub async fn serve(
     ));
     // Callers in this process (standalone mode) reach the service without the network while it serves.
     type GrpcRequest = http::Request<tonic::body::Body>;
-    let local = flowmate_proto::transport::LocalService::new(
-        tower::ServiceExt::<GrpcRequest>::map_err(
-            tower::ServiceExt::<GrpcRequest>::map_response(app.clone(), |r: axum::response::Response| {
-                r.map(tonic::body::Body::new)
-            }),
-            |never: std::convert::Infallible| -> flowmate_proto::transport::BoxError { match never {} },
-        ),
-    );
+    let local = flowmate_proto::transport::LocalService::new(tower::ServiceExt::<GrpcRequest>::map_err(
+        tower::ServiceExt::<GrpcRequest>::map_response(app.clone(), |r: axum::response::Response| {
+            r.map(tonic::body::Body::new)
+        }),
+        |never: std::convert::Infallible| -> flowmate_proto::transport::BoxError { match never {} },
+    ));
     let registration = flowmate_proto::transport::serve_locally(listener.local_addr()?, local);
     // Without TCP_NODELAY a small response on a kept-alive connection waits for the peer's delayed ACK: ~40 ms
     // per request, on every gRPC hop between services.

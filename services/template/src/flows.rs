@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowmate_domain::Fault;
+use flowmate_proto::transport::{self, Transport};
 use flowmate_proto::{
     fault_from_details, fault_from_status,
     flows::v1::{flow_repository_client::FlowRepositoryClient, flow_result::Outcome, CreateFlowsRequest},
     MAX_MESSAGE_BYTES,
 };
 use serde_json::Value;
-use flowmate_proto::transport::{self, Transport};
 use tonic::metadata::MetadataValue;
 
 use crate::core::FlowCreator;

@@ -14,8 +14,8 @@ use flowmate_auth::secrets::SecretBox;
 use flowmate_bus::{Delivery, Handler, HandlerError};
 use flowmate_domain::{event::types, flow::Flow};
 use flowmate_proto::flows::v1::{flow_repository_client::FlowRepositoryClient, ListActiveFlowsRequest};
-use serde_json::Value;
 use flowmate_proto::transport::{self, Transport};
+use serde_json::Value;
 
 /// `flowSettings.webhooks` of an active flow, ready to use.
 #[derive(Debug, Clone, Default)]

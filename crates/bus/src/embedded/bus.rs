@@ -3,10 +3,6 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteLockingMode, SqliteSynchronous},
-    ConnectOptions,
-};
 use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
@@ -42,20 +38,26 @@ impl EmbeddedBus {
                 BusError::Unavailable(format!("cannot create the directory of {}: {e}", path.display()))
             })?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .locking_mode(SqliteLockingMode::Exclusive)
-            .busy_timeout(BUSY_TIMEOUT);
-        let open_error = |e: sqlx::Error| {
+        let file = path.to_owned();
+        let opened = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
+            let conn = rusqlite::Connection::open(&file)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            // The exclusive lock is taken by the first write (in `prepare`) and kept while the bus is open.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.set_prepared_statement_cache_capacity(32);
+            let bindings = store::prepare(&conn)?;
+            Ok((conn, bindings))
+        })
+        .await
+        .map_err(|e| BusError::Unavailable(format!("opening the bus file failed: {e}")))?;
+        let (conn, bindings) = opened.map_err(|e| {
             BusError::Unavailable(format!("cannot open the bus file {}: {e}", path.display()))
-        };
-        let mut conn = options.connect().await.map_err(open_error)?;
-        let bindings = store::prepare(&mut conn).await.map_err(open_error)?;
+        })?;
         let notify = Arc::new(Notify::new());
-        let writer = writer::spawn(conn, bindings, notify.clone());
+        let writer = writer::spawn(conn, bindings, notify.clone())
+            .map_err(|e| BusError::Unavailable(format!("cannot start the embedded bus writer: {e}")))?;
         tracing::info!(path = %path.display(), "embedded bus opened");
         Ok(EmbeddedBus { writer, notify })
     }

@@ -1,8 +1,9 @@
-//! The SQL of the embedded queue: the schema and one function per statement the writer runs.
+//! The SQL of the embedded queue: the schema and one function per statement the writer runs. They run on the
+//! writer's own thread (rusqlite, statements cached), so a whole batch costs one hand-off, not one per statement.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::SqliteConnection;
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// Declared groups and their routing-key patterns.
 pub(super) type Bindings = BTreeMap<String, BTreeSet<String>>;
@@ -29,7 +30,7 @@ const SCHEMA: &[&str] = &[
 ];
 
 /// A row handed to a consumer.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct ClaimedRow {
     /// Row id, used to settle it.
     pub(super) seq: i64,
@@ -45,77 +46,68 @@ pub(super) struct ClaimedRow {
 ///
 /// Only one process owns the file, so every row still locked was claimed by a process that is gone: it goes back
 /// to the queue marked as redelivered.
-pub(super) async fn prepare(conn: &mut SqliteConnection) -> Result<Bindings, sqlx::Error> {
+pub(super) fn prepare(conn: &Connection) -> rusqlite::Result<Bindings> {
     for statement in SCHEMA {
-        sqlx::query(statement).execute(&mut *conn).await?;
+        conn.execute(statement, [])?;
     }
-    let released = sqlx::query("UPDATE bus_messages SET locked = 0, redelivered = 1 WHERE locked = 1")
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let released = conn.execute(
+        "UPDATE bus_messages SET locked = 0, redelivered = 1 WHERE locked = 1",
+        [],
+    )?;
     if released > 0 {
         tracing::info!(released, "released messages claimed before a restart");
     }
     // Exclusive groups belonged to consumers of the previous process; nobody will consume them again.
-    sqlx::query(
+    conn.execute(
         "DELETE FROM bus_messages WHERE grp IN (SELECT grp FROM bus_bindings WHERE ephemeral = 1) \
          OR grp IN (SELECT grp || '.dlq' FROM bus_bindings WHERE ephemeral = 1)",
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM bus_bindings WHERE ephemeral = 1")
-        .execute(&mut *conn)
-        .await?;
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT grp, pattern FROM bus_bindings")
-        .fetch_all(&mut *conn)
-        .await?;
+        [],
+    )?;
+    conn.execute("DELETE FROM bus_bindings WHERE ephemeral = 1", [])?;
     let mut bindings = Bindings::new();
-    for (group, pattern) in rows {
+    let mut statement = conn.prepare("SELECT grp, pattern FROM bus_bindings")?;
+    let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (group, pattern) = row?;
         bindings.entry(group).or_default().insert(pattern);
     }
     Ok(bindings)
 }
 
 /// Records that `group` receives keys matching `pattern`; ephemeral bindings are dropped at the next open.
-pub(super) async fn insert_binding(
-    conn: &mut SqliteConnection,
+pub(super) fn insert_binding(
+    conn: &Connection,
     group: &str,
     pattern: &str,
     ephemeral: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT OR IGNORE INTO bus_bindings (grp, pattern, ephemeral) VALUES (?1, ?2, ?3)")
-        .bind(group)
-        .bind(pattern)
-        .bind(ephemeral)
-        .execute(conn)
-        .await?;
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO bus_bindings (grp, pattern, ephemeral) VALUES (?1, ?2, ?3)")?
+        .execute(params![group, pattern, ephemeral])?;
     Ok(())
 }
 
 /// Enqueues one copy of a message for `group`.
-pub(super) async fn insert_message(
-    conn: &mut SqliteConnection,
+pub(super) fn insert_message(
+    conn: &Connection,
     group: &str,
     body: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO bus_messages (grp, body, attempt, available_at) VALUES (?1, ?2, 1, ?3)")
-        .bind(group)
-        .bind(body)
-        .bind(now_ms)
-        .execute(conn)
-        .await?;
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO bus_messages (grp, body, attempt, available_at) VALUES (?1, ?2, 1, ?3)",
+    )?
+    .execute(params![group, body, now_ms])?;
     Ok(())
 }
 
 /// Locks up to `limit` available rows of `group`, oldest first.
-pub(super) async fn claim(
-    conn: &mut SqliteConnection,
+pub(super) fn claim(
+    conn: &Connection,
     group: &str,
     limit: u32,
     now_ms: i64,
-) -> Result<Vec<ClaimedRow>, sqlx::Error> {
-    let mut rows: Vec<ClaimedRow> = sqlx::query_as(
+) -> rusqlite::Result<Vec<ClaimedRow>> {
+    let mut statement = conn.prepare_cached(
         "UPDATE bus_messages SET locked = 1
          WHERE seq IN (
              SELECT seq FROM bus_messages
@@ -123,95 +115,84 @@ pub(super) async fn claim(
              ORDER BY seq LIMIT ?3
          )
          RETURNING seq, body, attempt, redelivered",
-    )
-    .bind(group)
-    .bind(now_ms)
-    .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
+    )?;
+    let mut rows = statement
+        .query_map(params![group, now_ms, i64::from(limit)], |row| {
+            Ok(ClaimedRow {
+                seq: row.get(0)?,
+                body: row.get(1)?,
+                attempt: row.get(2)?,
+                redelivered: row.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     // RETURNING gives no order guarantee.
     rows.sort_by_key(|row| row.seq);
     Ok(rows)
 }
 
 /// When the earliest delayed (retrying) row of `group` becomes available, if there is one.
-pub(super) async fn next_due(
-    conn: &mut SqliteConnection,
-    group: &str,
-    now_ms: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    let (due,): (Option<i64>,) = sqlx::query_as(
+pub(super) fn next_due(conn: &Connection, group: &str, now_ms: i64) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
         "SELECT MIN(available_at) FROM bus_messages WHERE grp = ?1 AND locked = 0 AND available_at > ?2",
-    )
-    .bind(group)
-    .bind(now_ms)
-    .fetch_one(conn)
-    .await?;
-    Ok(due)
+    )?
+    .query_row(params![group, now_ms], |row| row.get(0))
+    .optional()
+    .map(Option::flatten)
 }
 
 /// Removes a processed row.
-pub(super) async fn delete(conn: &mut SqliteConnection, seq: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM bus_messages WHERE seq = ?1")
-        .bind(seq)
-        .execute(conn)
-        .await?;
+pub(super) fn delete(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM bus_messages WHERE seq = ?1")?
+        .execute(params![seq])?;
     Ok(())
 }
 
 /// Releases a row for another attempt once `available_at` has passed.
-pub(super) async fn reschedule(
-    conn: &mut SqliteConnection,
+pub(super) fn reschedule(
+    conn: &Connection,
     seq: i64,
     attempt: u32,
     available_at_ms: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
         "UPDATE bus_messages SET locked = 0, redelivered = 0, attempt = ?2, available_at = ?3 WHERE seq = ?1",
-    )
-    .bind(seq)
-    .bind(i64::from(attempt))
-    .bind(available_at_ms)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![seq, i64::from(attempt), available_at_ms])?;
     Ok(())
 }
 
 /// Moves a row to the dead-letter group `dlq`.
-pub(super) async fn dead_letter(
-    conn: &mut SqliteConnection,
+pub(super) fn dead_letter(
+    conn: &Connection,
     seq: i64,
     dlq: &str,
     reason: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
         "UPDATE bus_messages
          SET grp = ?2, reason = ?3, locked = 0, redelivered = 0, attempt = 1, available_at = ?4
          WHERE seq = ?1",
-    )
-    .bind(seq)
-    .bind(dlq)
-    .bind(reason)
-    .bind(now_ms)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![seq, dlq, reason, now_ms])?;
     Ok(())
 }
 
 /// Removes and returns the unclaimed rows of `group`, oldest first.
-pub(super) async fn drain(conn: &mut SqliteConnection, group: &str) -> Result<Vec<String>, sqlx::Error> {
-    let mut rows: Vec<(i64, String)> =
-        sqlx::query_as("DELETE FROM bus_messages WHERE grp = ?1 AND locked = 0 RETURNING seq, body")
-            .bind(group)
-            .fetch_all(conn)
-            .await?;
+pub(super) fn drain(conn: &Connection, group: &str) -> rusqlite::Result<Vec<String>> {
+    let mut statement =
+        conn.prepare_cached("DELETE FROM bus_messages WHERE grp = ?1 AND locked = 0 RETURNING seq, body")?;
+    let mut rows = statement
+        .query_map(params![group], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.sort_by_key(|(seq, _)| *seq);
     Ok(rows.into_iter().map(|(_, body)| body).collect())
 }
 
 /// Checks the file answers.
-pub(super) async fn ping(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").execute(conn).await?;
-    Ok(())
+pub(super) fn ping(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached("SELECT 1")?.query_row([], |_| Ok(()))
 }

@@ -1,4 +1,9 @@
 //! The single writer of the queue file: batches every pending write into one transaction (group commit).
+//!
+//! It runs on a thread of its own with a plain SQLite connection (rusqlite): callers hand it requests through a
+//! channel and it answers each once its transaction committed. A batch costs one thread hand-off however many
+//! statements it runs — with an async driver every statement is a hand-off to the driver's thread and back, and
+//! on a busy machine each of those waits for a time slice (BENCHMARKS.md, "Where the time went").
 
 use std::{
     collections::BTreeSet,
@@ -6,7 +11,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use sqlx::{Connection, SqliteConnection};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::store::{self, Bindings, ClaimedRow};
@@ -108,8 +113,12 @@ pub(super) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Starts the writer on `conn`; `notify` is signalled whenever a commit made rows available.
-pub(super) fn spawn(conn: SqliteConnection, bindings: Bindings, notify: Arc<Notify>) -> WriterHandle {
+/// Starts the writer thread on `conn`; `notify` is signalled whenever a commit made rows available.
+pub(super) fn spawn(
+    conn: Connection,
+    bindings: Bindings,
+    notify: Arc<Notify>,
+) -> std::io::Result<WriterHandle> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let writer = Writer {
         conn,
@@ -117,12 +126,14 @@ pub(super) fn spawn(conn: SqliteConnection, bindings: Bindings, notify: Arc<Noti
         bindings,
         notify,
     };
-    tokio::spawn(writer.run());
-    WriterHandle { tx }
+    std::thread::Builder::new()
+        .name("flowmate-bus".to_owned())
+        .spawn(move || writer.run())?;
+    Ok(WriterHandle { tx })
 }
 
 struct Writer {
-    conn: SqliteConnection,
+    conn: Connection,
     rx: mpsc::Receiver<Request>,
     bindings: Bindings,
     notify: Arc<Notify>,
@@ -136,19 +147,26 @@ struct Staged {
 }
 
 impl Writer {
-    async fn run(mut self) {
+    fn run(mut self) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while self.rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.process(std::mem::take(&mut batch)).await;
+        while let Some(first) = self.rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match self.rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.process(std::mem::take(&mut batch));
         }
-        if let Err(error) = self.conn.close().await {
+        if let Err((_, error)) = self.conn.close() {
             tracing::warn!(%error, "closing the embedded bus database failed");
         }
     }
 
-    async fn process(&mut self, batch: Vec<Request>) {
+    fn process(&mut self, batch: Vec<Request>) {
         let ops: Vec<&Op> = batch.iter().map(|r| &r.op).collect();
-        match self.commit(&ops).await {
+        match self.commit(&ops) {
             Ok(results) => {
                 for (request, result) in batch.into_iter().zip(results) {
                     let _ = request.reply.send(Ok(result));
@@ -158,7 +176,7 @@ impl Writer {
             Err(error) if batch.len() > 1 => {
                 tracing::warn!(%error, size = batch.len(), "batched write failed; retrying one by one");
                 for request in batch {
-                    let result = self.commit(&[&request.op]).await;
+                    let result = self.commit(&[&request.op]);
                     let _ = request
                         .reply
                         .send(result.and_then(|mut done| done.pop().ok_or_else(stopped)));
@@ -173,17 +191,15 @@ impl Writer {
     }
 
     /// Applies `ops` in one transaction; one result per op, in order.
-    async fn commit(&mut self, ops: &[&Op]) -> Result<Vec<Done>, BusError> {
+    fn commit(&mut self, ops: &[&Op]) -> Result<Vec<Done>, BusError> {
         let mut staged = Staged::default();
-        let mut tx = self.conn.begin().await.map_err(|e| error_of(&e))?;
+        let tx = self.conn.transaction().map_err(|e| error_of(&e))?;
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
-            let done = apply(&mut tx, &self.bindings, &mut staged, op)
-                .await
-                .map_err(|e| error_of(&e))?;
+            let done = apply(&tx, &self.bindings, &mut staged, op).map_err(|e| error_of(&e))?;
             results.push(done);
         }
-        tx.commit().await.map_err(|e| error_of(&e))?;
+        tx.commit().map_err(|e| error_of(&e))?;
         for (group, patterns) in staged.bindings {
             self.bindings.entry(group).or_default().extend(patterns);
         }
@@ -194,22 +210,17 @@ impl Writer {
     }
 }
 
-fn error_of(error: &sqlx::Error) -> BusError {
+fn error_of(error: &rusqlite::Error) -> BusError {
     BusError::Unavailable(format!("embedded bus store: {error}"))
 }
 
-async fn apply(
-    conn: &mut SqliteConnection,
-    bindings: &Bindings,
-    staged: &mut Staged,
-    op: &Op,
-) -> Result<Done, sqlx::Error> {
+fn apply(conn: &Connection, bindings: &Bindings, staged: &mut Staged, op: &Op) -> rusqlite::Result<Done> {
     let now = now_ms();
     match op {
         Op::Publish(messages) => {
             for message in messages {
                 for group in matching_groups(&message.kind, bindings, &staged.bindings) {
-                    store::insert_message(conn, group, &message.body, now).await?;
+                    store::insert_message(conn, group, &message.body, now)?;
                     staged.enqueued = true;
                 }
             }
@@ -221,7 +232,7 @@ async fn apply(
             ephemeral,
         } => {
             for pattern in patterns {
-                store::insert_binding(conn, group, pattern, *ephemeral).await?;
+                store::insert_binding(conn, group, pattern, *ephemeral)?;
             }
             staged
                 .bindings
@@ -231,17 +242,17 @@ async fn apply(
             Ok(Done::Written)
         }
         Op::Claim { group, limit } => {
-            let rows = store::claim(conn, group, *limit, now).await?;
+            let rows = store::claim(conn, group, *limit, now)?;
             // Only a short claim means the group may be waiting on a delayed retry.
             let next_due_ms = if rows.len() < *limit as usize {
-                store::next_due(conn, group, now).await?
+                store::next_due(conn, group, now)?
             } else {
                 None
             };
             Ok(Done::Claimed(Claimed { rows, next_due_ms }))
         }
         Op::Ack { seq } => {
-            store::delete(conn, *seq).await?;
+            store::delete(conn, *seq)?;
             Ok(Done::Written)
         }
         Op::Retry {
@@ -249,17 +260,17 @@ async fn apply(
             attempt,
             available_at_ms,
         } => {
-            store::reschedule(conn, *seq, *attempt, *available_at_ms).await?;
+            store::reschedule(conn, *seq, *attempt, *available_at_ms)?;
             Ok(Done::Written)
         }
         Op::DeadLetter { seq, dlq, reason } => {
-            store::dead_letter(conn, *seq, dlq, reason, now).await?;
+            store::dead_letter(conn, *seq, dlq, reason, now)?;
             staged.enqueued = true;
             Ok(Done::Written)
         }
-        Op::Drain { group } => Ok(Done::Drained(store::drain(conn, group).await?)),
+        Op::Drain { group } => Ok(Done::Drained(store::drain(conn, group)?)),
         Op::Ping => {
-            store::ping(conn).await?;
+            store::ping(conn)?;
             Ok(Done::Written)
         }
     }

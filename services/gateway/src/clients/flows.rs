@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowmate_domain::Fault;
+use flowmate_proto::transport::Transport;
 use flowmate_proto::{
     fault_from_details,
     flows::v1::{self as pb, flow_repository_client::FlowRepositoryClient},
 };
 use serde_json::Value;
-use flowmate_proto::transport::Transport;
 use tonic::Request;
 
 use super::call::fault;

@@ -5,11 +5,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flowmate_api::identity::{CreateRole, CreateUser, LoginResponse, Role, Tenant, UpdateUser, User};
 use flowmate_domain::{identity as dom, Fault};
+use flowmate_proto::transport::Transport;
 use flowmate_proto::{
     common::v1::PageRequest,
     identity::v1::{self as pb, identity_client::IdentityClient},
 };
-use flowmate_proto::transport::Transport;
 use tonic::Request;
 
 use super::call::fault;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flowmate_domain::Fault;
 use flowmate_proto::templates::v1::{self as pb, template_repository_client::TemplateRepositoryClient};
-use serde_json::Value;
 use flowmate_proto::transport::Transport;
+use serde_json::Value;
 use tonic::Request;
 
 use super::call::fault;

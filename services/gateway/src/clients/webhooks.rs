@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowmate_domain::Fault;
-use flowmate_proto::webhooks::v1::{self as pb, webhooks_client::WebhooksClient};
 use flowmate_proto::transport::Transport;
+use flowmate_proto::webhooks::v1::{self as pb, webhooks_client::WebhooksClient};
 
 use super::call::fault;
 
