@@ -44,10 +44,33 @@ pub fn placeholders(from: usize, n: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+/// Cuts `n` rows into power-of-two chunks of at most `max` (a power of two) rows each: multi-row statements then
+/// come in a handful of shapes, each prepared once and reused, however the batches happen to be sized.
+pub fn chunk_sizes(mut n: usize, max: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    while n > 0 {
+        let mut size = max.max(1);
+        while size > n {
+            size /= 2;
+        }
+        sizes.push(size);
+        n -= size;
+    }
+    sizes
+}
+
 pub use sqlx::{self, any::AnyRow, migrate::Migrator, Row};
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn batches_are_cut_into_few_shapes() {
+        assert_eq!(super::chunk_sizes(0, 64), Vec::<usize>::new());
+        assert_eq!(super::chunk_sizes(1, 64), vec![1]);
+        assert_eq!(super::chunk_sizes(37, 64), vec![32, 4, 1]);
+        assert_eq!(super::chunk_sizes(200, 64), vec![64, 64, 64, 8]);
+    }
+
     #[test]
     fn search_patterns_are_literal() {
         assert_eq!(super::like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");

@@ -161,10 +161,37 @@ pub enum RelayError {
     Bus(String),
 }
 
-/// Writes several events to the outbox as part of `tx`.
+/// Writes several events to the outbox as part of `tx`, a few multi-row statements in all.
 pub async fn enqueue_all(tx: &mut Tx, events: &[Envelope]) -> Result<(), StoreError> {
-    for e in events {
-        enqueue(tx, e).await?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let created_at = time::now_string();
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let mut event = event.clone();
+        if event.traceparent.is_none() {
+            event.traceparent = flowmate_telemetry::propagation::current_traceparent();
+        }
+        rows.push((event.id.clone(), serde_json::to_string(&event)?));
+    }
+    let mut rest = rows.as_slice();
+    for size in crate::chunk_sizes(rows.len(), 64) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let values: Vec<String> = (0..size)
+            .map(|i| format!("({})", crate::placeholders(i * 3 + 1, 3)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO outbox (id, payload, created_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, payload) in chunk {
+            q = q.bind(id).bind(payload).bind(&created_at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    tx.mark_outbox();
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! FlowMate standalone: every service in one process. SQLite files under the data directory, the embedded durable
-//! queue instead of RabbitMQ, and the services still talking gRPC over loopback — the same code as distributed
-//! mode with different adapters.
+//! queue instead of RabbitMQ, and the services still talking gRPC — the same code as distributed mode with
+//! different adapters. Each service listens on a loopback port, but callers in this process reach its router
+//! directly (`flowmate_proto::transport`), without HTTP/2 and TCP in between.
 
 use std::net::SocketAddr;
 

@@ -259,3 +259,97 @@ async fn an_execution_whose_lease_ran_out_is_taken_back_once() {
         finish(test_db).await;
     }
 }
+
+fn step(seq: u32) -> flowmate_execution::model::Step {
+    flowmate_execution::model::Step {
+        seq,
+        step_id: format!("s{seq}"),
+        component_id: "transform".into(),
+        function: "map".into(),
+        status: "succeeded".into(),
+        attempt: 1,
+        started_at: time::now_string(),
+        finished_at: time::now_string(),
+        input: None,
+        output: Some(serde_json::json!({"n": seq})),
+        error: None,
+    }
+}
+
+/// Many checkpoints at once share transactions and multi-row statements: each still gets its own answer, its steps
+/// and its events, and a create-only checkpoint of an execution that exists — in the same group or an earlier one —
+/// writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_commit_answers_each_checkpoint_and_writes_only_what_it_owns() {
+    for test_db in databases().await {
+        let store = Store::new(Db::connect(&test_db.url, 4, MIGRATIONS).await.unwrap());
+        write(&store, execution("existing", None, None)).await;
+        let checkpoints: Vec<(Checkpoint, bool)> = (0..75)
+            .map(|i| {
+                let cp = Checkpoint {
+                    create_only: false,
+                    execution: execution(&format!("e{i}"), Some(time::now_string()), None),
+                    steps: vec![step(1), step(2)],
+                    events: vec![Envelope::new(
+                        "execution.finished",
+                        "test",
+                        serde_json::json!({"i": i}),
+                    )],
+                };
+                (cp, true)
+            })
+            .chain((0..2).map(|_| {
+                // Two messages racing to create the same execution: one wins.
+                let cp = Checkpoint {
+                    create_only: true,
+                    execution: execution("raced", None, None),
+                    steps: vec![],
+                    events: vec![],
+                };
+                (cp, false)
+            }))
+            .chain(std::iter::once((
+                Checkpoint {
+                    create_only: true,
+                    execution: execution("existing", Some(time::now_string()), None),
+                    steps: vec![step(1)],
+                    events: vec![Envelope::new("execution.finished", "test", serde_json::json!({}))],
+                },
+                false,
+            )))
+            .collect();
+        let answers =
+            futures::future::join_all(checkpoints.iter().map(|(cp, _)| store.checkpoint(cp.clone()))).await;
+        let answers: Vec<bool> = answers.into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers[..75], [true; 75], "every new execution is written");
+        assert_eq!(
+            answers[75..77].iter().filter(|w| **w).count(),
+            1,
+            "exactly one of two racing creates wins"
+        );
+        assert!(
+            !answers[77],
+            "a create-only checkpoint never overwrites an execution"
+        );
+        for i in [0, 37, 74] {
+            let e = store.execution(&format!("e{i}")).await.unwrap().unwrap();
+            assert_eq!(e.status, Status::Succeeded);
+            let steps = store.steps(&format!("e{i}")).await.unwrap();
+            assert_eq!(steps.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![1, 2]);
+            assert_eq!(steps[1].output, Some(serde_json::json!({"n": 2})));
+        }
+        let existing = store.execution("existing").await.unwrap().unwrap();
+        assert_eq!(existing.status, Status::Running, "unchanged");
+        assert!(store.steps("existing").await.unwrap().is_empty());
+        let events = outbox_kinds(store.db()).await;
+        let mut numbers: Vec<i64> = events.iter().filter_map(|e| e.data["i"].as_i64()).collect();
+        numbers.sort_unstable();
+        assert_eq!(
+            numbers,
+            (0..75).collect::<Vec<_>>(),
+            "one event per written checkpoint"
+        );
+        assert_eq!(events.len(), 75);
+        finish(test_db).await;
+    }
+}
