@@ -118,7 +118,7 @@ impl Default for Settings {
             log_format: "pretty".into(),
             log_filter: "info".into(),
             database_max_connections: 10,
-            execution_concurrency: 64,
+            execution_concurrency: 128,
             execution_retention_days: 14,
             execution_max_output_bytes: 64 * 1024,
             execution_max_steps: 10_000,
