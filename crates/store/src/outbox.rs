@@ -20,19 +20,7 @@ const RELAY_LOCK: i64 = 0x0066_6c6f_776d_6174;
 
 /// Writes `event` to the outbox as part of `tx`; it is published once `tx` commits.
 pub async fn enqueue(tx: &mut Tx, event: &Envelope) -> Result<(), StoreError> {
-    let mut event = event.clone();
-    if event.traceparent.is_none() {
-        event.traceparent = flowmate_telemetry::propagation::current_traceparent();
-    }
-    let payload = serde_json::to_string(&event)?;
-    sqlx::query("INSERT INTO outbox (id, payload, created_at) VALUES ($1, $2, $3)")
-        .bind(&event.id)
-        .bind(payload)
-        .bind(time::now_string())
-        .execute(&mut **tx)
-        .await?;
-    tx.mark_outbox();
-    Ok(())
+    enqueue_all(tx, std::slice::from_ref(event)).await
 }
 
 /// Starts the relay that publishes committed outbox rows to `bus`, oldest first, until `shutdown`.
@@ -161,7 +149,8 @@ pub enum RelayError {
     Bus(String),
 }
 
-/// Writes several events to the outbox as part of `tx`, a few multi-row statements in all.
+/// Writes several events to the outbox as part of `tx`, a few multi-row statements in all. Events without a trace
+/// context get the current one.
 pub async fn enqueue_all(tx: &mut Tx, events: &[Envelope]) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
