@@ -62,6 +62,7 @@ pub async fn serve(
         |never: std::convert::Infallible| -> flowmate_proto::transport::BoxError { match never {} },
     ));
     let registration = flowmate_proto::transport::serve_locally(listener.local_addr()?, local);
+    let local_calls = registration.calls();
     // Without TCP_NODELAY a small response on a kept-alive connection waits for the peer's delayed ACK: ~40 ms
     // per request, on every gRPC hop between services.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -75,7 +76,11 @@ pub async fn serve(
             // From now on in-process callers get what network callers get: no new requests.
             drop(registration);
         })
-        .await
+        .await?;
+    // As for open connections, the requests that arrived in process are answered before the service goes.
+    local_calls.close();
+    local_calls.wait().await;
+    Ok(())
 }
 
 /// Resolves on ctrl-c or SIGTERM.

@@ -96,6 +96,7 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         bus,
         tasks: vec![
             gateway.task,
+            webhooks.task,
             executions.task,
             templates.task,
             flows.task,

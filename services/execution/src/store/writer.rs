@@ -132,6 +132,9 @@ fn chunk_sizes(n: usize) -> Vec<usize> {
 /// The step row's columns.
 const STEP_COLUMNS: usize = 12;
 
+/// Step rows one statement carries at most (768 parameters): an execution may record thousands of steps.
+const STEP_ROWS: usize = 64;
+
 fn steps_sql(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|i| format!("({})", placeholders(i * STEP_COLUMNS + 1, STEP_COLUMNS)))
@@ -146,7 +149,7 @@ fn steps_sql(rows: usize) -> String {
 /// Inserts steps, each with the id of its execution.
 async fn insert_steps(tx: &mut Tx, steps: &[(&str, &Step)]) -> Result<(), StoreError> {
     let mut rest = steps;
-    for size in chunk_sizes(steps.len()) {
+    for size in flowmate_store::chunk_sizes(steps.len(), STEP_ROWS) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         let sql = steps_sql(size);
