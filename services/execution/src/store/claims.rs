@@ -28,12 +28,7 @@ impl Store {
             let id: String = r.try_get("id")?;
             let generation: i64 = r.try_get::<i64, _>("generation")? + 1;
             let tenant: String = r.try_get("tenant")?;
-            let event = Envelope::new(
-                flowmate_domain::event::types::EXECUTION_RESUME,
-                crate::SOURCE,
-                serde_json::json!({"executionId": id, "generation": generation}),
-            )
-            .with_tenant(tenant);
+            let event = resume_event(&id, generation, tenant);
             sqlx::query("UPDATE executions SET generation = $2, owner = $3, lease_until = $4 WHERE id = $1")
                 .bind(&id)
                 .bind(generation)
@@ -68,12 +63,7 @@ impl Store {
             let id: String = r.try_get("id")?;
             let generation: i64 = r.try_get::<i64, _>("generation")? + 1;
             let tenant: String = r.try_get("tenant")?;
-            let event = Envelope::new(
-                flowmate_domain::event::types::EXECUTION_RESUME,
-                crate::SOURCE,
-                serde_json::json!({"executionId": id, "generation": generation}),
-            )
-            .with_tenant(tenant);
+            let event = resume_event(&id, generation, tenant);
             sqlx::query(
                 "UPDATE executions SET waiting_until = NULL, generation = $2, owner = $3 WHERE id = $1",
             )
@@ -203,4 +193,14 @@ impl Store {
         tx.commit().await?;
         Ok(ids.len())
     }
+}
+
+/// The message that continues execution `id` as `generation`; whoever holds it owns the execution.
+fn resume_event(id: &str, generation: i64, tenant: String) -> Envelope {
+    Envelope::new(
+        flowmate_domain::event::types::EXECUTION_RESUME,
+        crate::SOURCE,
+        serde_json::json!({"executionId": id, "generation": generation}),
+    )
+    .with_tenant(tenant)
 }

@@ -174,16 +174,6 @@ async fn insert_steps(tx: &mut Tx, steps: &[(&str, &Step)]) -> Result<(), StoreE
     Ok(())
 }
 
-async fn apply(tx: &mut Tx, cp: &Checkpoint) -> Result<bool, StoreError> {
-    if !upsert(tx, &cp.execution, cp.create_only).await? {
-        return Ok(false);
-    }
-    let steps: Vec<(&str, &Step)> = cp.steps.iter().map(|s| (cp.execution.id.as_str(), s)).collect();
-    insert_steps(tx, &steps).await?;
-    outbox::enqueue_all(tx, &cp.events).await?;
-    Ok(true)
-}
-
 /// Commits a group in one transaction with a few multi-row statements instead of three per checkpoint: on a busy
 /// machine every statement waits for the database driver's thread, so their number bounds the throughput.
 async fn write_group(db: &Db, batch: &[(Checkpoint, Reply)]) -> Result<Vec<bool>, StoreError> {
@@ -260,15 +250,11 @@ pub(super) async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<(Checkpoint,
             }
             Err(e) => {
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed; writing one by one");
-                for (cp, reply) in batch {
-                    let one = async {
-                        let mut tx = db.begin().await?;
-                        let ok = apply(&mut tx, &cp).await?;
-                        tx.commit().await?;
-                        Ok::<_, StoreError>(ok)
-                    }
-                    .await;
-                    let _ = reply.send(one.map_err(|e| e.to_string()));
+                for item in batch {
+                    let one = write_group(&db, std::slice::from_ref(&item)).await;
+                    let _ = item
+                        .1
+                        .send(one.map(|written| written[0]).map_err(|e| e.to_string()));
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
