@@ -4,6 +4,7 @@
 //! cargo run --release -p flowmate-bench                       # standalone, plus distributed when TEST_DATABASE_URL
 //!                                                             # and TEST_AMQP_URL are set; writes BENCHMARKS.md
 //! cargo run --release -p flowmate-bench -- --smoke --out F    # a 2-second run of every scenario (CI)
+//! cargo run --release -p flowmate-bench -- rate URL 1000 10    # POST the order body to URL at 1,000/s for 10 s
 //! ```
 //!
 //! It starts FlowMate itself (children of this binary: `flowmate-bench serve`, `… service <name>`), prepares the
@@ -65,6 +66,21 @@ fn main() -> anyhow::Result<()> {
         ["serve"] => runtime.block_on(serve(None)),
         ["service", name] => runtime.block_on(serve(Some(name.to_string()))),
         ["serve-limit", mode, port] => runtime.block_on(limit(mode.to_string(), port.parse()?)),
+        ["rate", url, rate, secs] => {
+            // An open-loop load at a fixed rate against a running FlowMate (the sync scenario's generator), for
+            // profiling one path without the whole run.
+            let load = runtime.block_on(scenarios::fixed_rate(
+                url,
+                ORDER,
+                rate.parse().context("rate: requests per second")?,
+                Duration::from_secs(secs.parse().context("seconds")?),
+            ))?;
+            println!(
+                "{:.0}/s answered, {} failed, p50 {:.2} ms, p99 {:.2} ms",
+                load.rate, load.errors, load.p50, load.p99
+            );
+            Ok(())
+        }
         rest => {
             let mut options = Options {
                 duration: Duration::from_secs(10),
@@ -90,7 +106,7 @@ fn main() -> anyhow::Result<()> {
                     "--standalone-only" => options.modes = vec![Mode::Standalone],
                     "--distributed-only" => options.modes = vec![Mode::Distributed],
                     "-h" | "--help" => {
-                        println!("usage: flowmate-bench [--smoke] [--out BENCHMARKS.md] [--duration SECS] [--flows N] [--standalone-only|--distributed-only]");
+                        println!("usage: flowmate-bench [--smoke] [--out BENCHMARKS.md] [--duration SECS] [--flows N] [--standalone-only|--distributed-only]\n       flowmate-bench rate URL PER_SECOND SECONDS   # POST the order body at a fixed rate (open loop), print p50/p99");
                         return Ok(());
                     }
                     other => anyhow::bail!("unknown argument {other:?} (see --help)"),

@@ -46,7 +46,7 @@ fn cpu_seconds(flowmate: &FlowMate) -> f64 {
 
 /// Sends `rate` requests per second for `duration` (open loop: a slow answer does not slow the sender), for the
 /// sync scenario whose target is stated at a fixed rate.
-async fn fixed_rate(url: &str, body: &str, rate: u32, duration: Duration) -> anyhow::Result<Load> {
+pub async fn fixed_rate(url: &str, body: &str, rate: u32, duration: Duration) -> anyhow::Result<Load> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .timeout(Duration::from_secs(30))

@@ -3,13 +3,13 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use tokio::{sync::Notify, task::JoinHandle};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{
     consumer::Consumer,
     store,
-    writer::{self, Done, Op, Outgoing, WriterHandle},
+    writer::{self, Done, Op, Outgoing, Wakers, WriterHandle},
 };
 use crate::{consume::dead_letter_queue, Bus, BusError, Envelope, Handler, SubscribeOptions};
 
@@ -26,7 +26,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct EmbeddedBus {
     writer: WriterHandle,
-    notify: Arc<Notify>,
+    wakers: Arc<Wakers>,
 }
 
 impl EmbeddedBus {
@@ -55,11 +55,11 @@ impl EmbeddedBus {
         let (conn, bindings) = opened.map_err(|e| {
             BusError::Unavailable(format!("cannot open the bus file {}: {e}", path.display()))
         })?;
-        let notify = Arc::new(Notify::new());
-        let writer = writer::spawn(conn, bindings, notify.clone())
+        let wakers = Arc::new(Wakers::default());
+        let writer = writer::spawn(conn, bindings, wakers.clone())
             .map_err(|e| BusError::Unavailable(format!("cannot start the embedded bus writer: {e}")))?;
         tracing::info!(path = %path.display(), "embedded bus opened");
-        Ok(EmbeddedBus { writer, notify })
+        Ok(EmbeddedBus { writer, wakers })
     }
 
     async fn enqueue(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
@@ -117,7 +117,13 @@ impl Bus for EmbeddedBus {
         self.declare_group(&opts.group, &opts.patterns, opts.exclusive)
             .await?;
         tracing::info!(group = %opts.group, prefetch = opts.prefetch, "embedded consumer started");
-        let consumer = Consumer::new(self.writer.clone(), self.notify.clone(), opts, handler, shutdown);
+        let consumer = Consumer::new(
+            self.writer.clone(),
+            self.wakers.of(&opts.group),
+            opts,
+            handler,
+            shutdown,
+        );
         Ok(tokio::spawn(consumer.run()))
     }
 

@@ -6,8 +6,8 @@
 //! on a busy machine each of those waits for a time slice (BENCHMARKS.md, "Where the time went").
 
 use std::{
-    collections::BTreeSet,
-    sync::Arc,
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -113,18 +113,40 @@ pub(super) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Starts the writer thread on `conn`; `notify` is signalled whenever a commit made rows available.
+/// The wake-up signal of each group's consumers: a commit that made rows available wakes only the groups that got
+/// them (waking every consumer on every publish had each of them claim in vain, a query apiece on the writer).
+#[derive(Debug, Default)]
+pub(super) struct Wakers(Mutex<HashMap<String, Arc<Notify>>>);
+
+impl Wakers {
+    /// The signal of `group` (created on first use).
+    pub(super) fn of(&self, group: &str) -> Arc<Notify> {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(group.to_owned()).or_default().clone()
+    }
+
+    fn wake(&self, groups: &BTreeSet<String>) {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for group in groups {
+            if let Some(notify) = map.get(group) {
+                notify.notify_waiters();
+            }
+        }
+    }
+}
+
+/// Starts the writer thread on `conn`; a commit that made rows available wakes their groups in `wakers`.
 pub(super) fn spawn(
     conn: Connection,
     bindings: Bindings,
-    notify: Arc<Notify>,
+    wakers: Arc<Wakers>,
 ) -> std::io::Result<WriterHandle> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let writer = Writer {
         conn,
         rx,
         bindings,
-        notify,
+        wakers,
     };
     std::thread::Builder::new()
         .name("flowmate-bus".to_owned())
@@ -136,14 +158,15 @@ struct Writer {
     conn: Connection,
     rx: mpsc::Receiver<Request>,
     bindings: Bindings,
-    notify: Arc<Notify>,
+    wakers: Arc<Wakers>,
 }
 
 /// The effects of a transaction that only become real once it commits.
 #[derive(Default)]
 struct Staged {
     bindings: Bindings,
-    enqueued: bool,
+    /// Groups that got rows.
+    enqueued: BTreeSet<String>,
 }
 
 impl Writer {
@@ -203,8 +226,8 @@ impl Writer {
         for (group, patterns) in staged.bindings {
             self.bindings.entry(group).or_default().extend(patterns);
         }
-        if staged.enqueued {
-            self.notify.notify_waiters();
+        if !staged.enqueued.is_empty() {
+            self.wakers.wake(&staged.enqueued);
         }
         Ok(results)
     }
@@ -219,10 +242,11 @@ fn apply(conn: &Connection, bindings: &Bindings, staged: &mut Staged, op: &Op) -
     match op {
         Op::Publish(messages) => {
             for message in messages {
-                for group in matching_groups(&message.kind, bindings, &staged.bindings) {
+                let groups = matching_groups(&message.kind, bindings, &staged.bindings);
+                for group in &groups {
                     store::insert_message(conn, group, &message.body, now)?;
-                    staged.enqueued = true;
                 }
+                staged.enqueued.extend(groups.into_iter().map(str::to_owned));
             }
             Ok(Done::Written)
         }
@@ -265,7 +289,7 @@ fn apply(conn: &Connection, bindings: &Bindings, staged: &mut Staged, op: &Op) -
         }
         Op::DeadLetter { seq, dlq, reason } => {
             store::dead_letter(conn, *seq, dlq, reason, now)?;
-            staged.enqueued = true;
+            staged.enqueued.insert(dlq.clone());
             Ok(Done::Written)
         }
         Op::Drain { group } => Ok(Done::Drained(store::drain(conn, group)?)),
@@ -289,6 +313,20 @@ fn matching_groups<'a>(kind: &str, committed: &'a Bindings, staged: &'a Bindings
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_commit_wakes_only_the_groups_that_got_rows() {
+        let wakers = Wakers::default();
+        let (a, b) = (wakers.of("a"), wakers.of("b"));
+        let (woken, asleep) = (a.notified(), b.notified());
+        tokio::pin!(woken, asleep);
+        woken.as_mut().enable();
+        asleep.as_mut().enable();
+        wakers.wake(&BTreeSet::from(["a".to_owned(), "nobody-listens".to_owned()]));
+        assert!(futures::poll!(woken.as_mut()).is_ready());
+        assert!(futures::poll!(asleep.as_mut()).is_pending());
+        assert!(Arc::ptr_eq(&a, &wakers.of("a")), "one signal per group");
+    }
 
     #[test]
     fn a_key_goes_once_to_every_group_bound_to_it_committed_or_staged() {
