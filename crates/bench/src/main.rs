@@ -57,11 +57,8 @@ pub struct Options {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(args.first().map(String::as_str), Some("serve" | "service")) {
-        // FlowMate children run exactly as `flowmate` does, allocator settings included.
-        flowmate::tune_allocator();
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
+    // FlowMate children (`serve`, `service`) run on the same runtime as `flowmate`.
+    let runtime = flowmate_telemetry::memory::runtime()?;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["serve"] => runtime.block_on(serve(None)),
         ["service", name] => runtime.block_on(serve(Some(name.to_string()))),

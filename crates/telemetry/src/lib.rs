@@ -1,6 +1,7 @@
 //! Telemetry for every service: `tracing` logs (JSON or pretty), OpenTelemetry traces exported over OTLP when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, W3C `traceparent` propagation, and Prometheus metrics.
 
+pub mod memory;
 pub mod metrics;
 pub mod ops;
 pub mod propagation;

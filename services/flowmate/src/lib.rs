@@ -158,22 +158,3 @@ pub async fn run_service(name: &str, settings: &Settings, shutdown: Cancellation
     task.await?;
     Ok(())
 }
-
-/// Makes the allocator hand freed memory back to the system at once. mimalloc (every FlowMate binary's allocator)
-/// reads its options from the environment before `main` runs, so when `MIMALLOC_PURGE_DELAY` is not set this
-/// process replaces itself with the same program and arguments, the variable set to 0 (same PID, a few ms). Without
-/// it an idle standalone FlowMate keeps ~48 MiB resident instead of ~27 MiB (BENCHMARKS.md); under load the cost
-/// is within the benchmark's noise. Set the variable yourself to choose another value (no re-exec then).
-pub fn tune_allocator() {
-    use std::os::unix::process::CommandExt;
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-        return;
-    }
-    let Ok(exe) = std::env::current_exe() else { return };
-    let error = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env("MIMALLOC_PURGE_DELAY", "0")
-        .exec();
-    // Only reached when the exec failed: carry on with the allocator's defaults.
-    eprintln!("note: could not tune the allocator ({error}); continuing");
-}

@@ -13,8 +13,7 @@ const USAGE: &str = "usage: flowmate                  every service in one proce
 Configuration: flowmate.toml (or FLOWMATE_CONFIG) and FLOWMATE_* environment variables; see the README.";
 
 fn main() -> anyhow::Result<()> {
-    flowmate::tune_allocator();
-    tokio::runtime::Runtime::new()?.block_on(run())
+    flowmate_telemetry::memory::runtime()?.block_on(run())
 }
 
 async fn run() -> anyhow::Result<()> {

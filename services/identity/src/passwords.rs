@@ -19,10 +19,13 @@ pub async fn hash(password: String) -> Result<String> {
 
 fn hash_blocking(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
+    let hashed = Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| IdentityError::Internal(e.to_string()))
+        .map_err(|e| IdentityError::Internal(e.to_string()));
+    // Argon2 worked in 19 MiB that this blocking thread may keep until it exits.
+    flowmate_telemetry::memory::release_freed_memory();
+    hashed
 }
 
 /// Checks a password against a PHC string. With `None` (unknown user) it checks against a fixed dummy hash, so
@@ -35,10 +38,11 @@ pub async fn verify(password: String, phc: Option<String>) -> Result<bool> {
             None => dummy_hash()?,
         };
         let parsed = PasswordHash::new(&phc).map_err(|e| IdentityError::Internal(e.to_string()))?;
-        Ok(Argon2::default()
+        let matches = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-            && real)
+            .is_ok();
+        flowmate_telemetry::memory::release_freed_memory();
+        Ok(matches && real)
     })
     .await
     .map_err(|e| IdentityError::Internal(e.to_string()))?

@@ -6,8 +6,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use flowmate_config::Settings;
 use tokio_util::sync::CancellationToken;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    flowmate_telemetry::memory::runtime()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     let _telemetry = flowmate_telemetry::init(
         "flowmate-template",
