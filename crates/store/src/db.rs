@@ -26,6 +26,35 @@ pub enum Backend {
     Sqlite,
 }
 
+impl Backend {
+    /// `rows` parenthesised groups of `columns` placeholders each, for a multi-row `VALUES` list whose arguments
+    /// are bound in order: `($1, $2), ($3, $4)` on PostgreSQL, `(?, ?), (?, ?)` on SQLite. SQLite finds a
+    /// numbered parameter's name by walking a list, and the driver asks for every parameter's name, so binding a
+    /// wide statement with numbered parameters costs time quadratic in its width; anonymous ones cost nothing.
+    pub fn rows(self, rows: usize, columns: usize) -> String {
+        let mut out = String::with_capacity(rows * (columns * 5 + 4));
+        for row in 0..rows {
+            if row > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            out.push_str(&self.list(row * columns + 1, columns));
+            out.push(')');
+        }
+        out
+    }
+
+    /// `n` placeholders bound in order from argument `from` (1-based), for an `IN (…)` list: `$from, …` on
+    /// PostgreSQL, `?, …` on SQLite (see [`Backend::rows`]). Only for statements whose every parameter is written
+    /// this way.
+    pub fn list(self, from: usize, n: usize) -> String {
+        match self {
+            Backend::Postgres => crate::placeholders(from, n),
+            Backend::Sqlite => vec!["?"; n].join(", "),
+        }
+    }
+}
+
 /// A service's migrations for each dialect (`services/<svc>/migrations/{postgres,sqlite}`).
 #[derive(Clone, Copy)]
 pub struct Migrations {
@@ -109,6 +138,7 @@ impl Db {
         let inner = self.writer.begin().await?;
         Ok(Tx {
             inner,
+            backend: self.backend,
             wrote_outbox: false,
             notify: self.outbox_notify.clone(),
         })
@@ -155,11 +185,17 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
 /// [`crate::outbox::enqueue`] are published after [`Tx::commit`].
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
+    backend: Backend,
     wrote_outbox: bool,
     notify: Arc<Notify>,
 }
 
 impl Tx {
+    /// Which database the transaction runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// Commits, then wakes the outbox relay if events were written.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.inner.commit().await?;

@@ -72,6 +72,15 @@ mod tests {
     }
 
     #[test]
+    fn multi_row_placeholders_are_numbered_on_postgres_and_anonymous_on_sqlite() {
+        use super::Backend;
+        assert_eq!(Backend::Postgres.rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(Backend::Sqlite.rows(2, 3), "(?, ?, ?), (?, ?, ?)");
+        assert_eq!(Backend::Postgres.list(3, 2), "$3, $4");
+        assert_eq!(Backend::Sqlite.list(3, 2), "?, ?");
+    }
+
+    #[test]
     fn search_patterns_are_literal() {
         assert_eq!(super::like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
     }

@@ -77,7 +77,7 @@ pub async fn relay_batch(db: &Db, bus: &SharedBus) -> Result<usize, RelayError> 
                 .await
                 .map_err(StoreError::from)?;
             let seqs = publish_rows(&rows, bus).await?;
-            delete(&mut *tx, &seqs).await?;
+            delete(&mut *tx, Backend::Postgres, &seqs).await?;
             tx.commit().await.map_err(StoreError::from)?;
             Ok(seqs.len())
         }
@@ -89,7 +89,7 @@ pub async fn relay_batch(db: &Db, bus: &SharedBus) -> Result<usize, RelayError> 
                 .await
                 .map_err(StoreError::from)?;
             let seqs = publish_rows(&rows, bus).await?;
-            delete(db.writer(), &seqs).await?;
+            delete(db.writer(), Backend::Sqlite, &seqs).await?;
             Ok(seqs.len())
         }
     }
@@ -118,18 +118,18 @@ async fn publish_rows(rows: &[sqlx::any::AnyRow], bus: &SharedBus) -> Result<Vec
 
 /// `DELETE … WHERE seq IN (…)` for exactly the published rows (never a range: on PostgreSQL a row in between
 /// may belong to another replica's round).
-fn delete_sql(n: usize) -> String {
-    format!("DELETE FROM outbox WHERE seq IN ({})", crate::placeholders(1, n))
+fn delete_sql(backend: Backend, n: usize) -> String {
+    format!("DELETE FROM outbox WHERE seq IN ({})", backend.list(1, n))
 }
 
-async fn delete<'e, E>(exec: E, seqs: &[i64]) -> Result<(), StoreError>
+async fn delete<'e, E>(exec: E, backend: Backend, seqs: &[i64]) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     if seqs.is_empty() {
         return Ok(());
     }
-    let sql = delete_sql(seqs.len());
+    let sql = delete_sql(backend, seqs.len());
     let mut q = sqlx::query(&sql);
     for s in seqs {
         q = q.bind(*s);
@@ -168,12 +168,9 @@ pub async fn enqueue_all(tx: &mut Tx, events: &[Envelope]) -> Result<(), StoreEr
     for size in crate::chunk_sizes(rows.len(), 64) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
-        let values: Vec<String> = (0..size)
-            .map(|i| format!("({})", crate::placeholders(i * 3 + 1, 3)))
-            .collect();
         let sql = format!(
             "INSERT INTO outbox (id, payload, created_at) VALUES {}",
-            values.join(", ")
+            tx.backend().rows(size, 3)
         );
         let mut q = sqlx::query(&sql);
         for (id, payload) in chunk {

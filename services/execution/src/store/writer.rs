@@ -8,7 +8,7 @@ use std::{
 };
 
 use flowmate_domain::Envelope;
-use flowmate_store::{outbox, placeholders, Db, Row, StoreError, Tx};
+use flowmate_store::{outbox, Backend, Db, Row, StoreError, Tx};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::{json_text, opt_json};
@@ -45,7 +45,7 @@ fn lease(e: &Execution) -> Option<String> {
 /// The execution row's columns, in the order [`bind_execution`] binds them.
 const EXECUTION_COLUMNS: usize = 19;
 
-fn upsert_sql(rows: usize, create_only: bool) -> String {
+fn upsert_sql(backend: Backend, rows: usize, create_only: bool) -> String {
     let on_conflict = if create_only {
         "DO NOTHING"
     } else {
@@ -56,14 +56,11 @@ fn upsert_sql(rows: usize, create_only: bool) -> String {
          owner = excluded.owner WHERE executions.status <> 'cancelled' AND executions.generation = excluded.generation \
          AND executions.flow_id = excluded.flow_id"
     };
-    let values: Vec<String> = (0..rows)
-        .map(|i| format!("({})", placeholders(i * EXECUTION_COLUMNS + 1, EXECUTION_COLUMNS)))
-        .collect();
     format!(
         "INSERT INTO executions (id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \
          finished_at, duration_ms, counters, error, response, message, state, waiting_until, owner, generation, \
          lease_until) VALUES {} ON CONFLICT (id) {on_conflict} RETURNING id",
-        values.join(", ")
+        backend.rows(rows, EXECUTION_COLUMNS)
     )
 }
 
@@ -109,7 +106,7 @@ async fn upsert_many(
     for size in chunk_sizes(executions.len()) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
-        let sql = upsert_sql(size, create_only);
+        let sql = upsert_sql(tx.backend(), size, create_only);
         let mut q = sqlx::query(&sql);
         for e in chunk {
             q = bind_execution(q, e);
@@ -135,14 +132,11 @@ const STEP_COLUMNS: usize = 12;
 /// Step rows one statement carries at most (768 parameters): an execution may record thousands of steps.
 const STEP_ROWS: usize = 64;
 
-fn steps_sql(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|i| format!("({})", placeholders(i * STEP_COLUMNS + 1, STEP_COLUMNS)))
-        .collect();
+fn steps_sql(backend: Backend, rows: usize) -> String {
     format!(
         "INSERT INTO execution_steps (execution_id, seq, step_id, component_id, function, status, attempt, \
          started_at, finished_at, input, output, error) VALUES {} ON CONFLICT (execution_id, seq) DO NOTHING",
-        values.join(", ")
+        backend.rows(rows, STEP_COLUMNS)
     )
 }
 
@@ -152,7 +146,7 @@ async fn insert_steps(tx: &mut Tx, steps: &[(&str, &Step)]) -> Result<(), StoreE
     for size in flowmate_store::chunk_sizes(steps.len(), STEP_ROWS) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
-        let sql = steps_sql(size);
+        let sql = steps_sql(tx.backend(), size);
         let mut q = sqlx::query(&sql);
         for (execution_id, s) in chunk {
             q = q
