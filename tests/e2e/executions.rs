@@ -865,6 +865,91 @@ async fn a_redelivered_trigger_resumes_from_its_checkpoint_without_repeating_ste
     assert_eq!(e["steps"].as_array().unwrap().len(), 3);
 }
 
+/// A flow without outside effects is recorded once, finished: the engine learns that an execution id is taken only
+/// when it writes.
+async fn a_flow_without_outside_effects_runs_once_per_execution_id(app: &App) {
+    let pure = |name: &str| {
+        flow(
+            name,
+            vec![
+                node("start", "manual", "run", json!({})),
+                node(
+                    "double",
+                    "transform",
+                    "map",
+                    json!({"expression": "{\"n\": n * 2}"}),
+                ),
+            ],
+            vec![edge("start", "double")],
+        )
+    };
+    let fid = started(app, &app.admin, pure("pure")).await;
+    let id = flowmate_domain::Id::new().into_string();
+    let item = |flow_id: &str| {
+        json!({"executionId": id, "flowId": flow_id, "trigger": {"type": "webhook", "requestId": id},
+               "message": {"id": id, "data": {"n": 21}, "attachments": {}, "headers": {}, "metadata": {}}})
+    };
+    // Two messages with the same execution id (a client retrying with its request id), then the first again (a
+    // redelivery after it finished): one execution, its steps once.
+    let first = flowmate_domain::Envelope::new("flow.execute", "test", item(&fid));
+    let second = flowmate_domain::Envelope::new("flow.execute", "test", item(&fid));
+    app.bus.publish_batch(&[first.clone(), second]).await.unwrap();
+    let e = finished(app, &id).await;
+    assert_eq!(e["status"], "succeeded", "{e}");
+    assert_eq!(e["steps"][1]["output"], json!({"n": 42}), "{e}");
+    app.bus.publish(&first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let listing = app
+        .api
+        .get(&format!("/executions?filter[flowId]={fid}"), Some(&app.admin))
+        .await;
+    assert_eq!(listing.status, 200);
+    assert_eq!(listing.body["meta"]["total"], 1, "{:?}", listing.body);
+    let e = finished(app, &id).await;
+    assert_eq!(
+        steps(&e),
+        step_list(&[("start", "succeeded", 1), ("double", "succeeded", 1)])
+    );
+
+    // The same id for another flow (a caller-chosen request id): that trigger runs under an id of its own.
+    let other = started(app, &app.admin, pure("pure too")).await;
+    app.bus
+        .publish(&flowmate_domain::Envelope::new(
+            "flow.execute",
+            "test",
+            item(&other),
+        ))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let theirs = loop {
+        let r = app
+            .api
+            .get(&format!("/executions?filter[flowId]={other}"), Some(&app.admin))
+            .await;
+        assert_eq!(r.status, 200);
+        if let Some(e) = r.body["data"]
+            .as_array()
+            .and_then(|l| l.first())
+            .filter(|e| is_final(e))
+        {
+            break e.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no execution of the other flow: {:?}",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(theirs["id"], id.as_str());
+    assert_eq!(theirs["status"], "succeeded", "{theirs}");
+    assert_eq!(theirs["trigger"]["requestId"], id.as_str());
+    let mine = finished(app, &id).await;
+    assert_eq!(mine["flowId"], fid.as_str(), "the first execution is untouched");
+    assert_eq!(mine["steps"][1]["output"], json!({"n": 42}));
+}
+
 async fn executions_are_listed_filtered_counted_and_scoped_to_the_tenant(app: &App) {
     let fid = started(
         app,
@@ -1338,6 +1423,7 @@ crate::both_modes!(
     http_steps_call_out_fail_on_errors_and_retry_with_backoff,
     schedules_fire_each_tick_once,
     a_redelivered_trigger_resumes_from_its_checkpoint_without_repeating_steps,
+    a_flow_without_outside_effects_runs_once_per_execution_id,
     executions_are_listed_filtered_counted_and_scoped_to_the_tenant,
     executions_can_be_retried_and_cancelled,
     the_component_catalogue_lists_the_built_ins,

@@ -60,34 +60,41 @@ impl Engine {
         }
     }
 
-    /// `flow.execute`: create the execution (idempotent on its id) and run it; a redelivery of a trigger whose
-    /// execution is under way continues from its checkpoint.
-    pub async fn execute(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let mut item: WorkItem = serde_json::from_value(envelope.data.clone())
-            .map_err(|e| HandlerError::Reject(format!("not a work item: {e}")))?;
-        Id::parse(&item.execution_id).map_err(|_| HandlerError::Reject("invalid execution id".into()))?;
-        if let Some(existing) = self.store.execution(&item.execution_id).await.map_err(retry)? {
-            if existing.flow_id == item.flow_id {
-                return self.take_over(existing, envelope).await;
-            }
-            // A caller-chosen request id that another flow's execution already has: this trigger still runs, under
-            // an id of its own (its trigger keeps the request id).
-            let fresh = Id::new().into_string();
-            tracing::warn!(request_id = %item.execution_id, execution_id = %fresh, flow_id = %item.flow_id,
-                           "request id already used by another flow's execution; running under a new id");
-            item.trigger
-                .request_id
-                .get_or_insert_with(|| item.execution_id.clone());
-            item.execution_id = fresh;
-        }
+    /// `flow.execute`: create the execution and run it. A trigger whose execution id is taken — a redelivery of a
+    /// trigger whose execution is under way or done, a duplicate, a request id another flow's execution has —
+    /// finds out when it first writes, and is handled by [`Engine::collided`].
+    pub async fn execute(&self, envelope: Envelope) -> Result<(), HandlerError> {
         if let Some(sent) = time::parse(&envelope.time) {
             let lag = (time::now() - sent).num_milliseconds().max(0) as f64 / 1000.0;
             metrics::histogram!("flowmate_execution_queue_lag_seconds").record(lag);
         }
+        let Envelope {
+            id: message_id,
+            tenant,
+            data,
+            ..
+        } = envelope;
+        let item: WorkItem = serde_json::from_value(data)
+            .map_err(|e| HandlerError::Reject(format!("not a work item: {e}")))?;
+        Id::parse(&item.execution_id).map_err(|_| HandlerError::Reject("invalid execution id".into()))?;
+        if self.start(&item, tenant.as_deref(), &message_id).await? {
+            return Ok(());
+        }
+        self.collided(item, tenant.as_deref(), &message_id).await
+    }
+
+    /// Runs `item` as a new execution owned by message `message_id`. `Ok(false)`: its id was taken, and nothing was
+    /// written.
+    async fn start(
+        &self,
+        item: &WorkItem,
+        tenant: Option<&str>,
+        message_id: &str,
+    ) -> Result<bool, HandlerError> {
         let plan = self.registry.get(&item.flow_id).await.map_err(retry)?;
         let (version, tenant, user) = match &plan {
             Some(p) => (p.flow.version, p.flow.body.tenant.clone(), p.started_by.clone()),
-            None => (0, envelope.tenant.clone().unwrap_or_default(), String::new()),
+            None => (0, tenant.unwrap_or_default().to_owned(), String::new()),
         };
         let state = RunState {
             tasks: plan
@@ -121,12 +128,12 @@ impl Engine {
             message: item.message.clone(),
             state: Some(state),
             waiting_until: None,
-            owner: Some(envelope.id.clone()),
+            owner: Some(message_id.to_owned()),
             generation: 0,
         };
         if plan.as_ref().is_some_and(|p| p.long_running) {
-            // Visible as running while it runs, and a redelivery finds it. Another message with the same execution
-            // id that got here first owns it.
+            // A step acts outside FlowMate or waits: the execution is recorded before it runs, visible as running,
+            // and a redelivery finds it and resumes from its checkpoints. Creating it is the claim on its id.
             let first = Checkpoint {
                 create_only: true,
                 execution: execution.clone(),
@@ -134,11 +141,55 @@ impl Engine {
                 events: vec![],
             };
             if !self.store.checkpoint(first).await.map_err(HandlerError::Retry)? {
-                return Ok(());
+                return Ok(false);
             }
+            metrics::counter!("flowmate_executions_started_total").increment(1);
+            self.drive(plan, execution).await?;
+            return Ok(true);
         }
-        metrics::counter!("flowmate_executions_started_total").increment(1);
-        self.drive(plan, execution).await
+        // Nothing in the flow acts outside FlowMate: it runs first and is recorded once, finished (a write that
+        // creates the execution, or finishes the queued one this message owns). If the id was taken, the run
+        // was in vain and wrote nothing.
+        let written = self.drive(plan, execution).await?;
+        if written {
+            metrics::counter!("flowmate_executions_started_total").increment(1);
+        }
+        Ok(written)
+    }
+
+    /// The execution id of `item` is taken. By an execution of the same flow: this message continues it if it
+    /// owns it (a redelivery), else it is a duplicate and does nothing. By another flow's execution (a caller
+    /// chose the request id): the trigger still runs, under an id of its own (its trigger keeps the request id).
+    async fn collided(
+        &self,
+        mut item: WorkItem,
+        tenant: Option<&str>,
+        message_id: &str,
+    ) -> Result<(), HandlerError> {
+        let Some(existing) = self.store.execution(&item.execution_id).await.map_err(retry)? else {
+            return Err(HandlerError::Retry(format!(
+                "execution {} could not be written and does not exist; trying again",
+                item.execution_id
+            )));
+        };
+        if existing.flow_id == item.flow_id {
+            return self.take_over(existing, message_id).await;
+        }
+        let fresh = Id::new().into_string();
+        tracing::warn!(request_id = %item.execution_id, execution_id = %fresh, flow_id = %item.flow_id,
+                       "request id already used by another flow's execution; running under a new id");
+        item.trigger
+            .request_id
+            .get_or_insert_with(|| item.execution_id.clone());
+        item.execution_id = fresh;
+        if self.start(&item, tenant, message_id).await? {
+            Ok(())
+        } else {
+            Err(HandlerError::Retry(format!(
+                "new execution id {} is taken",
+                item.execution_id
+            )))
+        }
     }
 
     /// `execution.resume`: a parked execution is due, or a queued retry starts.
@@ -149,7 +200,7 @@ impl Engine {
             .and_then(Value::as_str)
             .unwrap_or_default();
         match self.store.execution(id).await.map_err(retry)? {
-            Some(execution) => self.take_over(execution, envelope).await,
+            Some(execution) => self.take_over(execution, &envelope.id).await,
             None => Ok(()),
         }
     }
@@ -157,10 +208,10 @@ impl Engine {
     /// Continues an existing execution if `envelope` owns it. The owner's message comes back only when its
     /// holder is gone (a crash before the ack, a failed attempt) — the execution resumes from its checkpoint with
     /// a new generation, so a late write of the old holder is discarded. Any other message is a duplicate.
-    async fn take_over(&self, mut execution: Execution, envelope: &Envelope) -> Result<(), HandlerError> {
+    async fn take_over(&self, mut execution: Execution, message_id: &str) -> Result<(), HandlerError> {
         if execution.status.is_final()
             || execution.waiting_until.is_some()
-            || execution.owner.as_deref() != Some(envelope.id.as_str())
+            || execution.owner.as_deref() != Some(message_id)
         {
             return Ok(());
         }
@@ -169,7 +220,7 @@ impl Engine {
         // same time can then never write over it.
         match self
             .store
-            .take_over(&execution.id, &envelope.id, execution.generation)
+            .take_over(&execution.id, message_id, execution.generation)
             .await
             .map_err(retry)?
         {
@@ -188,11 +239,12 @@ impl Engine {
         }
         execution.status = Status::Running;
         let plan = self.registry.get(&execution.flow_id).await.map_err(retry)?;
-        self.drive(plan, execution).await
+        self.drive(plan, execution).await.map(|_| ())
     }
 
-    /// Runs tasks until the execution finishes or parks, then commits.
-    async fn drive(&self, plan: Option<Arc<Plan>>, mut execution: Execution) -> Result<(), HandlerError> {
+    /// Runs tasks until the execution finishes or parks, then commits. Returns whether its last write applied
+    /// (not: cancelled, taken over meanwhile, or its id taken by another execution).
+    async fn drive(&self, plan: Option<Arc<Plan>>, mut execution: Execution) -> Result<bool, HandlerError> {
         let mut state = execution.state.take().unwrap_or_default();
         let mut steps: Vec<Step> = Vec::new();
         let Some(plan) = plan else {
@@ -237,9 +289,9 @@ impl Engine {
                     steps,
                     events: vec![],
                 };
-                self.store.checkpoint(cp).await.map_err(HandlerError::Retry)?;
+                let written = self.store.checkpoint(cp).await.map_err(HandlerError::Retry)?;
                 self.wake.notify_one();
-                return Ok(());
+                return Ok(written);
             };
             let Some(task) = state.tasks.remove(index) else {
                 break;
@@ -319,7 +371,7 @@ impl Engine {
                             events: vec![],
                         };
                         if !self.store.checkpoint(cp).await.map_err(HandlerError::Retry)? {
-                            return Ok(()); // cancelled or taken over meanwhile
+                            return Ok(false); // cancelled or taken over meanwhile
                         }
                     }
                 }
@@ -364,14 +416,15 @@ impl Engine {
         self.finish(&mut execution, state, steps, Some(&plan)).await
     }
 
-    /// Commits the final state with `execution.finished`; the trigger is acked after this returns `Ok`.
+    /// Commits the final state with `execution.finished`; the trigger is acked after this returns `Ok`. Returns
+    /// whether the write applied.
     async fn finish(
         &self,
         execution: &mut Execution,
         mut state: RunState,
         steps: Vec<Step>,
         plan: Option<&Plan>,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<bool, HandlerError> {
         let failed = state.error.is_some() || !state.failed.is_empty();
         let finished = time::now();
         execution.status = if failed { Status::Failed } else { Status::Succeeded };
@@ -408,11 +461,12 @@ impl Engine {
             steps,
             events,
         };
-        if self.store.checkpoint(cp).await.map_err(HandlerError::Retry)? {
+        let written = self.store.checkpoint(cp).await.map_err(HandlerError::Retry)?;
+        if written {
             metrics::counter!("flowmate_executions_finished_total", "status" => execution.status.as_str())
                 .increment(1);
         }
-        Ok(())
+        Ok(written)
     }
 }
 
@@ -423,7 +477,7 @@ pub struct Worker(pub Arc<Engine>);
 impl Handler for Worker {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         match delivery.envelope.kind.as_str() {
-            types::FLOW_EXECUTE => self.0.execute(&delivery.envelope).await,
+            types::FLOW_EXECUTE => self.0.execute(delivery.envelope).await,
             types::EXECUTION_RESUME => self.0.resume(&delivery.envelope).await,
             other => Err(HandlerError::Reject(format!("unexpected message {other}"))),
         }

@@ -53,8 +53,9 @@ fn upsert_sql(backend: Backend, rows: usize, create_only: bool) -> String {
          duration_ms = excluded.duration_ms, counters = excluded.counters, error = excluded.error, \
          response = excluded.response, state = excluded.state, waiting_until = excluded.waiting_until, \
          lease_until = excluded.lease_until, \
-         owner = excluded.owner WHERE executions.status <> 'cancelled' AND executions.generation = excluded.generation \
-         AND executions.flow_id = excluded.flow_id"
+         owner = excluded.owner WHERE executions.status IN ('queued', 'running') \
+         AND executions.generation = excluded.generation AND executions.flow_id = excluded.flow_id \
+         AND (excluded.owner IS NULL OR executions.owner = excluded.owner)"
     };
     format!(
         "INSERT INTO executions (id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \
@@ -88,8 +89,9 @@ fn bind_execution<'q>(q: AnyQuery<'q>, e: &'q Execution) -> AnyQuery<'q> {
         .bind(lease(e))
 }
 
-/// Inserts or updates the execution row. An update only applies while the execution is not cancelled and the
-/// writer holds the current generation; `create_only` never updates. Returns whether it wrote.
+/// Inserts or updates the execution row. An update only applies to an execution that is queued or running, of the
+/// same flow, whose current generation the writer holds, and whose owning message is the writer's (unless the
+/// write parks it: then it has no owner until it is due); `create_only` never updates. Returns whether it wrote.
 pub(super) async fn upsert(tx: &mut Tx, e: &Execution, create_only: bool) -> Result<bool, StoreError> {
     Ok(!upsert_many(tx, &[e], create_only).await?.is_empty())
 }
