@@ -127,6 +127,14 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Whether the broker or store is reachable now (readiness).
     async fn health(&self) -> Result<(), BusError>;
+
+    /// Whether a message published now with `routing_key` would be kept anywhere. Only a bus that knows every
+    /// binding can say no (the embedded queue); a broker's exchange may have consumers outside FlowMate, so the
+    /// default is `true`. A publisher may skip an event nobody would receive: the bus would drop it anyway.
+    fn routes(&self, routing_key: &str) -> bool {
+        let _ = routing_key;
+        true
+    }
 }
 
 /// A shared bus handle.

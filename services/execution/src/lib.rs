@@ -88,6 +88,7 @@ pub async fn start(
         config.max_steps,
         config.max_output_bytes,
         wake.clone(),
+        bus.clone(),
     ));
 
     // Every replica applies the others' lifecycle decisions to its cache.

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     consumer::Consumer,
     store,
-    writer::{self, Done, Op, Outgoing, Wakers, WriterHandle},
+    writer::{self, Done, Op, Outgoing, SharedBindings, Wakers, WriterHandle},
 };
 use crate::{consume::dead_letter_queue, Bus, BusError, Envelope, Handler, SubscribeOptions};
 
@@ -27,6 +27,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct EmbeddedBus {
     writer: WriterHandle,
     wakers: Arc<Wakers>,
+    bindings: SharedBindings,
 }
 
 impl EmbeddedBus {
@@ -56,10 +57,15 @@ impl EmbeddedBus {
             BusError::Unavailable(format!("cannot open the bus file {}: {e}", path.display()))
         })?;
         let wakers = Arc::new(Wakers::default());
-        let writer = writer::spawn(conn, bindings, wakers.clone())
+        let shared = Arc::new(std::sync::RwLock::new(bindings.clone()));
+        let writer = writer::spawn(conn, bindings, shared.clone(), wakers.clone())
             .map_err(|e| BusError::Unavailable(format!("cannot start the embedded bus writer: {e}")))?;
         tracing::info!(path = %path.display(), "embedded bus opened");
-        Ok(EmbeddedBus { writer, wakers })
+        Ok(EmbeddedBus {
+            writer,
+            wakers,
+            bindings: shared,
+        })
     }
 
     async fn enqueue(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
@@ -151,5 +157,10 @@ impl Bus for EmbeddedBus {
     /// A `SELECT 1` through the writer: the file is readable and the writer is keeping up.
     async fn health(&self) -> Result<(), BusError> {
         self.writer.call(Op::Ping).await.map(|_| ())
+    }
+
+    /// Whether a group is bound to the key (committed bindings: a publish after a `declare` returned sees it).
+    fn routes(&self, routing_key: &str) -> bool {
+        writer::routes(&self.bindings, routing_key)
     }
 }

@@ -7,7 +7,7 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, RwLock},
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -135,10 +135,21 @@ impl Wakers {
     }
 }
 
-/// Starts the writer thread on `conn`; a commit that made rows available wakes their groups in `wakers`.
+/// Every group's patterns as committed, for [`routes`]; the writer updates it after each commit that bound some.
+pub(super) type SharedBindings = Arc<RwLock<Bindings>>;
+
+/// Whether a message with routing key `kind` goes to at least one group.
+pub(super) fn routes(bindings: &SharedBindings, kind: &str) -> bool {
+    let bindings = bindings.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    !matching_groups(kind, &bindings, &Bindings::new()).is_empty()
+}
+
+/// Starts the writer thread on `conn`; a commit that made rows available wakes their groups in `wakers`, and one
+/// that bound groups updates `shared`.
 pub(super) fn spawn(
     conn: Connection,
     bindings: Bindings,
+    shared: SharedBindings,
     wakers: Arc<Wakers>,
 ) -> std::io::Result<WriterHandle> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
@@ -146,6 +157,7 @@ pub(super) fn spawn(
         conn,
         rx,
         bindings,
+        shared,
         wakers,
     };
     std::thread::Builder::new()
@@ -158,6 +170,7 @@ struct Writer {
     conn: Connection,
     rx: mpsc::Receiver<Request>,
     bindings: Bindings,
+    shared: SharedBindings,
     wakers: Arc<Wakers>,
 }
 
@@ -223,8 +236,18 @@ impl Writer {
             results.push(done);
         }
         tx.commit().map_err(|e| error_of(&e))?;
-        for (group, patterns) in staged.bindings {
-            self.bindings.entry(group).or_default().extend(patterns);
+        if !staged.bindings.is_empty() {
+            let mut shared = self
+                .shared
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (group, patterns) in staged.bindings {
+                shared
+                    .entry(group.clone())
+                    .or_default()
+                    .extend(patterns.iter().cloned());
+                self.bindings.entry(group).or_default().extend(patterns);
+            }
         }
         if !staged.enqueued.is_empty() {
             self.wakers.wake(&staged.enqueued);

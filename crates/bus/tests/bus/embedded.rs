@@ -195,3 +195,22 @@ async fn embedded_an_exclusive_group_is_forgotten_when_the_file_is_reopened() {
         "neither the old binding nor its messages survived the restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_a_key_routes_once_a_group_is_bound_to_it_and_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.db");
+    {
+        let bus = EmbeddedBus::open(&path).await.unwrap();
+        assert!(!bus.routes("execution.finished"), "nothing is bound yet");
+        bus.declare("audit", &["execution.*".to_owned()]).await.unwrap();
+        assert!(bus.routes("execution.finished"));
+        assert!(!bus.routes("flow.started"));
+    }
+    let bus = EmbeddedBus::open(&path).await.unwrap();
+    assert!(
+        bus.routes("execution.finished"),
+        "a durable binding survives a reopen"
+    );
+    assert!(!bus.routes("flow.started"));
+}

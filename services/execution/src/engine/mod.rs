@@ -11,7 +11,7 @@ mod step;
 
 use std::{sync::Arc, time::Instant};
 
-use flowmate_bus::{Delivery, Handler, HandlerError};
+use flowmate_bus::{Delivery, Handler, HandlerError, SharedBus};
 use flowmate_domain::{event::types, execution::WorkItem, time, Envelope, Id};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -34,6 +34,7 @@ pub struct Engine {
     max_steps: u32,
     max_output_bytes: usize,
     wake: Arc<Notify>,
+    bus: SharedBus,
 }
 
 fn retry(e: impl std::fmt::Display) -> HandlerError {
@@ -41,7 +42,8 @@ fn retry(e: impl std::fmt::Display) -> HandlerError {
 }
 
 impl Engine {
-    /// An engine over `store`; `wake` is signalled when an execution parks, so the timers re-plan.
+    /// An engine over `store`; `wake` is signalled when an execution parks, so the timers re-plan. Its events
+    /// go out through the store's outbox to `bus`.
     pub fn new(
         store: Store,
         registry: Arc<Registry>,
@@ -49,6 +51,7 @@ impl Engine {
         max_steps: u32,
         max_output_bytes: usize,
         wake: Arc<Notify>,
+        bus: SharedBus,
     ) -> Engine {
         Engine {
             store,
@@ -57,6 +60,7 @@ impl Engine {
             max_steps,
             max_output_bytes,
             wake,
+            bus,
         }
     }
 
@@ -446,9 +450,13 @@ impl Engine {
         if let Some(reply_to) = state.reply_to.take() {
             events.push(Envelope::new(reply_to, SOURCE, data.clone()).with_tenant(execution.tenant.clone()));
         }
-        events.push(
-            Envelope::new(types::EXECUTION_FINISHED, SOURCE, data).with_tenant(execution.tenant.clone()),
-        );
+        // The embedded queue drops an event no group is bound to; not writing it saves the outbox row and the
+        // relay's round (standalone has no `execution.finished` consumer unless one subscribes).
+        if self.bus.routes(types::EXECUTION_FINISHED) {
+            events.push(
+                Envelope::new(types::EXECUTION_FINISHED, SOURCE, data).with_tenant(execution.tenant.clone()),
+            );
+        }
         // A failed execution keeps what a retry "from failed" needs; a successful one keeps nothing.
         execution.state = failed.then(|| {
             state.tasks.clear();
