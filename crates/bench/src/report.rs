@@ -199,7 +199,7 @@ impl Report {
             "| PostgreSQL / RabbitMQ (distributed) | {} / RabbitMQ on 127.0.0.1 |\n",
             shell("psql", &["--version"])
         );
-        let _ = writeln!(out, "Each scenario runs {} s of load. **Limit** is measured in the same run on the same machine: a bare axum handler that only parses the same JSON and answers 200 (webhooks), or a bare axum + sqlx handler reading one flow row from the same database (reads). The ratio is FlowMate's figure divided by the limit's.\n", o.duration.as_secs());
+        let _ = writeln!(out, "Each scenario runs {} s of load. **Limit** is measured in the same run on the same machine: a bare axum handler that only parses the same JSON and answers 200 (webhooks), or a bare axum + sqlx handler reading one flow row from the same database (reads). The ratio is FlowMate's figure divided by the limit's. The sync scenario at a fixed rate measures the steady state: it follows 2 s of the same load that are not measured.\n", o.duration.as_secs());
 
         for r in &self.modes {
             let mode = match r.mode {
