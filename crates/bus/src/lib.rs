@@ -130,7 +130,8 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Whether a message published now with `routing_key` would be kept anywhere. Only a bus that knows every
     /// binding can say no (the embedded queue); a broker's exchange may have consumers outside FlowMate, so the
-    /// default is `true`. A publisher may skip an event nobody would receive: the bus would drop it anyway.
+    /// default is `true`. A publisher may skip an event nobody would receive now: the bus would drop it anyway (a
+    /// publisher that publishes later, through an outbox, asks when it writes the event).
     fn routes(&self, routing_key: &str) -> bool {
         let _ = routing_key;
         true

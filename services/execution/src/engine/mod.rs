@@ -5,7 +5,8 @@
 //! several messages fans out. Steps with outside effects are checkpointed as soon as they finish, so a redelivered
 //! trigger resumes after them instead of repeating them. A delay or a retry backoff parks the execution (its
 //! state saved with a due time) and the worker moves on; the timers resume it on time, after a restart too. The
-//! trigger is acked only after the final state is committed, in the same transaction as `execution.finished`.
+//! trigger is acked only after the final state is committed, in the same transaction as `execution.finished` (when a
+//! queue is bound to it) and a sync caller's reply.
 
 mod step;
 
@@ -22,7 +23,7 @@ use crate::{
     model::{Execution, RunState, Status, Step, StepError, Task},
     plan::{Plan, SaveData},
     registry::Registry,
-    store::{Checkpoint, Store},
+    store::{Checkpoint, Store, Write},
     SOURCE,
 };
 
@@ -139,7 +140,7 @@ impl Engine {
             // A step acts outside FlowMate or waits: the execution is recorded before it runs, visible as running,
             // and a redelivery finds it and resumes from its checkpoints. Creating it is the claim on its id.
             let first = Checkpoint {
-                create_only: true,
+                write: Write::Create,
                 execution: execution.clone(),
                 steps: vec![],
                 events: vec![],
@@ -148,13 +149,14 @@ impl Engine {
                 return Ok(false);
             }
             metrics::counter!("flowmate_executions_started_total").increment(1);
-            self.drive(plan, execution).await?;
+            self.drive(plan, execution, Write::Update).await?;
             return Ok(true);
         }
         // Nothing in the flow acts outside FlowMate: it runs first and is recorded once, finished (a write that
-        // creates the execution, or finishes the queued one this message owns). If the id was taken, the run
-        // was in vain and wrote nothing.
-        let written = self.drive(plan, execution).await?;
+        // creates the execution, or finishes the queued one this message owns). If the id was taken — even by an
+        // execution of this message under way, whose checkpoint a take-over continues — the run was in vain and
+        // wrote nothing.
+        let written = self.drive(plan, execution, Write::Start).await?;
         if written {
             metrics::counter!("flowmate_executions_started_total").increment(1);
         }
@@ -243,12 +245,19 @@ impl Engine {
         }
         execution.status = Status::Running;
         let plan = self.registry.get(&execution.flow_id).await.map_err(retry)?;
-        self.drive(plan, execution).await.map(|_| ())
+        self.drive(plan, execution, Write::Update).await.map(|_| ())
     }
 
-    /// Runs tasks until the execution finishes or parks, then commits. Returns whether its last write applied
-    /// (not: cancelled, taken over meanwhile, or its id taken by another execution).
-    async fn drive(&self, plan: Option<Arc<Plan>>, mut execution: Execution) -> Result<bool, HandlerError> {
+    /// Runs tasks until the execution finishes or parks, then commits. `last` is how the final write goes in: an
+    /// [`Write::Update`] of the recorded execution this run holds, or the [`Write::Start`] of a run not recorded
+    /// before (its checkpoints in between are of flows with outside effects, which are always recorded first).
+    /// Returns whether its last write applied (not: cancelled, taken over meanwhile, its id taken).
+    async fn drive(
+        &self,
+        plan: Option<Arc<Plan>>,
+        mut execution: Execution,
+        last: Write,
+    ) -> Result<bool, HandlerError> {
         let mut state = execution.state.take().unwrap_or_default();
         let mut steps: Vec<Step> = Vec::new();
         let Some(plan) = plan else {
@@ -257,7 +266,7 @@ impl Engine {
                 format!("Flow {} either does not exist or is inactive.", execution.flow_id),
             ));
             state.failed.append(&mut state.tasks.drain(..).collect());
-            return self.finish(&mut execution, state, steps, None).await;
+            return self.finish(&mut execution, state, steps, None, last).await;
         };
         loop {
             if state.seq >= self.max_steps {
@@ -288,7 +297,7 @@ impl Engine {
                 execution.counters = state.counters;
                 execution.state = Some(state);
                 let cp = Checkpoint {
-                    create_only: false,
+                    write: Write::Update,
                     execution,
                     steps,
                     events: vec![],
@@ -369,7 +378,7 @@ impl Engine {
                         execution.counters = state.counters;
                         execution.state = Some(state.clone());
                         let cp = Checkpoint {
-                            create_only: false,
+                            write: Write::Update,
                             execution: execution.clone(),
                             steps: std::mem::take(&mut steps),
                             events: vec![],
@@ -417,10 +426,10 @@ impl Engine {
                 }
             }
         }
-        self.finish(&mut execution, state, steps, Some(&plan)).await
+        self.finish(&mut execution, state, steps, Some(&plan), last).await
     }
 
-    /// Commits the final state with `execution.finished`; the trigger is acked after this returns `Ok`. Returns
+    /// Commits the final state with its events; the trigger is acked after this returns `Ok`. Returns
     /// whether the write applied.
     async fn finish(
         &self,
@@ -428,6 +437,7 @@ impl Engine {
         mut state: RunState,
         steps: Vec<Step>,
         plan: Option<&Plan>,
+        write: Write,
     ) -> Result<bool, HandlerError> {
         let failed = state.error.is_some() || !state.failed.is_empty();
         let finished = time::now();
@@ -451,7 +461,8 @@ impl Engine {
             events.push(Envelope::new(reply_to, SOURCE, data.clone()).with_tenant(execution.tenant.clone()));
         }
         // The embedded queue drops an event no group is bound to; not writing it saves the outbox row and the
-        // relay's round (standalone has no `execution.finished` consumer unless one subscribes).
+        // relay's round (standalone has no `execution.finished` consumer unless one subscribes). Bindings are
+        // looked at when the execution commits: a queue bound between then and the relay's publish misses it.
         if self.bus.routes(types::EXECUTION_FINISHED) {
             events.push(
                 Envelope::new(types::EXECUTION_FINISHED, SOURCE, data).with_tenant(execution.tenant.clone()),
@@ -464,7 +475,7 @@ impl Engine {
             state
         });
         let cp = Checkpoint {
-            create_only: false,
+            write,
             execution: execution.clone(),
             steps,
             events,

@@ -13,8 +13,8 @@ use flowmate_store::{outbox, Backend, Db, Row, StoreError, Tx};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-pub use self::writer::Checkpoint;
 use self::writer::Reply;
+pub use self::writer::{Checkpoint, Write};
 use crate::model::{Counters, Execution, GroupBy, ListQuery, RunState, Status, Step, StepError};
 
 /// A flow this service runs, as stored.
@@ -66,8 +66,8 @@ impl Store {
     }
 
     /// Writes a checkpoint in the next group commit. `Ok(false)`: nothing was written because the execution was
-    /// cancelled meanwhile, another holder took it over (its generation moved on), or — for `create_only` — it
-    /// exists already.
+    /// cancelled or finished meanwhile, another holder took it over (its generation moved on), it belongs to
+    /// another message or flow, or — for [`Write::Create`] — it exists already ([`Write`]).
     pub async fn checkpoint(&self, cp: Checkpoint) -> Result<bool, String> {
         let (reply, answer) = oneshot::channel();
         self.writes
@@ -326,7 +326,7 @@ impl Store {
     /// Inserts a queued execution (a retry from failed steps) and, in the same transaction, its resume message.
     pub async fn insert_queued(&self, execution: &Execution, resume: &Envelope) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        writer::upsert(&mut tx, execution, true).await?;
+        writer::upsert(&mut tx, execution, Write::Create).await?;
         outbox::enqueue(&mut tx, resume).await?;
         tx.commit().await
     }

@@ -17,11 +17,24 @@ use crate::model::{Execution, Status, Step};
 /// How many checkpoints one transaction carries at most.
 const GROUP: usize = 256;
 
+/// What a checkpoint may do to the execution row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Only create the execution; write nothing if it exists (another message got there first).
+    Create,
+    /// The one write of a run that was not recorded while it ran (a flow without outside effects): create the
+    /// execution, or finish the queued one this message owns (a manual run, a retry from the start); write nothing
+    /// to an execution that is under way or done.
+    Start,
+    /// Update the execution the writer holds: queued or running, its generation, owned by its message.
+    Update,
+}
+
 /// Everything one checkpoint writes: the execution row, its new steps, and events to publish after commit.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
-    /// Only create the execution; write nothing if it exists (another message got there first).
-    pub create_only: bool,
+    /// What it may do to the execution row.
+    pub write: Write,
     /// The execution as it is now.
     pub execution: Execution,
     /// Steps recorded since the previous checkpoint.
@@ -45,17 +58,21 @@ fn lease(e: &Execution) -> Option<String> {
 /// The execution row's columns, in the order [`bind_execution`] binds them.
 const EXECUTION_COLUMNS: usize = 19;
 
-fn upsert_sql(backend: Backend, rows: usize, create_only: bool) -> String {
-    let on_conflict = if create_only {
-        "DO NOTHING"
-    } else {
-        "DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, \
+fn upsert_sql(backend: Backend, rows: usize, write: Write) -> String {
+    const SET: &str = "DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, \
          duration_ms = excluded.duration_ms, counters = excluded.counters, error = excluded.error, \
          response = excluded.response, state = excluded.state, waiting_until = excluded.waiting_until, \
-         lease_until = excluded.lease_until, \
-         owner = excluded.owner WHERE executions.status IN ('queued', 'running') \
-         AND executions.generation = excluded.generation AND executions.flow_id = excluded.flow_id \
-         AND (excluded.owner IS NULL OR executions.owner = excluded.owner)"
+         lease_until = excluded.lease_until, owner = excluded.owner \
+         WHERE executions.generation = excluded.generation AND executions.flow_id = excluded.flow_id";
+    let on_conflict = match write {
+        Write::Create => "DO NOTHING".to_owned(),
+        Write::Start => {
+            format!("{SET} AND executions.status = 'queued' AND executions.owner = excluded.owner")
+        }
+        Write::Update => format!(
+            "{SET} AND executions.status IN ('queued', 'running') \
+             AND (excluded.owner IS NULL OR executions.owner = excluded.owner)"
+        ),
     };
     format!(
         "INSERT INTO executions (id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \
@@ -89,11 +106,12 @@ fn bind_execution<'q>(q: AnyQuery<'q>, e: &'q Execution) -> AnyQuery<'q> {
         .bind(lease(e))
 }
 
-/// Inserts or updates the execution row. An update only applies to an execution that is queued or running, of the
-/// same flow, whose current generation the writer holds, and whose owning message is the writer's (unless the
-/// write parks it: then it has no owner until it is due); `create_only` never updates. Returns whether it wrote.
-pub(super) async fn upsert(tx: &mut Tx, e: &Execution, create_only: bool) -> Result<bool, StoreError> {
-    Ok(!upsert_many(tx, &[e], create_only).await?.is_empty())
+/// Inserts or updates the execution row as `write` allows ([`Write`]). Any update is to an execution of the same
+/// flow whose current generation the writer holds; [`Write::Update`] also needs it queued or running and owned by
+/// the writer's message (unless the write parks it: then it has no owner until it is due). Returns whether it
+/// wrote.
+pub(super) async fn upsert(tx: &mut Tx, e: &Execution, write: Write) -> Result<bool, StoreError> {
+    Ok(!upsert_many(tx, &[e], write).await?.is_empty())
 }
 
 /// [`upsert`] for many executions, a few statements in all; no execution may appear twice. Returns the ids
@@ -101,14 +119,14 @@ pub(super) async fn upsert(tx: &mut Tx, e: &Execution, create_only: bool) -> Res
 async fn upsert_many(
     tx: &mut Tx,
     executions: &[&Execution],
-    create_only: bool,
+    write: Write,
 ) -> Result<HashSet<String>, StoreError> {
     let mut written = HashSet::with_capacity(executions.len());
     let mut rest = executions;
     for size in chunk_sizes(executions.len()) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
-        let sql = upsert_sql(tx.backend(), size, create_only);
+        let sql = upsert_sql(tx.backend(), size, write);
         let mut q = sqlx::query(&sql);
         for e in chunk {
             q = bind_execution(q, e);
@@ -188,17 +206,17 @@ async fn write_group(db: &Db, batch: &[(Checkpoint, Reply)]) -> Result<Vec<bool>
     let mut tx = db.begin().await?;
     let mut written = vec![false; batch.len()];
     for round in &rounds {
-        for create_only in [true, false] {
+        for write in [Write::Create, Write::Start, Write::Update] {
             let members: Vec<usize> = round
                 .iter()
                 .copied()
-                .filter(|&i| batch[i].0.create_only == create_only)
+                .filter(|&i| batch[i].0.write == write)
                 .collect();
             if members.is_empty() {
                 continue;
             }
             let executions: Vec<&Execution> = members.iter().map(|&i| &batch[i].0.execution).collect();
-            let ids = upsert_many(&mut tx, &executions, create_only).await?;
+            let ids = upsert_many(&mut tx, &executions, write).await?;
             for &i in &members {
                 written[i] = ids.contains(&batch[i].0.execution.id);
             }

@@ -9,7 +9,7 @@ use chrono::Duration;
 use flowmate_domain::{execution::TriggerInfo, time, Envelope};
 use flowmate_execution::{
     model::{Counters, Execution, RunState, Status},
-    store::{Checkpoint, Store},
+    store::{Checkpoint, Store, Write},
     MIGRATIONS,
 };
 use flowmate_store::{sqlx, Db};
@@ -77,7 +77,7 @@ fn execution(id: &str, finished_at: Option<String>, waiting_until: Option<String
 
 async fn write(store: &Store, e: Execution) {
     let cp = Checkpoint {
-        create_only: false,
+        write: Write::Update,
         execution: e,
         steps: vec![],
         events: vec![],
@@ -184,7 +184,7 @@ async fn due_parked_executions_are_claimed_once_with_a_new_generation() {
             ..execution("due", Some(time::now_string()), None)
         };
         let cp = Checkpoint {
-            create_only: false,
+            write: Write::Update,
             execution: stale,
             steps: vec![],
             events: vec![],
@@ -287,7 +287,7 @@ async fn a_group_commit_answers_each_checkpoint_and_writes_only_what_it_owns() {
         let checkpoints: Vec<(Checkpoint, bool)> = (0..75)
             .map(|i| {
                 let cp = Checkpoint {
-                    create_only: false,
+                    write: Write::Update,
                     execution: execution(&format!("e{i}"), Some(time::now_string()), None),
                     steps: vec![step(1), step(2)],
                     events: vec![Envelope::new(
@@ -301,7 +301,7 @@ async fn a_group_commit_answers_each_checkpoint_and_writes_only_what_it_owns() {
             .chain((0..2).map(|_| {
                 // Two messages racing to create the same execution: one wins.
                 let cp = Checkpoint {
-                    create_only: true,
+                    write: Write::Create,
                     execution: execution("raced", None, None),
                     steps: vec![],
                     events: vec![],
@@ -310,7 +310,7 @@ async fn a_group_commit_answers_each_checkpoint_and_writes_only_what_it_owns() {
             }))
             .chain(std::iter::once((
                 Checkpoint {
-                    create_only: true,
+                    write: Write::Create,
                     execution: execution("existing", Some(time::now_string()), None),
                     steps: vec![step(1)],
                     events: vec![Envelope::new("execution.finished", "test", serde_json::json!({}))],
@@ -350,6 +350,57 @@ async fn a_group_commit_answers_each_checkpoint_and_writes_only_what_it_owns() {
             "one event per written checkpoint"
         );
         assert_eq!(events.len(), 75);
+        finish(test_db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_write_creates_or_finishes_a_queued_execution_but_never_one_under_way() {
+    for test_db in databases().await {
+        let store = Store::new(Db::connect(&test_db.url, 4, MIGRATIONS).await.unwrap());
+        let start = |e: Execution| Checkpoint {
+            write: Write::Start,
+            execution: e,
+            steps: vec![step(1)],
+            events: vec![],
+        };
+        let done = |id: &str, owner: &str| Execution {
+            status: Status::Succeeded,
+            finished_at: Some(time::now_string()),
+            owner: Some(owner.into()),
+            ..execution(id, None, None)
+        };
+        let status = |id: &'static str| {
+            let store = store.clone();
+            async move { store.execution(id).await.unwrap().unwrap().status }
+        };
+
+        // Not recorded yet: created, finished.
+        assert!(store.checkpoint(start(done("new", "m1"))).await.unwrap());
+        assert_eq!(status("new").await, Status::Succeeded);
+        // Done already (a redelivery after the final write): untouched.
+        assert!(!store.checkpoint(start(done("new", "m1"))).await.unwrap());
+
+        // Queued by a manual run, owned by its message: finished in one write; another message's write is refused.
+        let queued = |id: &str| Execution {
+            status: Status::Queued,
+            owner: Some("m2".into()),
+            ..execution(id, None, None)
+        };
+        write(&store, queued("manual")).await;
+        assert!(!store.checkpoint(start(done("manual", "other"))).await.unwrap());
+        assert!(store.checkpoint(start(done("manual", "m2"))).await.unwrap());
+        assert_eq!(status("manual").await, Status::Succeeded);
+
+        // Under way, checkpointed by its message (a flow with outside effects whose holder went away): a run from the
+        // start under the same message must not replace the checkpoint — a take-over continues it instead.
+        let running = Execution {
+            owner: Some("m3".into()),
+            ..execution("running", None, None)
+        };
+        write(&store, running).await;
+        assert!(!store.checkpoint(start(done("running", "m3"))).await.unwrap());
+        assert_eq!(status("running").await, Status::Running);
         finish(test_db).await;
     }
 }
