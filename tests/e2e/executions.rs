@@ -911,16 +911,11 @@ async fn a_flow_without_outside_effects_runs_once_per_execution_id(app: &App) {
         step_list(&[("start", "succeeded", 1), ("double", "succeeded", 1)])
     );
 
-    // The same id for another flow (a caller-chosen request id): that trigger runs under an id of its own.
+    // The same id for another flow (a caller-chosen request id): that trigger runs under an id of its own, its
+    // message's id, so a redelivery of that message finds it instead of running again.
     let other = started(app, &app.admin, pure("pure too")).await;
-    app.bus
-        .publish(&flowmate_domain::Envelope::new(
-            "flow.execute",
-            "test",
-            item(&other),
-        ))
-        .await
-        .unwrap();
+    let theirs_message = flowmate_domain::Envelope::new("flow.execute", "test", item(&other));
+    app.bus.publish(&theirs_message).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let theirs = loop {
         let r = app
@@ -942,9 +937,16 @@ async fn a_flow_without_outside_effects_runs_once_per_execution_id(app: &App) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_ne!(theirs["id"], id.as_str());
+    assert_eq!(theirs["id"], theirs_message.id.as_str());
     assert_eq!(theirs["status"], "succeeded", "{theirs}");
     assert_eq!(theirs["trigger"]["requestId"], id.as_str());
+    app.bus.publish(&theirs_message).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = app
+        .api
+        .get(&format!("/executions?filter[flowId]={other}"), Some(&app.admin))
+        .await;
+    assert_eq!(r.body["meta"]["total"], 1, "{:?}", r.body);
     let mine = finished(app, &id).await;
     assert_eq!(mine["flowId"], fid.as_str(), "the first execution is untouched");
     assert_eq!(mine["steps"][1]["output"], json!({"n": 42}));

@@ -181,7 +181,16 @@ impl Engine {
         if existing.flow_id == item.flow_id {
             return self.take_over(existing, message_id).await;
         }
-        let fresh = Id::new().into_string();
+        // The new id is the message's own: unique, and the same when the message is redelivered, so a redelivery
+        // finds the execution it started and continues it instead of running the trigger a second time.
+        let fresh = Id::parse(message_id)
+            .map(Id::into_string)
+            .unwrap_or_else(|_| Id::new().into_string());
+        if fresh == item.execution_id {
+            return Err(HandlerError::Reject(format!(
+                "execution id {fresh} is taken by another flow's execution"
+            )));
+        }
         tracing::warn!(request_id = %item.execution_id, execution_id = %fresh, flow_id = %item.flow_id,
                        "request id already used by another flow's execution; running under a new id");
         item.trigger
@@ -189,13 +198,10 @@ impl Engine {
             .get_or_insert_with(|| item.execution_id.clone());
         item.execution_id = fresh;
         if self.start(&item, tenant, message_id).await? {
-            Ok(())
-        } else {
-            Err(HandlerError::Retry(format!(
-                "new execution id {} is taken",
-                item.execution_id
-            )))
+            return Ok(());
         }
+        // Taken as well: by the execution this message started before it was redelivered, which it continues.
+        Box::pin(self.collided(item, tenant, message_id)).await
     }
 
     /// `execution.resume`: a parked execution is due, or a queued retry starts.
