@@ -8,12 +8,12 @@ pub mod config;
 pub mod core;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod expr;
 pub mod grpc;
-pub mod http;
-pub mod lifecycle;
 pub mod model;
 pub mod plan;
+pub mod reconcile;
 pub mod registry;
 pub mod store;
 pub mod timers;
@@ -61,14 +61,15 @@ pub async fn start(
             MIGRATIONS,
         )
         .await?;
-    let store = store::Store::new(db);
+    let store: Arc<dyn model::ExecutionStore> = Arc::new(store::SqlStore::new(db));
     let registry = Arc::new(registry::Registry::new(store.clone()));
+    let core = Arc::new(core::ExecutionCore::new(store.clone(), registry.clone()));
     let verifier = host
         .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
         .await?;
 
     let runtime = components::Runtime {
-        http: http::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
+        http: components::outbound::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
         limits: expr::Limits {
             timeout: config.expression_timeout,
         },
@@ -78,8 +79,10 @@ pub async fn start(
         store.clone(),
         registry.clone(),
         runtime,
-        config.max_steps,
-        config.max_output_bytes,
+        engine::EngineSettings {
+            max_steps: config.max_steps,
+            max_output_bytes: config.max_output_bytes,
+        },
         wake.clone(),
         bus.clone(),
     ));
@@ -93,7 +96,7 @@ pub async fn start(
                 &[types::FLOW_STARTED, types::FLOW_STOPPED],
             )
         },
-        Arc::new(registry::Invalidations(registry.clone())),
+        Arc::new(events::Invalidations(registry.clone())),
     )
     .await?;
     host.subscribe(
@@ -101,7 +104,7 @@ pub async fn start(
             prefetch: 1,
             ..SubscribeOptions::new(LIFECYCLE_GROUP, &[types::FLOW_STARTING, types::FLOW_STOPPING])
         },
-        Arc::new(lifecycle::Lifecycle::new(store.clone(), registry.clone())),
+        Arc::new(events::Lifecycle(core.clone())),
     )
     .await?;
     host.subscribe(
@@ -120,15 +123,13 @@ pub async fn start(
     if let Some(retention) = config.retention {
         host.spawn(timers::start_purge(store.clone(), retention, shutdown.clone()));
     }
-    host.spawn(lifecycle::start_reconcile(
+    host.spawn(reconcile::start(
         config.flows_url.clone(),
         config.rpc_timeout,
-        store.clone(),
-        registry.clone(),
+        core.clone(),
         shutdown,
     ));
 
-    let core = Arc::new(core::ExecutionCore::new(store, registry));
     let server = ExecutionsServer::new(grpc::ExecutionGrpc::new(core, verifier))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);

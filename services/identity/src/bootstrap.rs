@@ -1,5 +1,6 @@
 //! First start: the default roles, a default tenant and the admin account.
 
+use flowmate_domain::permissions;
 use flowmate_domain::{
     identity::{normalize_username, Role, Status, Tenant},
     time, Id,
@@ -43,14 +44,14 @@ fn default_roles() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
                 "tenant.flows.create",
                 "tenant.flows.update",
                 "tenant.flows.delete",
-                "flows.read",
-                "flows.write",
-                "flows.control",
-                "flows.bulk",
-                "templates.read",
-                "templates.write",
-                "executions.read",
-                "webhooks.execute",
+                permissions::FLOWS_READ,
+                permissions::FLOWS_WRITE,
+                permissions::FLOWS_CONTROL,
+                permissions::FLOWS_BULK,
+                permissions::TEMPLATES_READ,
+                permissions::TEMPLATES_WRITE,
+                permissions::EXECUTIONS_READ,
+                permissions::WEBHOOKS_EXECUTE,
                 "components.read",
             ],
             "Administrator of one tenant: its accounts, roles, flows, templates and executions",
@@ -60,9 +61,9 @@ fn default_roles() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
             vec![
                 "tenant.profile.read",
                 "tenant.roles.read",
-                "flows.read",
-                "templates.read",
-                "executions.read",
+                permissions::FLOWS_READ,
+                permissions::TEMPLATES_READ,
+                permissions::EXECUTIONS_READ,
             ],
             "Member of a tenant: reads its flows, templates and executions",
         ),

@@ -1,4 +1,4 @@
-//! The `http` component's client: templated request in, `{status, headers, body}` out. Unless configured
+//! The `http` component's outbound client: templated request in, `{status, headers, body}` out. Unless configured
 //! otherwise, requests to loopback, private, link-local and other internal addresses are refused — checked on the
 //! resolved addresses (so a public name pointing inside is refused too) and on every redirect.
 

@@ -7,22 +7,26 @@ use flowmate_auth::Principal;
 use flowmate_domain::{
     event::types,
     execution::{TriggerInfo, WorkItem},
-    time, Envelope, Id,
+    Envelope, Id,
 };
 use serde_json::{json, Value};
 
+use flowmate_domain::permissions;
+
 use crate::{
-    error::{ExecutionError, Result},
-    model::{Execution, GroupBy, ListQuery, RunState, Status, Step, Task},
+    error::{Conflict, ExecutionError, Result},
+    model::{
+        Execution, ExecutionStore, FlowRef, GroupBy, ListQuery, RetryFrom, RunState, Status, Step, Task,
+    },
+    plan::Plan,
     registry::Registry,
-    store::Store,
     SOURCE,
 };
 
 /// The operations behind the gRPC API.
 pub struct ExecutionCore {
-    store: Store,
-    registry: Arc<Registry>,
+    pub(super) store: Arc<dyn ExecutionStore>,
+    pub(super) registry: Arc<Registry>,
 }
 
 fn require(caller: &Principal, permission: &str) -> Result<()> {
@@ -39,9 +43,7 @@ fn scope(caller: &Principal) -> Option<String> {
 }
 
 fn valid_id(id: &str) -> Result<()> {
-    Id::parse(id)
-        .map(|_| ())
-        .map_err(|_| ExecutionError::Invalid("Invalid id".into()))
+    Id::parse(id).map(|_| ()).map_err(|_| ExecutionError::InvalidId)
 }
 
 /// The message a manual run's trigger emits.
@@ -52,13 +54,13 @@ fn manual_message(id: &str, body: Value) -> Value {
 
 impl ExecutionCore {
     /// Operations over `store`; work is queued through its outbox.
-    pub fn new(store: Store, registry: Arc<Registry>) -> Self {
+    pub fn new(store: Arc<dyn ExecutionStore>, registry: Arc<Registry>) -> Self {
         ExecutionCore { store, registry }
     }
 
     /// A page of executions in the caller's scope (newest first unless `ascending`).
     pub async fn list(&self, caller: &Principal, mut q: ListQuery) -> Result<(Vec<Execution>, u64)> {
-        require(caller, "executions.read")?;
+        require(caller, permissions::EXECUTIONS_READ)?;
         q.tenant = scope(caller);
         Ok(self.store.list(&q).await?)
     }
@@ -74,7 +76,7 @@ impl ExecutionCore {
 
     /// One execution with its steps.
     pub async fn get(&self, caller: &Principal, id: &str) -> Result<(Execution, Vec<Step>)> {
-        require(caller, "executions.read")?;
+        require(caller, permissions::EXECUTIONS_READ)?;
         let execution = self.visible(caller, id).await?;
         let steps = self.store.steps(id).await?;
         Ok((execution, steps))
@@ -82,7 +84,7 @@ impl ExecutionCore {
 
     /// Executions started in `[start, end)` in the caller's tenant, grouped.
     pub async fn count(&self, caller: &Principal, start: &str, end: &str, by: GroupBy) -> Result<Value> {
-        require(caller, "executions.read")?;
+        require(caller, permissions::EXECUTIONS_READ)?;
         let tenant = Some(caller.tenant().to_owned()).filter(|_| !caller.is_admin());
         let rows = self.store.count(tenant.as_deref(), start, end, by).await?;
         Ok(Value::Array(
@@ -94,125 +96,104 @@ impl ExecutionCore {
 
     /// Cancels a queued or running execution.
     pub async fn cancel(&self, caller: &Principal, id: &str) -> Result<Execution> {
-        require(caller, "flows.control")?;
+        require(caller, permissions::FLOWS_CONTROL)?;
         let execution = self.visible(caller, id).await?;
         if execution.status.is_final() {
-            return Err(ExecutionError::Conflict(format!(
-                "Execution is already {}.",
-                execution.status.as_str()
-            )));
+            return Err(Conflict::AlreadyFinal(execution.status).into());
         }
         if !self.store.cancel(id).await? {
-            return Err(ExecutionError::Conflict("Execution has already finished.".into()));
+            return Err(Conflict::FinishedMeanwhile.into());
         }
         self.visible(caller, id).await
     }
 
-    /// Runs a finished execution again: `from = "start"` with the same trigger message, `"failed"` from the
-    /// steps that failed (earlier outputs stay available as `$steps`). Returns the new execution, queued.
-    pub async fn retry(&self, caller: &Principal, id: &str, from: &str) -> Result<Execution> {
-        require(caller, "flows.control")?;
+    /// Runs a finished execution again: from the start with the same trigger message, or from the steps that
+    /// failed (earlier outputs stay available as `$steps`). Returns the new execution, queued.
+    pub async fn retry(&self, caller: &Principal, id: &str, from: RetryFrom) -> Result<Execution> {
+        require(caller, permissions::FLOWS_CONTROL)?;
         let original = self.visible(caller, id).await?;
         if !original.status.is_final() {
-            return Err(ExecutionError::Conflict("Execution is still running.".into()));
+            return Err(Conflict::StillRunning.into());
         }
-        let plan = self
-            .registry
-            .get(&original.flow_id)
-            .await?
-            .ok_or_else(|| ExecutionError::FlowNotActive(original.flow_id.clone()))?;
-        let new_id = Id::new().into_string();
+        let plan = self.active_plan(&original.flow_id).await?;
         let trigger = TriggerInfo {
             kind: "retry".into(),
             request_id: None,
             retry_of: Some(original.id.clone()),
         };
-        let queued = Execution {
-            id: new_id.clone(),
-            flow_id: original.flow_id.clone(),
-            flow_version: plan.flow.version,
-            tenant: original.tenant.clone(),
-            user: caller.user_id().to_owned(),
-            status: Status::Queued,
-            trigger: trigger.clone(),
-            started_at: time::now_string(),
-            finished_at: None,
-            duration_ms: None,
-            counters: Default::default(),
-            error: None,
-            response: None,
-            message: original.message.clone(),
-            state: None,
-            waiting_until: None,
-            owner: None,
-            generation: 0,
-        };
         match from {
-            "" | "start" => {
-                self.queue(&plan, new_id, trigger, original.message.clone(), caller.user_id())
-                    .await
+            RetryFrom::Start => {
+                self.queue(
+                    &plan,
+                    Id::new().into_string(),
+                    trigger,
+                    original.message,
+                    caller.user_id(),
+                )
+                .await
             }
-            "failed" => {
+            RetryFrom::Failed => {
                 let Some(state) = original.state.filter(|_| original.status == Status::Failed) else {
-                    return Err(ExecutionError::Conflict(
-                        "Only a failed execution can be retried from its failed steps.".into(),
-                    ));
+                    return Err(Conflict::NotFailed.into());
                 };
                 if state.failed.is_empty() {
-                    return Err(ExecutionError::Conflict(
-                        "This execution has no failed step to run again (it failed on an edge); retry it from the start."
-                            .into(),
-                    ));
+                    return Err(Conflict::NoFailedStep.into());
                 }
-                let tasks = state
-                    .failed
-                    .into_iter()
-                    .map(|t| Task {
-                        attempt: 1,
-                        due: None,
-                        waited: false,
-                        ..t
-                    })
-                    .collect();
+                let new_id = Id::new().into_string();
                 let resume = Envelope::new(
                     types::EXECUTION_RESUME,
                     SOURCE,
                     json!({"executionId": new_id, "generation": 0}),
                 )
-                .with_tenant(queued.tenant.clone());
-                let queued = Execution {
-                    state: Some(RunState {
-                        tasks,
-                        outputs: state.outputs,
-                        ..RunState::default()
-                    }),
-                    owner: Some(resume.id.clone()),
-                    ..queued
+                .with_tenant(original.tenant.clone());
+                let flow = FlowRef {
+                    id: &original.flow_id,
+                    version: plan.flow.version,
+                    tenant: &original.tenant,
                 };
+                let queued = Execution::new(
+                    new_id,
+                    flow,
+                    caller.user_id().to_owned(),
+                    Status::Queued,
+                    trigger,
+                    original.message.clone(),
+                )
+                .with_state(RunState {
+                    tasks: state.failed.into_iter().map(Task::again).collect(),
+                    outputs: state.outputs,
+                    ..RunState::default()
+                })
+                .owned_by(resume.id.clone());
                 self.store.insert_queued(&queued, &resume).await?;
                 Ok(queued)
             }
-            _ => Err(ExecutionError::Invalid(
-                "from must be \"start\" or \"failed\"".into(),
-            )),
         }
+    }
+
+    /// The plan of a flow that runs here.
+    async fn active_plan(&self, flow_id: &str) -> Result<Arc<Plan>> {
+        self.registry
+            .get(flow_id)
+            .await?
+            .ok_or_else(|| ExecutionError::FlowNotActive {
+                flow_id: flow_id.to_owned(),
+            })
     }
 
     /// Triggers an active flow by hand with `body` as data.
     pub async fn run(&self, caller: &Principal, flow_id: &str, body: Value) -> Result<Execution> {
-        require(caller, "flows.control")?;
+        require(caller, permissions::FLOWS_CONTROL)?;
         valid_id(flow_id)?;
-        let plan = self
-            .registry
-            .get(flow_id)
-            .await?
-            .ok_or_else(|| ExecutionError::FlowNotActive(flow_id.to_owned()))?;
+        let plan = self.active_plan(flow_id).await?;
         let flow = &plan.flow;
         let visible = caller.is_admin()
             || flow.body.tenant == caller.tenant()
             || flow.is_owned_by_any(&[caller.user_id(), caller.tenant()]);
         if !visible {
-            return Err(ExecutionError::FlowNotActive(flow_id.to_owned()));
+            return Err(ExecutionError::FlowNotActive {
+                flow_id: flow_id.to_owned(),
+            });
         }
         let id = Id::new().into_string();
         let trigger = TriggerInfo {
@@ -228,7 +209,7 @@ impl ExecutionCore {
     /// visible (and cancellable) from this moment, and cannot be lost.
     async fn queue(
         &self,
-        plan: &crate::plan::Plan,
+        plan: &Plan,
         id: String,
         trigger: TriggerInfo,
         message: Value,
@@ -243,38 +224,23 @@ impl ExecutionCore {
             user: Some(user.to_owned()),
             reply_to: None,
         };
-        let data = serde_json::to_value(&item).map_err(|e| ExecutionError::Internal(e.to_string()))?;
-        let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, data).with_tenant(flow.body.tenant.clone());
-        let execution = Execution {
-            id,
-            flow_id: flow.id.clone(),
-            flow_version: flow.version,
-            tenant: flow.body.tenant.clone(),
-            user: user.to_owned(),
-            status: Status::Queued,
-            trigger,
-            started_at: time::now_string(),
-            finished_at: None,
-            duration_ms: None,
-            counters: Default::default(),
-            error: None,
-            response: None,
-            message: message.clone(),
-            state: Some(RunState {
-                tasks: std::iter::once(Task {
-                    node: plan.trigger.clone(),
-                    msg: message,
-                    attempt: 1,
-                    due: None,
-                    waited: false,
-                })
-                .collect(),
-                ..RunState::default()
-            }),
-            waiting_until: None,
-            owner: Some(event.id.clone()),
-            generation: 0,
+        let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, serde_json::to_value(&item)?)
+            .with_tenant(flow.body.tenant.clone());
+        let flow_ref = FlowRef {
+            id: &flow.id,
+            version: flow.version,
+            tenant: &flow.body.tenant,
         };
+        let execution = Execution::new(
+            id,
+            flow_ref,
+            user.to_owned(),
+            Status::Queued,
+            trigger,
+            message.clone(),
+        )
+        .with_state(RunState::starting([Task::new(plan.trigger.clone(), message)]))
+        .owned_by(event.id.clone());
         self.store.insert_queued(&execution, &event).await?;
         Ok(execution)
     }
