@@ -25,6 +25,8 @@ pub struct GatewayConfig {
     pub rpc_timeout: Duration,
     /// How often keys and revocations are refreshed besides the revocation events.
     pub auth_refresh: Duration,
+    /// The web console's options.
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl GatewayConfig {
@@ -40,6 +42,9 @@ impl GatewayConfig {
             body_limit_bytes: s.body_limit_bytes,
             rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
             auth_refresh: Duration::from_secs(30),
+            console: crate::console::ConsoleConfig {
+                secure_cookie: s.console_secure_cookie,
+            },
         }
     }
 }
