@@ -5,6 +5,7 @@
 mod harness;
 
 mod auth;
+mod console;
 mod conventions;
 mod directory;
 mod executions;
