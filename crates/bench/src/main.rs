@@ -122,11 +122,10 @@ fn main() -> anyhow::Result<()> {
 /// `serve`: FlowMate standalone; `service <name>`: one service. Configured from `FLOWMATE_*`; runs until killed.
 async fn serve(service: Option<String>) -> anyhow::Result<()> {
     let settings = flowmate_config::Settings::load()?;
-    let shutdown = CancellationToken::new();
     match service {
-        Some(name) => flowmate::run_service(&name, &settings, shutdown).await,
+        Some(name) => flowmate::run_service(&name, settings).await,
         None => {
-            let running = flowmate::start(&settings, shutdown).await?;
+            let running = flowmate::start(&settings, CancellationToken::new()).await?;
             running.stopped().await;
             Ok(())
         }

@@ -28,14 +28,14 @@ pub enum Claim {
 
 /// The key records.
 #[derive(Clone)]
-pub struct Keys {
+pub struct IdempotencyRecords {
     db: Db,
 }
 
-impl Keys {
+impl IdempotencyRecords {
     /// Records in `db`.
-    pub fn new(db: Db) -> Keys {
-        Keys { db }
+    pub fn new(db: Db) -> IdempotencyRecords {
+        IdempotencyRecords { db }
     }
 
     /// Claims `key` for `flow` with `request_id`.
