@@ -65,7 +65,8 @@ impl Browser {
         let url = format!("http://127.0.0.1:{port}");
         let mut client = None;
         for _ in 0..100 {
-            match ClientBuilder::rustls().unwrap().capabilities(caps.clone()).connect(&url).await {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
                 Ok(c) => {
                     client = Some(c);
                     break;
