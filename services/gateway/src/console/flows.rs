@@ -137,9 +137,6 @@ struct FlowPage {
     last_status: String,
     json: String,
     live: bool,
-    // The execution table polls on the executions page; here the whole page does.
-    poll: bool,
-    here: String,
 }
 
 /// The ids of nodes no edge enters (the flow's triggers), with their component.
@@ -187,9 +184,9 @@ pub async fn detail(
     }
     let origin = view::origin(&headers);
     let kinds = triggers(&flow);
-    let rows: Option<Vec<ExecutionRow>> =
-        executions.map(|items| items.iter().map(|e| ExecutionRow::new(e, None)).collect());
     let row = FlowRow::new(&flow);
+    let rows: Option<Vec<ExecutionRow>> = executions
+        .map(|items| items.iter().map(|e| ExecutionRow::new(e, Some(row.name.clone()))).collect());
     render(&FlowPage {
         layout: Layout::new(&session, row.name.clone(), "flows"),
         live: row.transitioning() || rows.iter().flatten().any(ExecutionRow::unfinished),
@@ -202,8 +199,6 @@ pub async fn detail(
         executions: rows,
         last_status,
         json: view::pretty(&flow),
-        poll: false,
-        here: String::new(),
         flow: row,
     })
 }
