@@ -61,12 +61,19 @@ impl Browser {
             &format!("--user-data-dir={}", profile.path().display()),
         ];
         let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), json!({"binary": CHROMIUM, "args": args}));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": CHROMIUM, "args": args}),
+        );
         let url = format!("http://127.0.0.1:{port}");
         let mut client = None;
         for _ in 0..100 {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
                 Ok(c) => {
                     client = Some(c);
                     break;
@@ -148,7 +155,10 @@ impl Browser {
 
     /// No alert box is open (a script injected into the page would have opened one).
     pub async fn assert_no_alert(&self) {
-        assert!(self.client.get_alert_text().await.is_err(), "an alert opened: injected script ran");
+        assert!(
+            self.client.get_alert_text().await.is_err(),
+            "an alert opened: injected script ran"
+        );
     }
 
     /// Ends the session.

@@ -13,7 +13,6 @@
 #[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
-#[allow(dead_code)]
 #[path = "../e2e/console/support.rs"]
 mod support;
 

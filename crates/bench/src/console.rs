@@ -37,7 +37,12 @@ pub async fn measure(base: &str, user: &str, password: &str, n: usize) -> anyhow
     let r = http
         .post(format!("{base}/console/login"))
         .header(reqwest::header::COOKIE, nonce_cookie)
-        .form(&[("csrf", nonce.as_str()), ("username", user), ("password", password), ("next", "")])
+        .form(&[
+            ("csrf", nonce.as_str()),
+            ("username", user),
+            ("password", password),
+            ("next", ""),
+        ])
         .send()
         .await?;
     let session = r
@@ -49,7 +54,11 @@ pub async fn measure(base: &str, user: &str, password: &str, n: usize) -> anyhow
         .and_then(|c| c.split(';').next())
         .with_context(|| format!("sign-in failed: {}", r.status()))?
         .to_owned();
-    for path in ["/console/executions", "/console/executions?status=succeeded", "/console/executions?page=100"] {
+    for path in [
+        "/console/executions",
+        "/console/executions?status=succeeded",
+        "/console/executions?page=100",
+    ] {
         let mut times = Vec::with_capacity(n);
         let mut bytes = 0;
         for _ in 0..n {

@@ -80,7 +80,10 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         ["console", url, user, password, rest @ ..] => {
-            let n = rest.first().map_or(Ok(200), |n| n.parse()).context("N: renders per page")?;
+            let n = rest
+                .first()
+                .map_or(Ok(200), |n| n.parse())
+                .context("N: renders per page")?;
             runtime.block_on(console::measure(url, user, password, n))
         }
         rest => {

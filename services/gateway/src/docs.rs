@@ -12,7 +12,8 @@ use crate::state::AppState;
 
 /// RapiDoc styles its web components with inline styles, so the docs page (which shows only the OpenAPI
 /// document, never user data) allows them; scripts stay FlowMate's own files.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
      font-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 const VIEWER: &[u8] = include_bytes!("../assets/vendor/rapidoc-9.3.8-min.js.gz");
@@ -63,13 +64,26 @@ async fn viewer(headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
     if !gzip {
-        return (StatusCode::NOT_ACCEPTABLE, "the API docs viewer is served gzip-compressed").into_response();
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "the API docs viewer is served gzip-compressed",
+        )
+            .into_response();
     }
     let mut response = VIEWER.into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
     h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }

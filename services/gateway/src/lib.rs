@@ -79,7 +79,7 @@ pub async fn start(
         config.http_addr,
         router(state, config.body_limit_bytes, config.console.clone()),
     )
-        .await
+    .await
 }
 
 /// Starts the gateway as configured by `settings` (its own binary, `flowmate service gateway`).

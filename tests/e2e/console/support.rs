@@ -2,11 +2,7 @@
 //! checked), form posting with the page's CSRF token, and flows that run.
 #![allow(dead_code)]
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use reqwest::{header, redirect::Policy, StatusCode};
 use serde_json::{json, Value};
@@ -69,7 +65,10 @@ impl Browser {
     pub fn new(app: &App) -> Browser {
         Browser {
             base: app.api.base.clone(),
-            client: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(),
+            client: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
             cookies: Mutex::new(HashMap::new()),
         }
     }
@@ -94,11 +93,18 @@ impl Browser {
 
     fn cookie_header(&self) -> String {
         let jar = self.cookies.lock().unwrap();
-        jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     async fn send(&self, r: reqwest::RequestBuilder) -> Page {
-        let r = r.header(header::COOKIE, self.cookie_header()).send().await.expect("request sent");
+        let r = r
+            .header(header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .expect("request sent");
         let status = r.status();
         let headers = r.headers().clone();
         for c in headers.get_all(header::SET_COOKIE) {
@@ -113,7 +119,11 @@ impl Browser {
             }
         }
         let body = r.text().await.unwrap_or_default();
-        Page { status, headers, body }
+        Page {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// `GET path` with extra headers.
@@ -132,7 +142,8 @@ impl Browser {
 
     /// `POST path` with a form.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.send(self.client.post(format!("{}{path}", self.base)).form(form)).await
+        self.send(self.client.post(format!("{}{path}", self.base)).form(form))
+            .await
     }
 
     /// `POST path` with the CSRF token of the page at `from` added to `form`.
@@ -152,7 +163,12 @@ impl Browser {
         let nonce = login.csrf();
         self.post(
             "/console/login",
-            &[("csrf", &nonce), ("username", username), ("password", password), ("next", "")],
+            &[
+                ("csrf", &nonce),
+                ("username", username),
+                ("password", password),
+                ("next", ""),
+            ],
         )
         .await
     }
@@ -203,7 +219,10 @@ pub async fn wait_flow(app: &App, token: &str, id: &str, status: &str) {
 /// Creates and starts a flow; returns its id once active.
 pub async fn started(app: &App, token: &str, body: &Value) -> String {
     let id = create(app, token, body).await;
-    let r = app.api.post(&format!("/flows/{id}/start"), Some(token), &json!({})).await;
+    let r = app
+        .api
+        .post(&format!("/flows/{id}/start"), Some(token), &json!({}))
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     wait_flow(app, token, &id, "active").await;
     id
@@ -220,7 +239,12 @@ pub async fn webhook(app: &App, flow_id: &str, body: &Value) -> String {
 pub async fn finished(app: &App, token: &str, id: &str) -> Value {
     for _ in 0..400 {
         let r = app.api.get(&format!("/executions/{id}"), Some(token)).await;
-        if r.status == 200 && matches!(r.body["data"]["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+        if r.status == 200
+            && matches!(
+                r.body["data"]["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            )
+        {
             return r.body["data"].clone();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -230,11 +254,16 @@ pub async fn finished(app: &App, token: &str, id: &str) -> Value {
 
 /// A member of a new tenant holding `permissions`; returns its token.
 pub async fn member(app: &App, tenant: &str, username: &str, permissions: &[&str]) -> String {
-    let t = app.api.post("/api/tenants", Some(&app.admin), &json!({"name": tenant})).await;
-    let tenant_id = t.body["id"].as_str().unwrap().to_owned();
-    app.create_user(json!({"username": username, "password": MEMBER_PASSWORD, "firstname": "M",
-                           "lastname": "E", "tenant": tenant_id, "permissions": permissions}))
+    let t = app
+        .api
+        .post("/api/tenants", Some(&app.admin), &json!({"name": tenant}))
         .await;
+    let tenant_id = t.body["id"].as_str().unwrap().to_owned();
+    app.create_user(
+        json!({"username": username, "password": MEMBER_PASSWORD, "firstname": "M",
+                           "lastname": "E", "tenant": tenant_id, "permissions": permissions}),
+    )
+    .await;
     app.api.login(username, MEMBER_PASSWORD).await
 }
 

@@ -46,7 +46,10 @@ pub fn stamp() -> &'static str {
             ctx.update(a.name.as_bytes());
             ctx.update(a.bytes);
         }
-        ctx.finish().as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+        ctx.finish().as_ref()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     });
     &STAMP
 }

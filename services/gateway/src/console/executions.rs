@@ -10,7 +10,9 @@ use axum::{
     Form,
 };
 use flowmate_domain::Id;
-use flowmate_proto::{common::v1::PageRequest, executions::v1::ListExecutionsRequest, flows::v1::ListFlowsRequest};
+use flowmate_proto::{
+    common::v1::PageRequest, executions::v1::ListExecutionsRequest, flows::v1::ListFlowsRequest,
+};
 use futures::future::join_all;
 use serde::Deserialize;
 use serde_json::Value;
@@ -55,15 +57,23 @@ impl ExecutionRow {
             None => String::new(),
         };
         ExecutionRow {
-            short_id: id.chars().take(13).collect::<String>() + if id.chars().count() > 13 { "…" } else { "" },
+            short_id: id.chars().take(13).collect::<String>()
+                + if id.chars().count() > 13 { "…" } else { "" },
             id,
             flow_id: text(e, "flowId"),
             flow_name,
-            trigger: e.pointer("/trigger/type").and_then(Value::as_str).unwrap_or("").to_owned(),
+            trigger: e
+                .pointer("/trigger/type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
             started: view::time(&started_raw),
             started_raw,
             duration,
-            succeeded: e.pointer("/counters/succeeded").and_then(Value::as_u64).unwrap_or(0),
+            succeeded: e
+                .pointer("/counters/succeeded")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             errors: e.pointer("/counters/errors").and_then(Value::as_u64).unwrap_or(0),
             status,
         }
@@ -121,7 +131,11 @@ struct ExecutionsPage {
 }
 
 /// `GET /console/executions`.
-pub async fn list(State(state): State<AppState>, session: Session, Query(q): Query<ExecutionsQuery>) -> PageResult {
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ExecutionsQuery>,
+) -> PageResult {
     if !q.flow.is_empty() && Id::parse(&q.flow).is_err() {
         return Err(PageError::bad_request("Invalid flow id"));
     }
@@ -130,7 +144,10 @@ pub async fn list(State(state): State<AppState>, session: Session, Query(q): Que
     }
     let page = view::page_number(q.page.as_deref());
     let request = ListExecutionsRequest {
-        page: Some(PageRequest { size: PER_PAGE, number: page }),
+        page: Some(PageRequest {
+            size: PER_PAGE,
+            number: page,
+        }),
         flow_id: Some(q.flow.clone()).filter(|f| !f.is_empty()),
         status: Some(q.status.clone()).filter(|s| !s.is_empty()),
         from: instant(&q.from, "from")?,
@@ -139,11 +156,17 @@ pub async fn list(State(state): State<AppState>, session: Session, Query(q): Que
     };
     let token = &session.principal.token;
     let choices = ListFlowsRequest {
-        page: Some(PageRequest { size: FLOW_CHOICES, number: 1 }),
+        page: Some(PageRequest {
+            size: FLOW_CHOICES,
+            number: 1,
+        }),
         sort_field: "name".into(),
         ..Default::default()
     };
-    let (listed, flows) = tokio::join!(state.executions.list(token, request), state.flows.list(token, choices));
+    let (listed, flows) = tokio::join!(
+        state.executions.list(token, request),
+        state.flows.list(token, choices)
+    );
     let (items, total) = listed?;
     // The flow filter is a convenience: without flows.read the page still lists executions.
     let flows: Vec<(String, String)> = flows
@@ -165,7 +188,10 @@ pub async fn list(State(state): State<AppState>, session: Session, Query(q): Que
     };
     let link = |n: u32| {
         let p = pairs(&n.to_string());
-        view::url("/console/executions", &p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
+        view::url(
+            "/console/executions",
+            &p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+        )
     };
     render(&ExecutionsPage {
         layout: Layout::new(&session, "Executions", "executions"),
@@ -240,13 +266,19 @@ struct ExecutionPage {
 }
 
 fn millis(t: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.timestamp_millis())
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 fn error_text(v: Option<&Value>) -> Option<String> {
     let e = v.filter(|e| !e.is_null())?;
     let (name, message) = (text(e, "name"), text(e, "message"));
-    Some(if name.is_empty() { message } else { format!("{name}: {message}") })
+    Some(if name.is_empty() {
+        message
+    } else {
+        format!("{name}: {message}")
+    })
 }
 
 fn present(v: Option<&Value>) -> Option<String> {
@@ -303,7 +335,11 @@ pub async fn detail(State(state): State<AppState>, session: Session, Path(raw): 
     render(&ExecutionPage {
         layout: Layout::new(&session, format!("Execution {}", row.short_id), "executions"),
         flow_version: text(&e, "flowVersion"),
-        request_id: e.pointer("/trigger/requestId").and_then(Value::as_str).unwrap_or("").to_owned(),
+        request_id: e
+            .pointer("/trigger/requestId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
         finished: view::time(&text(&e, "finishedAt")),
         error: error_text(e.get("error")),
         steps: steps(&e),
@@ -331,7 +367,10 @@ pub async fn retry(
 ) -> PageResult {
     let id = path_id(&raw)?;
     let from = if form.from == "failed" { "failed" } else { "start" };
-    let new = state.executions.retry(&session.principal.token, &id, from).await?;
+    let new = state
+        .executions
+        .retry(&session.principal.token, &id, from)
+        .await?;
     let target = path_id(&text(&new, "id")).unwrap_or(id);
     Ok(redirect(&format!("/console/executions/{target}")))
 }

@@ -10,7 +10,9 @@ use axum::{
     Form,
 };
 use flowmate_domain::{ErrorCode, Fault};
-use flowmate_proto::{common::v1::PageRequest, executions::v1::ListExecutionsRequest, flows::v1::ListFlowsRequest};
+use flowmate_proto::{
+    common::v1::PageRequest, executions::v1::ListExecutionsRequest, flows::v1::ListFlowsRequest,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -94,7 +96,10 @@ pub async fn list(
     }
     let page = view::page_number(q.page.as_deref());
     let request = ListFlowsRequest {
-        page: Some(PageRequest { size: PER_PAGE, number: page }),
+        page: Some(PageRequest {
+            size: PER_PAGE,
+            number: page,
+        }),
         status: Some(q.status.clone()).filter(|s| !s.is_empty()),
         sort_field: "createdAt".into(),
         descending: true,
@@ -105,7 +110,10 @@ pub async fn list(
     let flows: Vec<FlowRow> = items.iter().map(FlowRow::new).collect();
     let link = |n: u32| {
         let n = n.to_string();
-        view::url("/console/flows", &[("status", &q.status), ("search", &q.search), ("page", &n)])
+        view::url(
+            "/console/flows",
+            &[("status", &q.status), ("search", &q.search), ("page", &n)],
+        )
     };
     let page_str = page.to_string();
     render(&FlowsPage {
@@ -113,7 +121,10 @@ pub async fn list(
         live: flows.iter().any(FlowRow::transitioning),
         flows,
         statuses: STATUSES,
-        here: view::url("/console/flows", &[("status", &q.status), ("search", &q.search), ("page", &page_str)]),
+        here: view::url(
+            "/console/flows",
+            &[("status", &q.status), ("search", &q.search), ("page", &page_str)],
+        ),
         filtered: !q.status.is_empty() || !q.search.is_empty(),
         pager: Pager::new(page, PER_PAGE, total, link),
         status: q.status,
@@ -142,8 +153,14 @@ struct FlowPage {
 /// The ids of nodes no edge enters (the flow's triggers), with their component.
 fn triggers(flow: &Value) -> Vec<String> {
     let empty = Vec::new();
-    let nodes = flow.pointer("/graph/nodes").and_then(Value::as_array).unwrap_or(&empty);
-    let edges = flow.pointer("/graph/edges").and_then(Value::as_array).unwrap_or(&empty);
+    let nodes = flow
+        .pointer("/graph/nodes")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
+    let edges = flow
+        .pointer("/graph/edges")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
     nodes
         .iter()
         .filter(|n| !edges.iter().any(|e| text(e, "target") == text(n, "id")))
@@ -185,15 +202,22 @@ pub async fn detail(
     let origin = view::origin(&headers);
     let kinds = triggers(&flow);
     let row = FlowRow::new(&flow);
-    let rows: Option<Vec<ExecutionRow>> = executions
-        .map(|items| items.iter().map(|e| ExecutionRow::new(e, Some(row.name.clone()))).collect());
+    let rows: Option<Vec<ExecutionRow>> = executions.map(|items| {
+        items
+            .iter()
+            .map(|e| ExecutionRow::new(e, Some(row.name.clone())))
+            .collect()
+    });
     render(&FlowPage {
         layout: Layout::new(&session, row.name.clone(), "flows"),
         live: row.transitioning() || rows.iter().flatten().any(ExecutionRow::unfinished),
         version: text(&flow, "version"),
         cron: text(&flow, "cron"),
         graph: graph::layout(flow.get("graph").unwrap_or(&Value::Null), &statuses),
-        webhook: kinds.iter().any(|k| k == "webhook").then(|| format!("{origin}/hook/{id}")),
+        webhook: kinds
+            .iter()
+            .any(|k| k == "webhook")
+            .then(|| format!("{origin}/hook/{id}")),
         manual: kinds.iter().any(|k| k == "manual"),
         origin,
         executions: rows,

@@ -167,7 +167,11 @@ pub fn layout(graph: &Value, statuses: &HashMap<String, String>) -> Graph {
         .enumerate()
         .map(|(i, n)| {
             let (id, name) = (&ids[i], super::view::text(n, "name"));
-            let kind = format!("{}.{}", super::view::text(n, "componentId"), super::view::text(n, "function"));
+            let kind = format!(
+                "{}.{}",
+                super::view::text(n, "componentId"),
+                super::view::text(n, "function")
+            );
             let status = status_class(statuses.get(id).map(String::as_str).unwrap_or(""));
             let label = if name.is_empty() { id.clone() } else { name.clone() };
             Node {
@@ -182,7 +186,10 @@ pub fn layout(graph: &Value, statuses: &HashMap<String, String>) -> Graph {
             }
         })
         .collect();
-    let lines = edges.iter().map(|(s, t, cond)| edge(pos[*s], pos[*t], cond)).collect();
+    let lines = edges
+        .iter()
+        .map(|(s, t, cond)| edge(pos[*s], pos[*t], cond))
+        .collect();
     Graph {
         width: 2 * PAD + (max_depth + 1) * NODE_W + max_depth * GAP_X,
         height: 2 * PAD + max_rows * NODE_H + (max_rows - 1) * GAP_Y + 24,
@@ -200,7 +207,13 @@ fn edge((sx, sy): (i64, i64), (tx, ty): (i64, i64), cond: &str) -> Edge {
     } else {
         // Back (or same-column) edge: loop below both boxes.
         let below = sy.max(ty) + NODE_H + GAP_Y / 2 + 8;
-        format!("M{x1},{y1} C{},{y1} {},{below} {},{below} S{},{y2} {x2},{y2}", x1 + 40, x1 + 40, (x1 + x2) / 2, x2 - 40)
+        format!(
+            "M{x1},{y1} C{},{y1} {},{below} {},{below} S{},{y2} {x2},{y2}",
+            x1 + 40,
+            x1 + 40,
+            (x1 + x2) / 2,
+            x2 - 40
+        )
     };
     Edge {
         path,
@@ -226,14 +239,20 @@ mod tests {
     #[test]
     fn depth_is_the_longest_path_from_the_trigger() {
         // a → b → c, a → c: c sits after b, not next to it.
-        let g = layout(&graph(&["a", "b", "c"], &[("a", "b"), ("b", "c"), ("a", "c")]), &HashMap::new());
+        let g = layout(
+            &graph(&["a", "b", "c"], &[("a", "b"), ("b", "c"), ("a", "c")]),
+            &HashMap::new(),
+        );
         let xs: Vec<i64> = g.nodes.iter().map(|n| n.x).collect();
         assert!(xs[0] < xs[1] && xs[1] < xs[2], "{xs:?}");
     }
 
     #[test]
     fn nodes_of_one_depth_get_their_own_rows() {
-        let g = layout(&graph(&["a", "b", "c"], &[("a", "b"), ("a", "c")]), &HashMap::new());
+        let g = layout(
+            &graph(&["a", "b", "c"], &[("a", "b"), ("a", "c")]),
+            &HashMap::new(),
+        );
         assert_eq!(g.nodes[1].x, g.nodes[2].x);
         assert!(g.nodes[1].y < g.nodes[2].y);
     }
@@ -247,7 +266,10 @@ mod tests {
 
     #[test]
     fn nodes_take_the_status_of_the_last_run_and_unknown_statuses_are_none() {
-        let statuses = HashMap::from([("a".to_owned(), "failed".to_owned()), ("b".to_owned(), "x\"y".to_owned())]);
+        let statuses = HashMap::from([
+            ("a".to_owned(), "failed".to_owned()),
+            ("b".to_owned(), "x\"y".to_owned()),
+        ]);
         let g = layout(&graph(&["a", "b", "c"], &[("a", "b"), ("b", "c")]), &statuses);
         let s: Vec<&str> = g.nodes.iter().map(|n| n.status).collect();
         assert_eq!(s, ["failed", "none", "none"]);

@@ -86,7 +86,8 @@ pub async fn page(
     Query(query): Query<LoginQuery>,
 ) -> PageResult {
     let next = query.next.unwrap_or_default();
-    let signed_in = session::cookie(&headers, SESSION_COOKIE).is_some_and(|t| state.verifier.verify(t).is_ok());
+    let signed_in =
+        session::cookie(&headers, SESSION_COOKIE).is_some_and(|t| state.verifier.verify(t).is_ok());
     if signed_in {
         return Ok(redirect(destination(&next)));
     }
@@ -135,13 +136,19 @@ pub async fn login(
             StatusCode::BAD_REQUEST,
             "Enter your username and password.".to_owned(),
         ),
-        (ErrorCode::Unauthenticated, _) => (
-            StatusCode::UNAUTHORIZED,
-            "Wrong username or password.".to_owned(),
-        ),
+        (ErrorCode::Unauthenticated, _) => {
+            (StatusCode::UNAUTHORIZED, "Wrong username or password.".to_owned())
+        }
         _ => return Err(PageError::Fault(fault)),
     };
-    let mut response = login_form(&config, &headers, status, &form.next, &form.username, Some(message))?;
+    let mut response = login_form(
+        &config,
+        &headers,
+        status,
+        &form.next,
+        &form.username,
+        Some(message),
+    )?;
     if let Some(secs) = fault.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
     }
@@ -172,7 +179,15 @@ mod tests {
     #[test]
     fn only_console_pages_are_destinations_after_login() {
         assert_eq!(destination("/console/executions?x=1"), "/console/executions?x=1");
-        for bad in ["", "/console", "//evil.example", "https://evil.example", "/api/users", "/console/login", "/console/\\x"] {
+        for bad in [
+            "",
+            "/console",
+            "//evil.example",
+            "https://evil.example",
+            "/api/users",
+            "/console/login",
+            "/console/\\x",
+        ] {
             assert_eq!(destination(bad), "/console/flows", "{bad}");
         }
     }

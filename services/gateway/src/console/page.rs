@@ -149,9 +149,15 @@ impl IntoResponse for PageError {
 fn describe(fault: Fault) -> (StatusCode, &'static str, Vec<String>) {
     let status = StatusCode::from_u16(fault.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status.is_server_error() {
-        tracing::error!(code = fault.code.as_str(), cause = fault.message(), "console page failed");
+        tracing::error!(
+            code = fault.code.as_str(),
+            cause = fault.message(),
+            "console page failed"
+        );
         let text = match fault.code {
-            ErrorCode::Unavailable | ErrorCode::Timeout => "A FlowMate service did not answer. Try again shortly.",
+            ErrorCode::Unavailable | ErrorCode::Timeout => {
+                "A FlowMate service did not answer. Try again shortly."
+            }
             _ => "Something went wrong. The details are in FlowMate's log.",
         };
         return (status, "Something went wrong", vec![text.to_owned()]);
@@ -212,7 +218,10 @@ pub async fn headers(request: Request, next: Next) -> Response {
     }
     let h = response.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if !h.contains_key(header::CACHE_CONTROL) {

@@ -42,13 +42,20 @@ impl TenantsPage {
 }
 
 /// `GET /console/users`.
-pub async fn users(State(state): State<AppState>, session: Session, Query(q): Query<UsersQuery>) -> PageResult {
+pub async fn users(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<UsersQuery>,
+) -> PageResult {
     let page = view::page_number(q.page.as_deref());
     let filter = UserFilter {
         page: Some((PER_PAGE, page)),
         ..Default::default()
     };
-    let (users, total) = state.identity.list_users(&session.principal.token, filter).await?;
+    let (users, total) = state
+        .identity
+        .list_users(&session.principal.token, filter)
+        .await?;
     render(&UsersPage {
         layout: Layout::new(&session, "Users", "users"),
         users,

@@ -86,7 +86,11 @@ pub fn secure(config: &ConsoleConfig, headers: &HeaderMap) -> bool {
 
 /// A fresh random nonce (two UUIDv4: 244 random bits from the OS).
 pub fn nonce() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -151,7 +155,10 @@ mod tests {
     #[test]
     fn cookies_are_http_only_strict_and_secure_when_asked() {
         let c = set_cookie("a", "b", 10, true);
-        assert_eq!(c, "a=b; Path=/console; Max-Age=10; HttpOnly; SameSite=Strict; Secure");
+        assert_eq!(
+            c,
+            "a=b; Path=/console; Max-Age=10; HttpOnly; SameSite=Strict; Secure"
+        );
         assert!(!set_cookie("a", "b", 10, false).contains("Secure"));
     }
 }

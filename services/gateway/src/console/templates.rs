@@ -45,10 +45,17 @@ struct TemplatesPage {
 }
 
 /// `GET /console/templates`.
-pub async fn list(State(state): State<AppState>, session: Session, Query(q): Query<TemplatesQuery>) -> PageResult {
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<TemplatesQuery>,
+) -> PageResult {
     let page = view::page_number(q.page.as_deref());
     let request = ListTemplatesRequest {
-        page: Some(PageRequest { size: PER_PAGE, number: page }),
+        page: Some(PageRequest {
+            size: PER_PAGE,
+            number: page,
+        }),
         sort_field: "name".into(),
         search: Some(q.search.clone()).filter(|s| !s.is_empty()),
         ..Default::default()
@@ -61,11 +68,19 @@ pub async fn list(State(state): State<AppState>, session: Session, Query(q): Que
             name: text(t, "name"),
             description: text(t, "description"),
             status: text(t, "status"),
-            nodes: t.pointer("/graph/nodes").and_then(Value::as_array).map_or(0, Vec::len),
+            nodes: t
+                .pointer("/graph/nodes")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len),
             updated: view::time(&text(t, "updatedAt")),
         })
         .collect();
-    let link = |n: u32| view::url("/console/templates", &[("search", &q.search), ("page", &n.to_string())]);
+    let link = |n: u32| {
+        view::url(
+            "/console/templates",
+            &[("search", &q.search), ("page", &n.to_string())],
+        )
+    };
     render(&TemplatesPage {
         layout: Layout::new(&session, "Templates", "templates"),
         templates,
@@ -90,7 +105,17 @@ pub async fn generate(
 ) -> PageResult {
     let id = path_id(&raw)?;
     let name = form.name.trim();
-    let overrides = if name.is_empty() { json!({}) } else { json!({"name": name}) };
-    let flow = state.templates.generate(&session.principal.token, &id, &overrides).await?;
-    Ok(redirect(&format!("/console/flows/{}", path_id(&text(&flow, "id"))?)))
+    let overrides = if name.is_empty() {
+        json!({})
+    } else {
+        json!({"name": name})
+    };
+    let flow = state
+        .templates
+        .generate(&session.principal.token, &id, &overrides)
+        .await?;
+    Ok(redirect(&format!(
+        "/console/flows/{}",
+        path_id(&text(&flow, "id"))?
+    )))
 }

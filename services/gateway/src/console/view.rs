@@ -15,7 +15,10 @@ pub fn text(v: &Value, key: &str) -> String {
 /// An RFC 3339 time as `YYYY-MM-DD HH:MM:SS` (UTC); anything else as it is.
 pub fn time(rfc3339: &str) -> String {
     match chrono::DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S").to_string(),
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
         Err(_) => rfc3339.to_owned(),
     }
 }
@@ -63,7 +66,10 @@ pub fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|v| v.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)))
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+        })
         .unwrap_or("127.0.0.1:3000");
     format!("{scheme}://{host}")
 }
@@ -98,7 +104,9 @@ impl Pager {
 
 /// A 1-based page number from a query value (missing or bad: 1).
 pub fn page_number(raw: Option<&str>) -> u32 {
-    raw.and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1).unwrap_or(1)
+    raw.and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -129,7 +137,10 @@ mod tests {
     #[test]
     fn the_pager_links_only_to_pages_that_exist() {
         let p = Pager::new(1, 10, 25, |n| format!("/p?page={n}"));
-        assert_eq!((p.pages, p.prev.clone(), p.next.clone()), (3, None, Some("/p?page=2".into())));
+        assert_eq!(
+            (p.pages, p.prev.clone(), p.next.clone()),
+            (3, None, Some("/p?page=2".into()))
+        );
         let p = Pager::new(1, 10, 0, |n| n.to_string());
         assert_eq!((p.pages, p.next), (1, None));
     }
