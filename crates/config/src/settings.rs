@@ -101,6 +101,9 @@ pub struct Settings {
     pub webhook_rate_limit_per_sec: f64,
     /// The burst the default rate limit allows.
     pub webhook_rate_limit_burst: u32,
+    /// Mark the web console's cookies `Secure` on every response (set it when a TLS proxy in front does not send
+    /// `X-Forwarded-Proto: https`; with that header they are `Secure` anyway).
+    pub console_secure_cookie: bool,
 }
 
 impl Default for Settings {
@@ -139,6 +142,7 @@ impl Default for Settings {
             webhook_sync_timeout: Duration::from_secs(30),
             webhook_rate_limit_per_sec: 0.0,
             webhook_rate_limit_burst: 100,
+            console_secure_cookie: false,
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct GatewayConfig {
     pub rpc_timeout: Duration,
     /// How often keys and revocations are refreshed besides the revocation events.
     pub auth_refresh: Duration,
+    /// The web console's options.
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl GatewayConfig {
@@ -40,6 +42,9 @@ impl GatewayConfig {
             body_limit_bytes: s.body_limit_bytes,
             rpc_timeout: s.rpc_timeout,
             auth_refresh: flowmate_runtime::KEY_REFRESH,
+            console: crate::console::ConsoleConfig {
+                secure_cookie: s.console_secure_cookie,
+            },
         }
     }
 }

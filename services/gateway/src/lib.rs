@@ -3,6 +3,8 @@
 
 pub mod clients;
 pub mod config;
+pub mod console;
+mod docs;
 mod envelope;
 pub mod error;
 pub mod extract;
@@ -30,7 +32,6 @@ use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
 };
 use utoipa::OpenApi;
-use utoipa_scalar::{Scalar, Servable};
 
 pub use crate::config::GatewayConfig;
 use crate::{
@@ -74,8 +75,11 @@ pub async fn start(
         webhooks,
         verifier,
     };
-    host.serve(config.http_addr, router(state, config.body_limit_bytes))
-        .await
+    host.serve(
+        config.http_addr,
+        router(state, config.body_limit_bytes, config.console.clone()),
+    )
+    .await
 }
 
 /// Starts the gateway as configured by `settings` (its own binary, `flowmate service gateway`).
@@ -87,8 +91,9 @@ pub async fn launch(
     start(GatewayConfig::from_settings(&settings), bus, shutdown).await
 }
 
-/// The REST API with its middleware: request ids, body limit, panic guard, error-shaped fallbacks, API docs.
-pub fn router(state: AppState, body_limit: usize) -> Router {
+/// The REST API with its middleware: request ids, body limit, panic guard, error-shaped fallbacks, API docs, and
+/// the web console.
+pub fn router(state: AppState, body_limit: usize, console: console::ConsoleConfig) -> Router {
     let users = routes::users::router();
     Router::new()
         .merge(routes::auth::router())
@@ -105,7 +110,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             "/api/openapi.json",
             get(|| async { Json(openapi::ApiDoc::openapi()) }),
         )
-        .merge(Scalar::with_url("/api/docs", openapi::ApiDoc::openapi()))
+        .merge(docs::router())
+        .merge(console::router(console))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "Not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "Method not allowed")
@@ -121,15 +127,24 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
 }
 
-/// What a person opening the printed URL in a browser gets: where the documentation is.
-async fn root() -> Json<serde_json::Value> {
+/// A browser (asking for HTML) goes to the web console; other clients get where the documentation is.
+async fn root(headers: axum::http::HeaderMap) -> Response {
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        return axum::response::Redirect::to("/console").into_response();
+    }
     Json(serde_json::json!({
         "name": "FlowMate",
         "version": env!("CARGO_PKG_VERSION"),
         "docs": "/api/docs",
         "openapi": "/api/openapi.json",
         "login": "POST /login",
+        "console": "/console",
     }))
+    .into_response()
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
