@@ -83,6 +83,15 @@ pub struct Settings {
     /// The longest one expression may evaluate.
     #[serde(rename = "expression_timeout_ms", deserialize_with = "millis::deserialize")]
     pub expression_timeout: Duration,
+    /// A code step's time limit unless its `nodeSettings.timeoutMs` sets one.
+    #[serde(rename = "code_timeout_ms", deserialize_with = "millis::deserialize")]
+    pub code_timeout: Duration,
+    /// Memory one code step may allocate, in MiB.
+    pub code_memory_mb: u32,
+    /// Threads code steps run on (0: one per core).
+    pub code_threads: u16,
+    /// The largest result a code step may return, in bytes of JSON.
+    pub code_max_result_bytes: usize,
     /// Whether the `http` component may call loopback, private and link-local addresses (off: refused, so a flow
     /// cannot reach the platform's own network).
     pub http_allow_private_network: bool,
@@ -136,6 +145,10 @@ impl Default for Settings {
             execution_max_output_bytes: 64 * 1024,
             execution_max_steps: 10_000,
             expression_timeout: Duration::from_secs(1),
+            code_timeout: Duration::from_secs(1),
+            code_memory_mb: 64,
+            code_threads: 0,
+            code_max_result_bytes: 4 * 1024 * 1024,
             http_allow_private_network: false,
             http_timeout: Duration::from_secs(30),
             secrets_key: None,

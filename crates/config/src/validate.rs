@@ -134,6 +134,13 @@ pub(crate) fn problems(s: &Settings) -> Vec<String> {
         Duration::from_secs(60),
     );
     p.duration("http_timeout_ms", s.http_timeout, min, Duration::from_secs(300));
+    p.duration("code_timeout_ms", s.code_timeout, min, Duration::from_secs(300));
+    p.check(
+        (8..=4096).contains(&s.code_memory_mb),
+        "code_memory_mb",
+        &format!("must be between 8 and 4096, not {}", s.code_memory_mb),
+    );
+    p.at_least("code_max_result_bytes", s.code_max_result_bytes as u64, 1024);
     p.duration(
         "webhook_sync_timeout_ms",
         s.webhook_sync_timeout,

@@ -33,6 +33,14 @@ pub struct ExecutionConfig {
     pub http_allow_private_network: bool,
     /// Default timeout of an `http` step.
     pub http_timeout: Duration,
+    /// A code step's time limit unless its node sets one.
+    pub code_timeout: Duration,
+    /// Memory a code step may allocate, in MiB.
+    pub code_memory_mb: u32,
+    /// Sandbox threads for code steps (0: one per core).
+    pub code_threads: usize,
+    /// The largest result a code step may return, in bytes of JSON.
+    pub code_max_result_bytes: usize,
 }
 
 impl ExecutionConfig {
@@ -53,6 +61,10 @@ impl ExecutionConfig {
             expression_timeout: s.expression_timeout,
             http_allow_private_network: s.http_allow_private_network,
             http_timeout: s.http_timeout,
+            code_timeout: s.code_timeout,
+            code_memory_mb: s.code_memory_mb,
+            code_threads: usize::from(s.code_threads),
+            code_max_result_bytes: s.code_max_result_bytes,
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum ExecutionError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The code sandbox failed (it could not check a code step).
+    #[error("code sandbox: {0}")]
+    Sandbox(String),
     /// A message could not be encoded.
     #[error("encoding: {0}")]
     Encode(#[from] serde_json::Error),
@@ -82,6 +85,10 @@ impl From<ExecutionError> for Fault {
             ExecutionError::Unauthenticated(a) => a.into(),
             ExecutionError::Store(err) => {
                 tracing::error!(error = %err, "execution store failed");
+                Fault::internal()
+            }
+            ExecutionError::Sandbox(err) => {
+                tracing::error!(error = %err, "the code sandbox failed");
                 Fault::internal()
             }
             ExecutionError::Encode(err) => {

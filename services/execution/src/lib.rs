@@ -63,17 +63,27 @@ pub async fn start(
         .await?;
     let store: Arc<dyn model::ExecutionStore> = Arc::new(store::SqlStore::new(db));
     let registry = Arc::new(registry::Registry::new(store.clone()));
-    let core = Arc::new(core::ExecutionCore::new(store.clone(), registry.clone()));
     let verifier = host
         .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
         .await?;
 
+    let threads = match config.code_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let code = components::code::CodeRunner::new(
+        threads,
+        components::code::Limits::new(config.code_memory_mb, config.code_max_result_bytes),
+    )?;
     let runtime = components::Runtime {
         http: components::outbound::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
         limits: expr::Limits {
             timeout: config.expression_timeout,
         },
+        code: code.clone(),
+        code_timeout: config.code_timeout,
     };
+    let core = Arc::new(core::ExecutionCore::new(store.clone(), registry.clone(), code));
     let wake = Arc::new(Notify::new());
     let engine = Arc::new(engine::Engine::new(
         store.clone(),

@@ -8,10 +8,14 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{outbound::HttpCaller, Kind};
+use super::{
+    code::{self, CodeRunner, Mode},
+    outbound::HttpCaller,
+    Kind,
+};
 use crate::{
     expr::{self, Limits, Scope},
-    model::StepError,
+    model::{StepError, StepLogs},
 };
 
 /// What a component produced.
@@ -23,6 +27,44 @@ pub struct Outcome {
     pub wait: Option<Duration>,
     /// A `respond` step's reply.
     pub response: Option<Value>,
+    /// What a code step wrote to its console.
+    pub logs: Option<StepLogs>,
+}
+
+/// Why a step failed, and what a code step wrote to its console before it did.
+#[derive(Debug)]
+pub struct StepFailure {
+    /// The step's error.
+    pub error: StepError,
+    /// A code step's console lines.
+    pub logs: Option<StepLogs>,
+}
+
+impl From<StepError> for StepFailure {
+    fn from(error: StepError) -> StepFailure {
+        StepFailure { error, logs: None }
+    }
+}
+
+/// Where a step runs: its node, its attempt, its execution and its flow.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext<'a> {
+    /// The node id.
+    pub node_id: &'a str,
+    /// A `delay` node whose wait is over.
+    pub waited: bool,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The execution.
+    pub execution_id: &'a str,
+    /// The flow.
+    pub flow_id: &'a str,
+    /// The flow's version.
+    pub flow_version: i64,
+    /// The flow's tenant.
+    pub tenant: &'a str,
+    /// `nodeSettings.timeoutMs`.
+    pub timeout: Option<Duration>,
 }
 
 impl Outcome {
@@ -40,17 +82,21 @@ pub struct Runtime {
     pub http: HttpCaller,
     /// Expression bounds.
     pub limits: Limits,
+    /// The JavaScript sandbox of code steps.
+    pub code: CodeRunner,
+    /// A code step's time limit unless `nodeSettings.timeoutMs` sets one (`FLOWMATE_CODE_TIMEOUT_MS`).
+    pub code_timeout: Duration,
 }
 
-/// Runs `kind` on `data`. `fields` is the node's configuration; `waited` tells a `delay` its wait is over.
+/// Runs `kind` on `data`. `fields` is the node's configuration; `cx` says where the step runs.
 pub async fn run(
     kind: Kind,
-    node_id: &str,
     fields: &Value,
     scope: Scope<'_>,
-    waited: bool,
+    cx: &StepContext<'_>,
     rt: &Runtime,
-) -> Result<Outcome, StepError> {
+) -> Result<Outcome, StepFailure> {
+    let (node_id, waited) = (cx.node_id, cx.waited);
     let data = scope.data;
     let field = |name: &str| fields.get(name).filter(|v| !v.is_null());
     let expression = |name: &str| -> Result<&str, StepError> {
@@ -67,6 +113,7 @@ pub async fn run(
     let render =
         |v: &Value| expr::render(v, scope, rt.limits).map_err(|m| StepError::new("ExpressionError", m));
     match kind {
+        Kind::Code => code_step(fields, scope, cx, rt).await,
         Kind::Trigger => Ok(Outcome::one(data.clone())),
         Kind::Transform => Ok(Outcome::one(
             eval(expression("expression")?)?.unwrap_or(Value::Null),
@@ -138,5 +185,47 @@ pub async fn run(
             let response = rt.http.call(node_id, &rendered).await?;
             Ok(Outcome::one(response))
         }
+    }
+}
+
+/// `code.execute`: the node's code in the sandbox, with the step's scope.
+async fn code_step(
+    fields: &Value,
+    scope: Scope<'_>,
+    cx: &StepContext<'_>,
+    rt: &Runtime,
+) -> Result<Outcome, StepFailure> {
+    let code = fields.get("code").and_then(Value::as_str).ok_or_else(|| {
+        StepError::new(
+            "ConfigurationError",
+            format!("node {}: fields.code is required", cx.node_id),
+        )
+    })?;
+    let mode = Mode::parse(fields.get("mode").and_then(Value::as_str)).unwrap_or(Mode::Once);
+    let timeout = cx.timeout.unwrap_or(rt.code_timeout);
+    let text = |v: &Value| serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+    let job = code::Job {
+        tenant: cx.tenant.to_owned(),
+        code: code.to_owned(),
+        data: text(scope.data),
+        msg: text(scope.msg),
+        steps: text(scope.steps),
+        flow: json!({"id": cx.flow_id, "version": cx.flow_version, "tenant": cx.tenant}).to_string(),
+        execution: json!({"id": cx.execution_id, "attempt": cx.attempt}).to_string(),
+        each: mode == Mode::Each,
+        timeout,
+    };
+    let out = rt.code.run(job).await;
+    let logs = Some(out.logs);
+    match out.result {
+        Ok(value) => Ok(Outcome {
+            emitted: vec![value],
+            logs,
+            ..Outcome::default()
+        }),
+        Err(failure) => Err(StepFailure {
+            error: failure.into_step_error(timeout, rt.code.limits()),
+            logs,
+        }),
     }
 }

@@ -22,6 +22,8 @@ pub enum Kind {
     Respond,
     /// `log.write`.
     Log,
+    /// `code.execute`.
+    Code,
 }
 
 impl Kind {
@@ -46,7 +48,7 @@ pub struct Spec {
     pub kind: Kind,
 }
 
-/// The built-in components. (`code.execute` joins once its sandbox exists.)
+/// The built-in components.
 pub const CATALOGUE: &[Spec] = &[
     Spec { component: "webhook", function: "receive", name: "Webhook", kind: Kind::Trigger,
            description: "Trigger: the incoming webhook's message" },
@@ -68,6 +70,8 @@ pub const CATALOGUE: &[Spec] = &[
            description: "Sets the sync webhook response: status, headers, body" },
     Spec { component: "log", function: "write", name: "Log", kind: Kind::Log,
            description: "Logs the message (for tests and debugging)" },
+    Spec { component: "code", function: "execute", name: "Code", kind: Kind::Code,
+           description: "Runs JavaScript in a sandbox: the body of an async function whose return value is the output; console lines are recorded with the step" },
 ];
 
 /// The catalogue entry for a component and function.
@@ -97,6 +101,9 @@ fn fields_of(kind: Kind) -> Value {
             "body": "any JSON, {{ }} templated (default: the data)"}),
         Kind::Log => json!({"level": "debug | info | warn | error (default info)",
                             "message": "string, {{ }} templated"}),
+        Kind::Code => json!({
+            "code": "JavaScript (required): the body of an async function; data, $msg, $steps, $flow, $execution and console are in scope; its return value is the output",
+            "mode": "once (default) | each: with each, when data is an array the body runs once per element and the output is the array of results"}),
     }
 }
 

@@ -3,7 +3,8 @@
 
 mod builtins;
 mod catalogue;
+pub mod code;
 pub mod outbound;
 
-pub use builtins::{run, Outcome, Runtime};
+pub use builtins::{run, Outcome, Runtime, StepContext, StepFailure};
 pub use catalogue::{catalogue_json, find, Kind, Spec, CATALOGUE};

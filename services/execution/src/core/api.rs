@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use flowmate_domain::permissions;
 
 use crate::{
+    components::code::CodeRunner,
     error::{Conflict, ExecutionError, Result},
     model::{
         Execution, ExecutionStore, FlowRef, GroupBy, ListQuery, RetryFrom, RunState, Status, Step, Task,
@@ -27,6 +28,8 @@ use crate::{
 pub struct ExecutionCore {
     pub(super) store: Arc<dyn ExecutionStore>,
     pub(super) registry: Arc<Registry>,
+    /// Compiles code steps when a flow starts.
+    pub(super) code: CodeRunner,
 }
 
 fn require(caller: &Principal, permission: &str) -> Result<()> {
@@ -54,8 +57,12 @@ fn manual_message(id: &str, body: Value) -> Value {
 
 impl ExecutionCore {
     /// Operations over `store`; work is queued through its outbox.
-    pub fn new(store: Arc<dyn ExecutionStore>, registry: Arc<Registry>) -> Self {
-        ExecutionCore { store, registry }
+    pub fn new(store: Arc<dyn ExecutionStore>, registry: Arc<Registry>, code: CodeRunner) -> Self {
+        ExecutionCore {
+            store,
+            registry,
+            code,
+        }
     }
 
     /// A page of executions in the caller's scope (newest first unless `ascending`).

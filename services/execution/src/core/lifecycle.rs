@@ -13,9 +13,10 @@ use serde_json::{json, Value};
 
 use super::ExecutionCore;
 use crate::{
-    error::Result,
+    components::{code::Failure, Kind},
+    error::{ExecutionError, Result},
     model::{Apply, FlowRegistration, Schedule},
-    plan::Plan,
+    plan::{Plan, PlanError},
     SOURCE,
 };
 
@@ -49,7 +50,10 @@ impl ExecutionCore {
     /// (`flow.started`), else records it as not running (`flow.failed` with the reason).
     pub async fn flow_starting(&self, flow: &Flow, data: &Value, event_time: &str) -> Result<()> {
         let by = started_by(flow, data);
-        let compiled = Plan::compile(flow, &by);
+        let compiled = match Plan::compile(flow, &by) {
+            Ok(plan) => self.check_code(plan).await?,
+            Err(e) => Err(e),
+        };
         let registration = FlowRegistration {
             id: flow.id.to_string(),
             tenant: flow.body.tenant.clone(),
@@ -87,6 +91,40 @@ impl ExecutionCore {
             }
         }
         Ok(())
+    }
+
+    /// Compiles every code step of `plan` in the sandbox: the plan, or the first node whose code does not
+    /// compile (its line and column in the reason).
+    async fn check_code(&self, plan: Plan) -> Result<Result<Plan, PlanError>> {
+        for node in plan.nodes.values().filter(|n| n.kind == Kind::Code) {
+            let code = node
+                .node
+                .fields
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match self.code.check(code).await {
+                Ok(()) => {}
+                Err(Failure::Syntax {
+                    message,
+                    line,
+                    column,
+                }) => return Ok(Err(PlanError::Node {
+                    node: node.node.id.clone(),
+                    problem: format!(
+                        "fields.code does not compile: SyntaxError: {message} (line {line}, column {column})"
+                    ),
+                })),
+                Err(Failure::Thrown { name, message, .. }) => {
+                    return Ok(Err(PlanError::Node {
+                        node: node.node.id.clone(),
+                        problem: format!("fields.code does not compile: {name}: {message}"),
+                    }))
+                }
+                Err(other) => return Err(ExecutionError::Sandbox(format!("{other:?}"))),
+            }
+        }
+        Ok(Ok(plan))
     }
 
     /// `flow.stopping` of flow `id` (sent at `event_time` with the event's `data`): unregisters it

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::{step::Attempt, worker::retry, Engine};
 use crate::{
+    components::StepFailure,
     model::{Checkpoint, Execution, RunState, Status, Step, StepError, StepRecord, Task, Write},
     plan::{NodePlan, Plan, SaveData},
     SOURCE,
@@ -128,7 +129,7 @@ impl Engine {
     ) -> Result<bool, HandlerError> {
         let record = StepRecord::begin(&node.node, task.attempt);
         let clock = Instant::now();
-        let attempt = self.attempt(node, &task, &run.state.outputs).await;
+        let attempt = self.attempt(execution, node, &task, &run.state.outputs).await;
         metrics::histogram!("flowmate_step_duration_seconds", "component" => node.node.component_id.clone())
             .record(clock.elapsed().as_secs_f64());
         match attempt {
@@ -154,7 +155,8 @@ impl Engine {
                 state.counters.started += 1;
                 state.counters.succeeded += 1;
                 let kept = (plan.save == SaveData::All).then(|| self.clip(&output));
-                run.steps.push(record.succeeded(state.seq, kept));
+                let logs = outcome.logs.filter(|_| plan.save == SaveData::All);
+                run.steps.push(record.with_logs(logs).succeeded(state.seq, kept));
                 if outcome.response.is_some() {
                     state.response = outcome.response;
                 }
@@ -174,10 +176,11 @@ impl Engine {
                 }
                 Ok(true)
             }
-            Attempt::Failed(error) => {
+            Attempt::Failed(StepFailure { error, logs }) => {
                 let message = error.message.clone();
                 let (node_id, attempt) = (&node.node.id, task.attempt);
-                match self.record_failure(plan, node, record, run, task, error) {
+                let logs = logs.filter(|_| plan.save != SaveData::None);
+                match self.record_failure(plan, node, record.with_logs(logs), run, task, error) {
                     Some(wait) => tracing::info!(execution_id = %execution.id, node = %node_id, attempt,
                                                  wait_ms = wait.as_millis() as u64, error = %message,
                                                  "step failed; retrying"),

@@ -5,9 +5,9 @@ use serde_json::{json, Value};
 
 use super::Engine;
 use crate::{
-    components::{self, Kind},
+    components::{self, Kind, StepContext, StepFailure},
     expr::{self, Scope},
-    model::{StepError, Task},
+    model::{Execution, StepError, Task},
     plan::{NodePlan, Plan},
 };
 
@@ -18,7 +18,11 @@ pub(super) enum Attempt {
     /// It emitted these data values.
     Done(components::Outcome),
     /// It failed.
-    Failed(StepError),
+    Failed(StepFailure),
+}
+
+fn failed(name: &str, message: String) -> Attempt {
+    Attempt::Failed(StepError::new(name, message).into())
 }
 
 /// The message with its `data` replaced.
@@ -34,7 +38,13 @@ fn with_data(msg: &Value, data: Value) -> Value {
 impl Engine {
     /// One attempt at a step: `applyTransform` before, the component (within the node's time limit), then
     /// `applyTransform` after on each emitted value.
-    pub(super) async fn attempt(&self, node: &NodePlan, task: &Task, outputs: &Value) -> Attempt {
+    pub(super) async fn attempt(
+        &self,
+        execution: &Execution,
+        node: &NodePlan,
+        task: &Task,
+        outputs: &Value,
+    ) -> Attempt {
         let limits = self.runtime.limits;
         let mut data = task.msg.get("data").cloned().unwrap_or(Value::Null);
         if let Some(before) = &node.before {
@@ -45,12 +55,7 @@ impl Engine {
             };
             match expr::eval(before, s, limits) {
                 Ok(v) => data = v.unwrap_or(Value::Null),
-                Err(m) => {
-                    return Attempt::Failed(StepError::new(
-                        "ExpressionError",
-                        format!("transformFunction: {m}"),
-                    ))
-                }
+                Err(m) => return failed("ExpressionError", format!("transformFunction: {m}")),
             }
         }
         let s = Scope {
@@ -58,23 +63,28 @@ impl Engine {
             msg: &task.msg,
             steps: outputs,
         };
-        let run = components::run(
-            node.kind,
-            &node.node.id,
-            &node.node.fields,
-            s,
-            task.waited,
-            &self.runtime,
-        );
+        let cx = StepContext {
+            node_id: &node.node.id,
+            waited: task.waited,
+            attempt: task.attempt,
+            execution_id: &execution.id,
+            flow_id: &execution.flow_id,
+            flow_version: execution.flow_version,
+            tenant: &execution.tenant,
+            timeout: node.timeout,
+        };
+        let run = components::run(node.kind, &node.node.fields, s, &cx, &self.runtime);
         let result = match node.timeout {
-            Some(limit) => match tokio::time::timeout(limit, run).await {
+            // A code step enforces its own limit (inside the JavaScript engine, and with a watchdog).
+            Some(limit) if node.kind != Kind::Code => match tokio::time::timeout(limit, run).await {
                 Ok(r) => r,
                 Err(_) => Err(StepError::new(
                     "Timeout",
                     format!("node {} took longer than {} ms", node.node.id, limit.as_millis()),
-                )),
+                )
+                .into()),
             },
-            None => run.await,
+            _ => run.await,
         };
         let mut outcome = match result {
             Ok(o) => o,
@@ -95,12 +105,7 @@ impl Engine {
                 };
                 match expr::eval(after, s, limits) {
                     Ok(v) => transformed.push(v.unwrap_or(Value::Null)),
-                    Err(m) => {
-                        return Attempt::Failed(StepError::new(
-                            "ExpressionError",
-                            format!("transformFunction (after): {m}"),
-                        ))
-                    }
+                    Err(m) => return failed("ExpressionError", format!("transformFunction (after): {m}")),
                 }
             }
             outcome.emitted = transformed;

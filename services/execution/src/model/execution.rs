@@ -59,8 +59,11 @@ impl Status {
 pub struct StepError {
     /// What went wrong, for people.
     pub message: String,
-    /// The kind of failure (`ExpressionError`, `HttpError`, `Timeout`, …).
+    /// The kind of failure (`ExpressionError`, `HttpError`, `Timeout`, `TypeError`, …).
     pub name: String,
+    /// Where a code step's error was thrown: its stack, with lines and columns in the step's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
 }
 
 impl StepError {
@@ -69,6 +72,7 @@ impl StepError {
         StepError {
             name: name.to_owned(),
             message: message.into(),
+            stack: None,
         }
     }
 }

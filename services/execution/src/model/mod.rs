@@ -10,7 +10,7 @@ mod store;
 pub use execution::{Counters, Execution, FlowRef, Status, StepError};
 pub use query::{GroupBy, ListQuery, RetryFrom};
 pub use state::{RunState, Task};
-pub use step::{Step, StepRecord, StepStatus};
+pub use step::{LogLine, Step, StepLogs, StepRecord, StepStatus};
 pub use store::{
     Apply, Checkpoint, ExecutionStore, FlowMarker, FlowRegistration, RunningFlow, Schedule, TickFactory,
     Write,

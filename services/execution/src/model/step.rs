@@ -60,6 +60,29 @@ pub struct Step {
     pub output: Option<Value>,
     /// Why it failed.
     pub error: Option<StepError>,
+    /// What a code step wrote to its console (kept as its data is, by `saveData`).
+    pub logs: Option<StepLogs>,
+}
+
+/// One console line of a code step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// `info` (`console.log` and `console.info`), `warn`, `error` or `debug`.
+    pub level: String,
+    /// The arguments, as text.
+    pub message: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// A code step's console lines, bounded (API.md §8: at most 100 lines and 16 KiB).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepLogs {
+    /// The lines kept.
+    pub lines: Vec<LogLine>,
+    /// Lines left out past the bounds.
+    #[serde(default)]
+    pub truncated: u32,
 }
 
 impl Step {
@@ -70,10 +93,23 @@ impl Step {
             "status": self.status.as_str(), "attempt": self.attempt, "startedAt": self.started_at,
             "finishedAt": self.finished_at, "output": self.output, "error": self.error,
         });
-        if let (Some(input), Value::Object(map)) = (&self.input, &mut v) {
-            map.insert("input".into(), input.clone());
+        if let Value::Object(map) = &mut v {
+            if let Some(input) = &self.input {
+                map.insert("input".into(), input.clone());
+            }
+            if let Some(logs) = &self.logs {
+                map.insert("logs".into(), json!(logs.lines));
+                if logs.truncated > 0 {
+                    map.insert("logsTruncated".into(), json!(logs.truncated));
+                }
+            }
         }
         v
+    }
+
+    /// The same record with `logs` (a code step's console).
+    pub fn with_logs(self, logs: Option<StepLogs>) -> Step {
+        Step { logs, ..self }
     }
 }
 
@@ -83,6 +119,7 @@ pub struct StepRecord<'a> {
     node: &'a Node,
     attempt: u32,
     started_at: String,
+    logs: Option<StepLogs>,
 }
 
 impl<'a> StepRecord<'a> {
@@ -92,7 +129,13 @@ impl<'a> StepRecord<'a> {
             node,
             attempt,
             started_at: time::now_string(),
+            logs: None,
         }
+    }
+
+    /// The attempt's console lines (code steps), kept in its record.
+    pub fn with_logs(self, logs: Option<StepLogs>) -> StepRecord<'a> {
+        StepRecord { logs, ..self }
     }
 
     fn end(self, seq: u32, status: StepStatus) -> Step {
@@ -108,6 +151,7 @@ impl<'a> StepRecord<'a> {
             input: None,
             output: None,
             error: None,
+            logs: self.logs,
         }
     }
 

@@ -7,7 +7,10 @@ use flowmate_domain::flow::Node;
 use serde_json::Value;
 
 use super::{error::node_error, NodePlan, PlanError, Retry};
-use crate::{components::Kind, expr};
+use crate::{
+    components::{code::Mode, Kind},
+    expr,
+};
 
 /// Every `{{ expression }}` inside `value` compiles; the problem names the one that does not.
 pub(super) fn check_templates(value: &Value) -> Result<(), String> {
@@ -47,6 +50,25 @@ pub(super) fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> 
             check_templates(fields).map_err(|p| node_error(id, p))?;
         }
         Kind::Respond | Kind::Log => check_templates(fields).map_err(|p| node_error(id, p))?,
+        Kind::Code => {
+            fields
+                .get("code")
+                .and_then(Value::as_str)
+                .filter(|c| !c.trim().is_empty())
+                .ok_or_else(|| {
+                    node_error(id, "fields.code is required (the body of a JavaScript function)")
+                })?;
+            let mode = fields.get("mode").and_then(Value::as_str);
+            if Mode::parse(mode).is_none() {
+                return Err(node_error(
+                    id,
+                    format!(
+                        "fields.mode must be once or each, not \"{}\"",
+                        mode.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
         Kind::Trigger => {}
     }
     let settings = &node.node_settings;

@@ -25,7 +25,7 @@ pub(super) async fn one(db: &Db, id: &str) -> Result<Option<Execution>, StoreErr
 pub(super) async fn steps(db: &Db, id: &str) -> Result<Vec<Step>, StoreError> {
     let rows = sqlx::query(
         "SELECT seq, step_id, component_id, function, status, attempt, started_at, finished_at, input, \
-         output, error FROM execution_steps WHERE execution_id = $1 ORDER BY seq",
+         output, error, logs FROM execution_steps WHERE execution_id = $1 ORDER BY seq",
     )
     .bind(id)
     .fetch_all(db.pool())

@@ -82,5 +82,6 @@ pub(super) fn step_of(r: &AnyRow) -> Result<Step, StoreError> {
         input: parse_opt(r.try_get("input")?),
         output: parse_opt(r.try_get("output")?),
         error: parse_opt(r.try_get("error")?),
+        logs: parse_opt(r.try_get("logs")?),
     })
 }

@@ -122,15 +122,15 @@ fn chunk_sizes(n: usize) -> Vec<usize> {
 }
 
 /// The step row's columns.
-const STEP_COLUMNS: usize = 12;
+const STEP_COLUMNS: usize = 13;
 
-/// Step rows one statement carries at most (768 parameters): an execution may record thousands of steps.
+/// Step rows one statement carries at most (832 parameters): an execution may record thousands of steps.
 const STEP_ROWS: usize = 64;
 
 fn steps_sql(backend: Backend, rows: usize) -> String {
     format!(
         "INSERT INTO execution_steps (execution_id, seq, step_id, component_id, function, status, attempt, \
-         started_at, finished_at, input, output, error) VALUES {} ON CONFLICT (execution_id, seq) DO NOTHING",
+         started_at, finished_at, input, output, error, logs) VALUES {} ON CONFLICT (execution_id, seq) DO NOTHING",
         backend.rows(rows, STEP_COLUMNS)
     )
 }
@@ -156,7 +156,8 @@ async fn insert_steps(tx: &mut Tx, steps: &[(&str, &Step)]) -> Result<(), StoreE
                 .bind(&s.finished_at)
                 .bind(opt_json(&s.input))
                 .bind(opt_json(&s.output))
-                .bind(opt_json(&s.error));
+                .bind(opt_json(&s.error))
+                .bind(opt_json(&s.logs));
         }
         q.execute(&mut **tx).await?;
     }

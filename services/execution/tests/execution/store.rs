@@ -1,8 +1,6 @@
 //! The execution store on SQLite (always) and PostgreSQL (when `TEST_DATABASE_URL` is set; required in CI):
 //! schedule claims that never fire a tick twice, resume claims, and the retention purge.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::HashSet;
 
 use chrono::Duration;
@@ -276,6 +274,7 @@ fn step(seq: u32) -> flowmate_execution::model::Step {
         input: None,
         output: Some(serde_json::json!({"n": seq})),
         error: None,
+        logs: None,
     }
 }
 
