@@ -43,6 +43,8 @@ pub struct Settings {
     pub executions_url: String,
     /// Where the gateway reaches the webhook service (distributed mode).
     pub webhooks_url: String,
+    /// Where the gateway and the execution service reach the secret service (distributed mode).
+    pub secrets_url: String,
     /// The admin account created on first start.
     pub admin_username: String,
     /// Its password; when unset a random one is generated and printed once.
@@ -84,6 +86,16 @@ pub struct Settings {
     /// creates one in `data_dir/secrets.key` when unset; distributed services that store or use such secrets
     /// (flow-repository, webhook) need the same value.
     pub secrets_key: Option<SecretString>,
+    /// A keyring in place of `secrets_key`: comma-separated `kid:base64` entries (or bare base64 keys, whose id is
+    /// derived from the key). The first seals; every key opens, so a key is rotated by putting the new one first
+    /// and running `flowmate secrets rotate`. Wins over `secrets_key` when both are set.
+    pub secrets_keys: Option<SecretString>,
+    /// A shared credential the execution service presents on the secret service's internal calls (resolving a
+    /// credential for a step). Unset in distributed mode: those calls are protected by the NetworkPolicy alone.
+    /// Standalone mode generates one per start.
+    pub service_token: Option<SecretString>,
+    /// Timeout of a call to an OAuth2 token endpoint, in milliseconds.
+    pub secrets_token_timeout_ms: u64,
     /// How long a sync webhook waits for its execution before answering 202, in milliseconds.
     pub webhook_sync_timeout_ms: u64,
     /// Default per-flow webhook rate limit in requests per second (0: none); `flowSettings.webhooks.rateLimit`
@@ -107,6 +119,7 @@ impl Default for Settings {
             templates_url: "http://127.0.0.1:50053".into(),
             executions_url: "http://127.0.0.1:50054".into(),
             webhooks_url: "http://127.0.0.1:50055".into(),
+            secrets_url: "http://127.0.0.1:50056".into(),
             admin_username: "admin@flowmate.local".into(),
             admin_password: None,
             default_tenant: "default".into(),
@@ -126,6 +139,9 @@ impl Default for Settings {
             http_allow_private_network: false,
             http_timeout_ms: 30_000,
             secrets_key: None,
+            secrets_keys: None,
+            service_token: None,
+            secrets_token_timeout_ms: 10_000,
             webhook_sync_timeout_ms: 30_000,
             webhook_rate_limit_per_sec: 0.0,
             webhook_rate_limit_burst: 100,
@@ -157,6 +173,23 @@ impl Settings {
     /// The secrets key if one is configured.
     pub fn secrets_key(&self) -> Option<&str> {
         self.secrets_key.as_ref().map(|s| s.expose_secret())
+    }
+
+    /// The secrets keyring if one is configured: `secrets_keys`, else `secrets_key` (both parse as a keyring).
+    pub fn secrets_keyring(&self) -> Option<&str> {
+        self.secrets_keys
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.secrets_key())
+    }
+
+    /// The service credential if one is configured.
+    pub fn service_token(&self) -> Option<&str> {
+        self.service_token
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .filter(|s| !s.is_empty())
     }
 
     /// The RabbitMQ URL if one is configured.

@@ -75,6 +75,7 @@ pub const SERVICE: &[&str] = &[
     "components.write",
     "secrets.create",
     "secrets.read",
+    "secrets.write",
     "secrets.delete",
     "tagging.read",
     "tagging.write",

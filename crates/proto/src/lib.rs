@@ -3,6 +3,7 @@
 #![allow(clippy::all, missing_docs)]
 
 mod convert;
+mod redact;
 pub mod transport;
 
 /// The largest gRPC message services send or accept: well above the REST body limit (10 MiB by default), so a
@@ -56,5 +57,13 @@ pub mod webhooks {
     /// Version 1.
     pub mod v1 {
         tonic::include_proto!("flowmate.webhooks.v1");
+    }
+}
+
+/// The secret service.
+pub mod secrets {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("flowmate.secrets.v1");
     }
 }

@@ -56,7 +56,7 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let db = Db::connect(&config.database_url, config.max_connections, MIGRATIONS).await?;
     let secrets = match config.secrets_key.as_deref() {
-        Some(key) => Some(Arc::new(flowmate_auth::secrets::SecretBox::from_base64(key)?)),
+        Some(key) => Some(Arc::new(flowmate_auth::secrets::SecretBox::from_keys(key)?)),
         None => {
             tracing::warn!("no secrets key configured: flows cannot store webhook HMAC secrets");
             None

@@ -19,7 +19,7 @@ pub struct WebhookConfig {
     pub flows_url: String,
     /// Deadline of calls to other services.
     pub rpc_timeout: Duration,
-    /// Opens sealed HMAC secrets (base64, 32 bytes).
+    /// Opens sealed HMAC secrets: a keyring (`kid:base64,…`) or one base64 key of 32 bytes.
     pub secrets_key: Option<String>,
     /// Largest accepted body.
     pub body_limit_bytes: usize,
@@ -50,7 +50,7 @@ impl WebhookConfig {
             identity_url: s.identity_url.clone(),
             flows_url: s.flows_url.clone(),
             rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
-            secrets_key: s.secrets_key().map(str::to_owned),
+            secrets_key: s.secrets_keyring().map(str::to_owned),
             body_limit_bytes: s.body_limit_bytes,
             // Capped like flowSettings.webhooks.syncTimeoutMs (an Idempotency-Key repeat takes a request unanswered
             // after 60 s for crashed).

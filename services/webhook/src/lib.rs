@@ -71,7 +71,7 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let db = Db::connect(&config.database_url, config.max_connections, MIGRATIONS).await?;
     let secrets = match config.secrets_key.as_deref() {
-        Some(key) => Some(Arc::new(SecretBox::from_base64(key)?)),
+        Some(key) => Some(Arc::new(SecretBox::from_keys(key)?)),
         None => {
             tracing::warn!(
                 "no secrets key configured: flows with an hmacSecret cannot be called with a signature"
