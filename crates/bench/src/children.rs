@@ -203,6 +203,8 @@ pub async fn distributed(dir: &Path) -> anyhow::Result<Option<FlowMate>> {
             ("FLOWMATE_TEMPLATES_URL".into(), url("template")),
             ("FLOWMATE_EXECUTIONS_URL".into(), url("execution")),
             ("FLOWMATE_WEBHOOKS_URL".into(), url("webhook")),
+            ("FLOWMATE_SECRETS_URL".into(), url("secret")),
+            ("FLOWMATE_SERVICE_TOKEN".into(), "test-service-token".into()),
         ]);
         let ready = if *service == "gateway" {
             env.push(("FLOWMATE_HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")));

@@ -4,11 +4,12 @@
 //! data values; the engine carries each along the node's edges. Components never see the database: the engine
 //! records and checkpoints around them.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::{json, Value};
 
 use crate::{
+    credentials::{Credentials, StepCredential},
     expr::{self, Limits, Scope},
     http::HttpCaller,
     model::StepError,
@@ -151,15 +152,19 @@ pub struct Runtime {
     pub http: HttpCaller,
     /// Expression bounds.
     pub limits: Limits,
+    /// The secret service, for nodes that name a credential (`None`: such nodes fail).
+    pub credentials: Option<Arc<Credentials>>,
 }
 
-/// Runs `kind` on `data`. `fields` is the node's configuration; `waited` tells a `delay` its wait is over.
+/// Runs `kind` on `data`. `fields` is the node's configuration; `waited` tells a `delay` its wait is over;
+/// `credential` is the secret the node names.
 pub async fn run(
     kind: Kind,
     node_id: &str,
     fields: &Value,
     scope: Scope<'_>,
     waited: bool,
+    credential: Option<&StepCredential>,
     rt: &Runtime,
 ) -> Result<Outcome, StepError> {
     let data = scope.data;
@@ -246,7 +251,18 @@ pub async fn run(
         }
         Kind::Http => {
             let rendered = render(fields)?;
-            let response = rt.http.call(node_id, &rendered).await?;
+            let response = match (credential, &rt.credentials) {
+                (None, _) => rt.http.call(node_id, &rendered).await?,
+                (Some(c), Some(creds)) => {
+                    crate::credentials::http_call(&rt.http, creds, c, node_id, &rendered).await?
+                }
+                (Some(_), None) => {
+                    return Err(StepError::new(
+                        "CredentialError",
+                        "no secret service is configured",
+                    ))
+                }
+            };
             Ok(Outcome::one(response))
         }
     }

@@ -33,6 +33,10 @@ pub struct ExecutionConfig {
     pub http_allow_private_network: bool,
     /// Default timeout of an `http` step.
     pub http_timeout: Duration,
+    /// The secret service, for steps that name a credential.
+    pub secrets_url: String,
+    /// The credential presented on the secret service's internal calls.
+    pub service_token: Option<String>,
 }
 
 impl std::fmt::Debug for ExecutionConfig {
@@ -65,6 +69,8 @@ impl ExecutionConfig {
             expression_timeout: Duration::from_millis(s.expression_timeout_ms.max(1)),
             http_allow_private_network: s.http_allow_private_network,
             http_timeout: Duration::from_millis(s.http_timeout_ms.max(1)),
+            secrets_url: s.secrets_url.clone(),
+            service_token: s.service_token().map(str::to_owned),
         }
     }
 }

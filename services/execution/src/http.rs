@@ -10,6 +10,7 @@ use std::{
 
 use reqwest::{
     dns::{Addrs, Name, Resolve, Resolving},
+    header::HeaderMap,
     redirect, Method,
 };
 use serde_json::{Map, Value};
@@ -97,6 +98,14 @@ impl HttpCaller {
 
     /// Performs the request described by the node's (already templated) `fields`.
     pub async fn call(&self, node_id: &str, fields: &Value) -> Result<Value, StepError> {
+        self.send(node_id, fields, &HeaderMap::new())
+            .await?
+            .finish(fields)
+    }
+
+    /// Performs the request with `extra` headers set over the node's own (a credential's), and returns the answer
+    /// before its status is judged, so a caller can react to a `401` first.
+    pub async fn send(&self, node_id: &str, fields: &Value, extra: &HeaderMap) -> Result<Answer, StepError> {
         let url = fields
             .get("url")
             .and_then(Value::as_str)
@@ -139,6 +148,10 @@ impl HttpCaller {
                 request = request.header(k.as_str(), v);
             }
         }
+        if !extra.is_empty() {
+            // Replaces the node's headers of the same names.
+            request = request.headers(extra.clone());
+        }
         match fields.get("body") {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => request = request.body(s.clone()),
@@ -175,14 +188,39 @@ impl HttpCaller {
         } else {
             Value::String(String::from_utf8_lossy(&bytes).into_owned())
         };
+        Ok(Answer {
+            method,
+            url,
+            status: status.as_u16(),
+            value: serde_json::json!({"status": status.as_u16(), "headers": headers, "body": body}),
+        })
+    }
+}
+
+/// An `http` step's answer before its status is judged.
+#[derive(Debug)]
+pub struct Answer {
+    method: Method,
+    url: reqwest::Url,
+    /// The HTTP status.
+    pub status: u16,
+    value: Value,
+}
+
+impl Answer {
+    /// `{status, headers, body}`, or the step's failure on a non-2xx status unless `allowErrorStatus`.
+    pub fn finish(self, fields: &Value) -> Result<Value, StepError> {
         let allow_errors = fields
             .get("allowErrorStatus")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        if !status.is_success() && !allow_errors {
-            return Err(fail(format!("{method} {url} answered {}", status.as_u16())));
+        if !(200..300).contains(&self.status) && !allow_errors {
+            return Err(fail(format!(
+                "{} {} answered {}",
+                self.method, self.url, self.status
+            )));
         }
-        Ok(serde_json::json!({"status": status.as_u16(), "headers": headers, "body": body}))
+        Ok(self.value)
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod components;
 pub mod config;
 pub mod core;
+pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod expr;
@@ -74,11 +75,17 @@ pub async fn start(
         flowmate_auth::sync::subscribe_revocations(&bus, "execution", verifier.clone(), shutdown.clone())
             .await?;
 
+    let credentials = Arc::new(credentials::Credentials::new(
+        &config.secrets_url,
+        config.rpc_timeout,
+        config.service_token.as_deref(),
+    )?);
     let runtime = components::Runtime {
         http: http::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
         limits: expr::Limits {
             timeout: config.expression_timeout,
         },
+        credentials: Some(credentials.clone()),
     };
     let wake = Arc::new(Notify::new());
     let engine = Arc::new(engine::Engine::new(
@@ -105,13 +112,29 @@ pub async fn start(
             shutdown.clone(),
         )
         .await?;
+    // Every replica drops the secrets it cached when they change or are deleted.
+    let secret_changes = bus
+        .subscribe(
+            SubscribeOptions {
+                exclusive: true,
+                ..SubscribeOptions::new(
+                    format!("execution.secrets.{}", uuid::Uuid::new_v4().simple()),
+                    &[types::SECRET_MODIFIED, types::SECRET_DELETED],
+                )
+            },
+            Arc::new(credentials::Invalidations(credentials.clone())),
+            shutdown.clone(),
+        )
+        .await?;
     let lifecycle = bus
         .subscribe(
             SubscribeOptions {
                 prefetch: 1,
                 ..SubscribeOptions::new(LIFECYCLE_GROUP, &[types::FLOW_STARTING, types::FLOW_STOPPING])
             },
-            Arc::new(lifecycle::Lifecycle::new(store.clone(), registry.clone())),
+            Arc::new(
+                lifecycle::Lifecycle::new(store.clone(), registry.clone()).with_credentials(credentials),
+            ),
             shutdown.clone(),
         )
         .await?;
@@ -166,6 +189,7 @@ pub async fn start(
             sync,
             revocations,
             invalidations,
+            secret_changes,
             lifecycle,
             workers,
             relay,

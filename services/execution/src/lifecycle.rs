@@ -14,12 +14,13 @@ use flowmate_store::{outbox, StoreError};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::{plan::Plan, registry::Registry, store::Store, SOURCE};
+use crate::{credentials::Credentials, plan::Plan, registry::Registry, store::Store, SOURCE};
 
 /// Consumes `flow.starting` and `flow.stopping`.
 pub struct Lifecycle {
     store: Store,
     registry: Arc<Registry>,
+    credentials: Option<Arc<Credentials>>,
 }
 
 fn retry(e: impl std::fmt::Display) -> HandlerError {
@@ -51,14 +52,54 @@ fn next_due(plan: &Plan) -> Option<(String, String)> {
 impl Lifecycle {
     /// A handler over `store`, keeping `registry` current.
     pub fn new(store: Store, registry: Arc<Registry>) -> Lifecycle {
-        Lifecycle { store, registry }
+        Lifecycle {
+            store,
+            registry,
+            credentials: None,
+        }
+    }
+
+    /// Checks the secrets a starting flow's nodes name with the secret service.
+    pub fn with_credentials(mut self, credentials: Arc<Credentials>) -> Lifecycle {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The credential part of the start check: `Err(reason)` when a node names a secret it may not use. A secret
+    /// service that cannot answer makes the start wait (the event is retried).
+    async fn check_credentials(
+        &self,
+        flow: &Flow,
+        by: &str,
+        at: &str,
+    ) -> Result<Result<(), String>, HandlerError> {
+        let uses = crate::credentials::uses_of(flow);
+        if uses.is_empty() {
+            return Ok(Ok(()));
+        }
+        let Some(credentials) = &self.credentials else {
+            return Ok(Err(
+                "the flow names secrets but no secret service is configured".into()
+            ));
+        };
+        match credentials.check(&flow.id, &flow.body.tenant, by, at, uses).await {
+            Ok(None) => Ok(Ok(())),
+            Ok(Some(reason)) => Ok(Err(reason)),
+            Err(status) => Err(retry(format!("secret service: {}", status.message()))),
+        }
     }
 
     async fn starting(&self, event: &Envelope) -> Result<(), HandlerError> {
         let flow: Flow = serde_json::from_value(event.data.clone())
             .map_err(|e| HandlerError::Reject(format!("flow.starting without a flow: {e}")))?;
         let by = started_by(&flow, &event.data);
-        let compiled = Plan::compile(&flow, &by);
+        let compiled = match Plan::compile(&flow, &by) {
+            Ok(plan) => self
+                .check_credentials(&flow, &by, &event.time)
+                .await?
+                .map(|()| plan),
+            Err(reason) => Err(reason),
+        };
         let mut tx = self.store.db().begin().await.map_err(retry)?;
         if self
             .is_stale(&mut tx, &flow.id, &event.time)

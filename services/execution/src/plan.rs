@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::{
     components::{self, Kind},
+    credentials::StepCredential,
     expr,
 };
 
@@ -57,6 +58,8 @@ pub struct NodePlan {
     pub before: Option<String>,
     /// `applyTransform` after the step.
     pub after: Option<String>,
+    /// The secret its `credentials_id` names, for the flow's tenant and owner.
+    pub credential: Option<StepCredential>,
 }
 
 /// An edge ready to follow.
@@ -133,7 +136,17 @@ impl Plan {
                     node.id, node.component_id
                 ));
             }
-            nodes.insert(node.id.clone(), node_plan(node, spec.kind)?);
+            let mut plan = node_plan(node, spec.kind)?;
+            plan.credential = node
+                .credentials_id
+                .as_deref()
+                .filter(|id| !id.trim().is_empty())
+                .map(|id| StepCredential {
+                    secret_id: id.to_owned(),
+                    tenant: flow.body.tenant.clone(),
+                    user: started_by.to_owned(),
+                });
+            nodes.insert(node.id.clone(), plan);
         }
         match (&flow.body.cron, trigger.component_id.as_str()) {
             (Some(cron), "scheduler") => {
@@ -298,5 +311,6 @@ fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, String> {
         timeout,
         before,
         after,
+        credential: None,
     })
 }

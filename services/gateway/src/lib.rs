@@ -36,7 +36,7 @@ use utoipa_scalar::{Scalar, Servable};
 
 pub use crate::config::GatewayConfig;
 use crate::{
-    clients::{GrpcExecutions, GrpcFlows, GrpcIdentity, GrpcTemplates, GrpcWebhooks},
+    clients::{GrpcExecutions, GrpcFlows, GrpcIdentity, GrpcSecrets, GrpcTemplates, GrpcWebhooks},
     error::ApiError,
     state::AppState,
 };
@@ -79,12 +79,18 @@ pub async fn start(
         &config.webhooks_url,
         config.rpc_timeout.max(Duration::from_secs(600)),
     )?);
+    // A consent callback waits for the provider's token endpoint (bounded by the secret service).
+    let secrets: Arc<dyn clients::SecretsApi> = Arc::new(GrpcSecrets::new(
+        &config.secrets_url,
+        config.rpc_timeout.max(Duration::from_secs(30)),
+    )?);
     let state = AppState {
         identity,
         flows,
         templates,
         executions,
         webhooks,
+        secrets,
         verifier,
     };
     let app = router(state.clone(), config.body_limit_bytes);
@@ -123,6 +129,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(routes::templates::router())
         .merge(routes::executions::router())
         .merge(routes::hooks::router())
+        .merge(routes::secrets::router())
         .nest("/api/users", users.clone())
         .nest("/users", users)
         .nest("/api/tenants", routes::tenants::router())

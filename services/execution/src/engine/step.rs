@@ -64,6 +64,7 @@ impl Engine {
             &node.node.fields,
             s,
             task.waited,
+            node.credential.as_ref(),
             &self.runtime,
         );
         let result = match node.timeout {
