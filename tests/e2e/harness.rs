@@ -294,7 +294,10 @@ impl App {
     pub fn secrets_db(&self) -> String {
         match &self.databases {
             Some(dbs) => dbs.secrets.url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self._dir.path().join("secrets.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self._dir.path().join("secrets.db").display()
+            ),
         }
     }
 }

@@ -23,7 +23,7 @@ use serde_json::json;
 /// How the token endpoint answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// A token response (`at-<n>`, `rt-<n>`).
+    /// A token response (`at-<n>-<uuid>`, `rt-<n>-<uuid>`).
     Ok = 0,
     /// `500 {"error":"server_error"}`.
     Error500 = 1,
@@ -42,6 +42,7 @@ struct Shared {
     /// How long the token endpoint takes, in ms (widens races on purpose).
     delay_ms: AtomicU64,
     issued: Mutex<Option<String>>,
+    every_token: Mutex<Vec<String>>,
     grants: Mutex<Vec<HashMap<String, String>>>,
     resource_calls: AtomicUsize,
 }
@@ -71,9 +72,14 @@ async fn token(State(s): State<Arc<Shared>>, Form(form): Form<HashMap<String, St
         }
         _ => {
             let access = format!("at-{n}-{}", uuid::Uuid::new_v4().simple());
+            let refresh = format!("rt-{n}-{}", uuid::Uuid::new_v4().simple());
             *s.issued.lock().unwrap() = Some(access.clone());
+            s.every_token
+                .lock()
+                .unwrap()
+                .extend([access.clone(), refresh.clone()]);
             Json(json!({"access_token": access, "token_type": "Bearer",
-                        "expires_in": s.expires_in.load(Ordering::SeqCst), "refresh_token": format!("rt-{n}")}))
+                        "expires_in": s.expires_in.load(Ordering::SeqCst), "refresh_token": refresh}))
             .into_response()
         }
     }
@@ -154,6 +160,11 @@ impl OAuthProvider {
     /// The access token issued last.
     pub fn issued(&self) -> Option<String> {
         self.shared.issued.lock().unwrap().clone()
+    }
+
+    /// Every access and refresh token issued so far.
+    pub fn every_token(&self) -> Vec<String> {
+        self.shared.every_token.lock().unwrap().clone()
     }
 
     /// Forgets the token issued last, so the resource refuses every token until the next one is issued (as when

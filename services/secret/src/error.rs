@@ -32,13 +32,17 @@ pub enum SecretError {
     /// The caller lacks the permission.
     #[error("MISSING_PERMISSION")]
     MissingPermission,
-    /// Active flows use it (delete without `force`).
-    #[error("{kind} is used by active flows: {flows}. Stop them first, or delete with ?force=true.")]
+    /// Started flows use the secret (delete without `force`).
+    #[error("Secret is used by active flows: {flows}. Stop them first, or delete with ?force=true.")]
     InUse {
-        /// `Secret` or `Auth client`.
-        kind: &'static str,
-        /// The flows (or secrets) using it, comma-separated.
+        /// The flows using it, comma-separated.
         flows: String,
+    },
+    /// Secrets were made from the auth client (delete without `force`).
+    #[error("Auth client is used by secrets: {secrets}. Delete them first, or delete with ?force=true.")]
+    ClientInUse {
+        /// The secrets, comma-separated.
+        secrets: String,
     },
     /// Another change to the same object kept coming first.
     #[error("The secret was changed by another request. Try again.")]
@@ -88,9 +92,10 @@ impl From<SecretError> for Fault {
             SecretError::MissingPermission | SecretError::State(_) | SecretError::ServiceCredential => {
                 ErrorCode::Forbidden
             }
-            SecretError::InUse { .. } | SecretError::Conflict | SecretError::RefreshFailed(_) => {
-                ErrorCode::FailedPrecondition
-            }
+            SecretError::InUse { .. }
+            | SecretError::ClientInUse { .. }
+            | SecretError::Conflict
+            | SecretError::RefreshFailed(_) => ErrorCode::FailedPrecondition,
             SecretError::Sealing(err) => {
                 tracing::error!(error = %err, "a stored secret cannot be opened (are the secrets keys right?)");
                 return Fault::internal();

@@ -203,9 +203,8 @@ impl SecretCore {
         self.visible_client(caller, id).await?;
         let secrets = self.store.secrets_of_auth_client(id).await?;
         if !secrets.is_empty() && !force {
-            return Err(SecretError::InUse {
-                kind: "Auth client",
-                flows: format!("the secrets {}", secrets.join(", ")),
+            return Err(SecretError::ClientInUse {
+                secrets: secrets.join(", "),
             });
         }
         if self.store.delete_auth_client(id).await? {

@@ -301,7 +301,6 @@ impl SecretCore {
         let users = self.store.secret_users(id).await?;
         if !users.is_empty() && !force {
             return Err(SecretError::InUse {
-                kind: "Secret",
                 flows: users.join(", "),
             });
         }
