@@ -52,8 +52,10 @@ fn default_roles() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
                 "executions.read",
                 "webhooks.execute",
                 "components.read",
+                "secrets.read",
+                "secrets.write",
             ],
-            "Administrator of one tenant: its accounts, roles, flows, templates and executions",
+            "Administrator of one tenant: its accounts, roles, flows, templates, secrets and executions",
         ),
         (
             "USER",
@@ -63,8 +65,9 @@ fn default_roles() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
                 "flows.read",
                 "templates.read",
                 "executions.read",
+                "secrets.read",
             ],
-            "Member of a tenant: reads its flows, templates and executions",
+            "Member of a tenant: reads its flows, templates, executions and secrets (names and types, never values)",
         ),
     ]
 }

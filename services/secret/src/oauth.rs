@@ -129,45 +129,7 @@ impl TokenClient {
         if !self.allow_private && literal_internal {
             return Err("the token endpoint is on a private or loopback address, which is refused".into());
         }
-        let form: Vec<(&str, &str)> = match grant {
-            Grant::ClientCredentials {
-                client_id,
-                client_secret,
-                scope,
-            } => {
-                let mut f = vec![
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id),
-                    ("client_secret", client_secret),
-                ];
-                if !scope.is_empty() {
-                    f.push(("scope", scope));
-                }
-                f
-            }
-            Grant::RefreshToken {
-                client_id,
-                client_secret,
-                refresh_token,
-            } => vec![
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-                ("client_id", client_id),
-                ("client_secret", client_secret),
-            ],
-            Grant::AuthorizationCode {
-                client_id,
-                client_secret,
-                code,
-                redirect_uri,
-            } => vec![
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", redirect_uri),
-                ("client_id", client_id),
-                ("client_secret", client_secret),
-            ],
-        };
+        let form = form_of(&grant);
         let body =
             serde_urlencoded::to_string(&form).map_err(|_| "the request could not be encoded".to_owned())?;
         let secs = self.timeout.as_secs_f64();
@@ -214,6 +176,49 @@ impl TokenClient {
         }
         parse_tokens(json.as_ref())
             .ok_or_else(|| "the token endpoint's answer is not an OAuth2 token response".to_owned())
+    }
+}
+
+/// The form fields of a grant (client credentials in the body: `client_secret_post`).
+fn form_of<'a>(grant: &Grant<'a>) -> Vec<(&'static str, &'a str)> {
+    match *grant {
+        Grant::ClientCredentials {
+            client_id,
+            client_secret,
+            scope,
+        } => {
+            let mut f = vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+            ];
+            if !scope.is_empty() {
+                f.push(("scope", scope));
+            }
+            f
+        }
+        Grant::RefreshToken {
+            client_id,
+            client_secret,
+            refresh_token,
+        } => vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+        ],
+        Grant::AuthorizationCode {
+            client_id,
+            client_secret,
+            code,
+            redirect_uri,
+        } => vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+        ],
     }
 }
 
