@@ -155,17 +155,18 @@ impl SecretBox {
 
     /// Decrypts a value made by [`SecretBox::seal`] (either format).
     pub fn open(&self, sealed: &str) -> Result<String, SecretError> {
-        if let Some(rest) = sealed.strip_prefix(V2) {
-            let (kid, body) = rest.split_once(':').ok_or(SecretError::CannotOpen)?;
-            let key = self
-                .keys
-                .iter()
-                .find(|k| k.kid == kid)
-                .ok_or(SecretError::CannotOpen)?;
+        let (kid, body) = match sealed.strip_prefix(V2) {
+            Some(rest) => {
+                let (kid, body) = rest.split_once(':').ok_or(SecretError::CannotOpen)?;
+                (Some(kid), body)
+            }
+            None => (None, sealed.strip_prefix(V1).ok_or(SecretError::CannotOpen)?),
+        };
+        if let Some(key) = kid.and_then(|kid| self.keys.iter().find(|k| k.kid == kid)) {
             return open_with(&key.key, body);
         }
-        let body = sealed.strip_prefix(V1).ok_or(SecretError::CannotOpen)?;
-        // No key id: whichever key authenticates it (AES-GCM's tag tells the right key from a wrong one).
+        // No key id, or one the ring does not use (a key configured again under another id): whichever key
+        // authenticates it (AES-GCM's tag tells the right key from a wrong one).
         self.keys
             .iter()
             .find_map(|k| open_with(&k.key, body).ok())

@@ -17,6 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod api;
 mod children;
+mod credentials;
 mod report;
 mod scenarios;
 mod wrk;

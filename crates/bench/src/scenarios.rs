@@ -36,7 +36,7 @@ fn sample_rss(flowmate: &FlowMate, stop: CancellationToken) -> tokio::task::Join
 }
 
 /// CPU seconds the processes used so far.
-fn cpu_seconds(flowmate: &FlowMate) -> f64 {
+pub(crate) fn cpu_seconds(flowmate: &FlowMate) -> f64 {
     flowmate
         .processes
         .iter()
@@ -325,5 +325,8 @@ pub async fn run(
         dir,
     )?;
     drop(limit_child);
+
+    // 6. What a credential adds to an `http` step.
+    r.credentials = Some(crate::credentials::run(&client, flowmate, d, dir).await?);
     Ok(r)
 }
