@@ -100,7 +100,7 @@ async fn an_account_is_locked_after_repeated_failures(app: &App) {
                 &json!({"username": "lock@example.com", "password": "bad-guess"}),
             )
             .await;
-        assert_eq!(r.status, 401);
+        r.assert_error(401, "PASSWORD_INCORRECT");
     }
     let r = app
         .api
@@ -110,8 +110,7 @@ async fn an_account_is_locked_after_repeated_failures(app: &App) {
             &json!({"username": "lock@example.com", "password": "correct-horse"}),
         )
         .await;
-    assert_eq!(r.status, 429, "{:?}", r.body);
-    assert_eq!(r.error(), "TOO_MANY_LOGIN_ATTEMPTS");
+    r.assert_error(429, "TOO_MANY_LOGIN_ATTEMPTS");
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 60);
     // Other accounts are not affected.
@@ -147,12 +146,12 @@ async fn malformed_and_forged_tokens_are_401_token_invalid(app: &App) {
                 .header("authorization", "Basic abc"),
         )
         .await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.error(), "Token invalid.");
-    assert_eq!(
-        app.api.get("/api/users/me", Some("not-a-jwt")).await.error(),
-        "Token invalid."
-    );
+    r.assert_error(401, "Token invalid.");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    app.api
+        .get("/api/users/me", Some("not-a-jwt"))
+        .await
+        .assert_error(401, "Token invalid.");
     let (forger, _) = flowmate_auth::Signer::generate("attacker").unwrap();
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
@@ -190,9 +189,10 @@ async fn an_expired_token_is_401_token_invalid(app: &App) {
         exp: now - 60,
     };
     let expired = app.sign(&claims).await;
-    let r = app.api.get("/api/users/me", Some(&expired)).await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.error(), "Token invalid.");
+    app.api
+        .get("/api/users/me", Some(&expired))
+        .await
+        .assert_error(401, "Token invalid.");
     // The same key with a valid expiry is accepted: only the expiry made the difference.
     let fresh = app
         .sign(&Claims {
@@ -208,9 +208,10 @@ async fn logout_revokes_the_presented_token_at_once(app: &App) {
     let token = app.api.login(ADMIN, ADMIN_PASSWORD).await;
     let r = app.api.post("/logout", Some(&token), &json!({})).await;
     assert_eq!(r.status, 204);
-    let r = app.api.get("/api/users/me", Some(&token)).await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.error(), "Token invalid.");
+    app.api
+        .get("/api/users/me", Some(&token))
+        .await
+        .assert_error(401, "Token invalid.");
     // Other tokens of the same user still work.
     assert_eq!(app.api.get("/api/users/me", Some(&app.admin)).await.status, 200);
 }

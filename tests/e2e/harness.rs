@@ -52,15 +52,19 @@ pub struct App {
     _dir: TempDir,
 }
 
+/// Every service of a test app listens on a free loopback port.
+const LOOPBACK: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
 fn settings(dir: &TempDir) -> Settings {
     Settings {
         data_dir: dir.path().to_path_buf(),
-        http_addr: "127.0.0.1:0".into(),
-        grpc_addr: "127.0.0.1:0".into(),
+        http_addr: LOOPBACK,
+        grpc_addr: LOOPBACK,
         admin_username: ADMIN.into(),
         admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
         login_max_failures: MAX_FAILURES,
-        login_lockout_secs: 60,
+        login_lockout: Duration::from_secs(60),
         body_limit_bytes: BODY_LIMIT,
         database_max_connections: 4,
         // Tests call HTTP servers they start on loopback.
@@ -142,34 +146,35 @@ impl App {
                     bus
                 };
                 let mut identity_config = flowmate_identity::IdentityConfig::from_settings(&settings);
-                identity_config.database_url = dbs.identity.url.clone();
-                let identity = flowmate_identity::start(identity_config, connect().await, shutdown.clone())
-                    .await
-                    .expect("identity");
+                identity_config.database_url = dbs.identity.url.clone().into();
+                let (identity, _) =
+                    flowmate_identity::start(identity_config, connect().await, shutdown.clone())
+                        .await
+                        .expect("identity");
                 let identity_url = format!("http://{}", identity.addr);
                 let mut flows_config = flowmate_flow_repository::FlowConfig::from_settings(&settings);
-                flows_config.database_url = dbs.flows.url.clone();
+                flows_config.database_url = dbs.flows.url.clone().into();
                 flows_config.identity_url = identity_url.clone();
                 let flows = flowmate_flow_repository::start(flows_config, connect().await, shutdown.clone())
                     .await
                     .expect("flows");
                 let flows_url = format!("http://{}", flows.addr);
                 let mut templates_config = flowmate_template::TemplateConfig::from_settings(&settings);
-                templates_config.database_url = dbs.templates.url.clone();
+                templates_config.database_url = dbs.templates.url.clone().into();
                 templates_config.identity_url = identity_url.clone();
                 templates_config.flows_url = flows_url.clone();
                 let templates = flowmate_template::start(templates_config, connect().await, shutdown.clone())
                     .await
                     .expect("templates");
                 let mut secrets_config = flowmate_secret::SecretConfig::from_settings(&settings);
-                secrets_config.database_url = dbs.secrets.url.clone();
+                secrets_config.database_url = dbs.secrets.url.clone().into();
                 secrets_config.identity_url = identity_url.clone();
                 let secrets = flowmate_secret::start(secrets_config, connect().await, shutdown.clone())
                     .await
                     .expect("secrets");
                 let secrets_url = format!("http://{}", secrets.addr);
                 let mut executions_config = flowmate_execution::ExecutionConfig::from_settings(&settings);
-                executions_config.database_url = dbs.executions.url.clone();
+                executions_config.database_url = dbs.executions.url.clone().into();
                 executions_config.identity_url = identity_url.clone();
                 executions_config.flows_url = flows_url.clone();
                 executions_config.secrets_url = secrets_url.clone();
@@ -178,7 +183,7 @@ impl App {
                         .await
                         .expect("executions");
                 let mut webhooks_config = flowmate_webhook::WebhookConfig::from_settings(&settings);
-                webhooks_config.database_url = dbs.webhooks.url.clone();
+                webhooks_config.database_url = dbs.webhooks.url.clone().into();
                 webhooks_config.identity_url = identity_url.clone();
                 webhooks_config.flows_url = flows_url.clone();
                 let webhooks = flowmate_webhook::start(webhooks_config, connect().await, shutdown.clone())
@@ -256,7 +261,7 @@ impl App {
                 .expect("amqp"),
         );
         let mut config = flowmate_execution::ExecutionConfig::from_settings(&self.settings);
-        config.database_url = dbs.executions.url.clone();
+        config.database_url = dbs.executions.url.clone().into();
         config.identity_url = identity_url.clone();
         config.flows_url = flows_url.clone();
         config.secrets_url = secrets_url.clone();

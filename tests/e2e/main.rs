@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod harness;
+mod support;
 
 mod auth;
+mod console;
 mod conventions;
 mod directory;
 mod executions;

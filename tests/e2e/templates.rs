@@ -30,18 +30,11 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
-/// A member of a new tenant holding exactly `permissions`, logged in.
+/// A member of a new tenant holding exactly `permissions`; returns its token.
 async fn member(app: &App, tenant: &str, username: &str, permissions: &[&str]) -> String {
-    let t = app
-        .api
-        .post("/api/tenants", Some(&app.admin), &json!({"name": tenant}))
-        .await;
-    app.create_user(
-        json!({"username": username, "password": "member-password", "firstname": "M", "lastname": "E",
-                           "tenant": t.body["id"], "permissions": permissions}),
-    )
-    .await;
-    app.api.login(username, "member-password").await
+    crate::support::member(app, tenant, username, permissions)
+        .await
+        .token
 }
 
 async fn creating_a_template_returns_201_as_a_draft_owned_by_the_caller_and_its_tenant(app: &App) {
@@ -85,6 +78,11 @@ async fn invalid_templates_and_ids_are_rejected(app: &App) {
         .collect();
     assert_eq!(fields, ["/graph", "/status", "/cron"]);
     assert_eq!(r.body["errors"][0]["message"], "Templates require a graph.");
+    assert!(r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["code"] == 400));
     let missing = "01a2247a-0000-7000-8000-000000000000";
     let r = app
         .api
@@ -95,19 +93,18 @@ async fn invalid_templates_and_ids_are_rejected(app: &App) {
         r.body,
         json!({"errors": [{"message": "Template not found", "code": 404}]})
     );
-    assert_eq!(
-        app.api.get("/templates/bad$id", Some(&app.admin)).await.error(),
-        "Invalid id"
-    );
-    let r = app
-        .api
+    app.api
+        .get("/templates/bad$id", Some(&app.admin))
+        .await
+        .assert_error(400, "Invalid id");
+    app.api
         .post(
             &format!("/templates/{missing}/generate"),
             Some(&app.admin),
             &json!({}),
         )
-        .await;
-    assert_eq!(r.status, 404);
+        .await
+        .assert_error(404, "Template not found");
 }
 
 async fn updates_merge_shallowly_and_keep_every_previous_version(app: &App) {
@@ -142,21 +139,21 @@ async fn updates_merge_shallowly_and_keep_every_previous_version(app: &App) {
         (json!(2), json!("v2 name"))
     );
     assert_eq!(versions[1], t, "the first version exactly as it was");
-    let r = app
-        .api
+    app.api
         .patch(&path, Some(&app.admin), &json!({"graph": {"nodes": []}}))
-        .await;
-    assert_eq!(r.status, 400);
+        .await
+        .assert_field_error(400, "Templates require at least one node.", "/graph/nodes");
     let r = app.api.delete(&path, Some(&app.admin)).await;
+    assert_eq!(r.status, 200);
     assert_eq!(r.body, json!({"msg": "Template was successfully deleted"}));
-    assert_eq!(app.api.get(&path, Some(&app.admin)).await.status, 404);
-    assert_eq!(
-        app.api
-            .get(&format!("{path}/versions"), Some(&app.admin))
-            .await
-            .status,
-        404
-    );
+    app.api
+        .get(&path, Some(&app.admin))
+        .await
+        .assert_error(404, "Template not found");
+    app.api
+        .get(&format!("{path}/versions"), Some(&app.admin))
+        .await
+        .assert_error(404, "Template not found");
 }
 
 async fn lists_filter_by_status_with_a_matching_total(app: &App) {
@@ -197,14 +194,16 @@ async fn lists_filter_by_status_with_a_matching_total(app: &App) {
             .body["meta"]["total"],
         1
     );
-    for bad in [
-        "filter[status]=live",
-        "filter[type]=x",
-        "sort=size",
-        "page[size]=0",
+    for (bad, message) in [
+        ("filter[status]=live", "Invalid filter[status] parameter"),
+        ("filter[type]=x", "Invalid filter[type] parameter"),
+        ("sort=size", "Invalid sort parameter"),
+        ("page[size]=0", "Invalid page[size] parameter: must be 1..1000"),
     ] {
-        let r = app.api.get(&format!("/templates?{bad}"), Some(&app.admin)).await;
-        assert_eq!(r.status, 400, "{bad}");
+        app.api
+            .get(&format!("/templates?{bad}"), Some(&app.admin))
+            .await
+            .assert_error(400, message);
     }
 }
 
@@ -287,11 +286,10 @@ async fn generate_passes_the_flow_repositorys_errors_through(app: &App) {
             && messages.contains(&"Flow nodes require a componentId."),
         "{messages:?}"
     );
-    let r = app
-        .api
+    app.api
         .post(&path, Some(&app.admin), &json!({"cron": "whenever"}))
-        .await;
-    assert_eq!(r.body["errors"][0]["message"], "Invalid cron expression.");
+        .await
+        .assert_field_error(400, "Invalid cron expression.", "/cron");
 }
 
 async fn templates_are_scoped_to_their_tenant_and_need_their_permissions(app: &App) {
@@ -308,28 +306,15 @@ async fn templates_are_scoped_to_their_tenant_and_need_their_permissions(app: &A
     assert_eq!(r.body["meta"]["total"], 1);
     assert_eq!(r.body["data"][0]["id"], theirs["id"]);
     let path = format!("/templates/{}", id(&mine));
-    assert_eq!(app.api.get(&path, Some(&other)).await.status, 404);
-    assert_eq!(
-        app.api
-            .patch(&path, Some(&other), &json!({"name": "x"}))
-            .await
-            .status,
-        404
-    );
-    assert_eq!(app.api.delete(&path, Some(&other)).await.status, 404);
-    assert_eq!(
-        app.api
-            .get(&format!("{path}/versions"), Some(&other))
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
+    let not_found = |r: flowmate_testkit::Reply| r.assert_error(404, "Template not found");
+    not_found(app.api.get(&path, Some(&other)).await);
+    not_found(app.api.patch(&path, Some(&other), &json!({"name": "x"})).await);
+    not_found(app.api.delete(&path, Some(&other)).await);
+    not_found(app.api.get(&format!("{path}/versions"), Some(&other)).await);
+    not_found(
         app.api
             .post(&format!("{path}/generate"), Some(&other), &json!({}))
-            .await
-            .status,
-        404
+            .await,
     );
     assert_eq!(
         app.api.get("/templates", Some(&app.admin)).await.body["meta"]["total"],
@@ -344,7 +329,10 @@ async fn templates_are_scoped_to_their_tenant_and_need_their_permissions(app: &A
         json!({"errors": [{"message": "MISSING_PERMISSION", "code": 403}]})
     );
     let nobody = member(app, "nobodies", "nobody@example.com", &[]).await;
-    assert_eq!(app.api.get("/templates", Some(&nobody)).await.status, 403);
+    app.api
+        .get("/templates", Some(&nobody))
+        .await
+        .assert_error(403, "MISSING_PERMISSION");
     let writer = member(
         app,
         "writers",
@@ -361,8 +349,8 @@ async fn templates_are_scoped_to_their_tenant_and_need_their_permissions(app: &A
             &json!({}),
         )
         .await;
-    assert_eq!(r.status, 403, "generate needs flows.write");
-    assert_eq!(r.error(), "MISSING_PERMISSION");
+    // Generating creates a flow: it needs flows.write.
+    r.assert_error(403, "MISSING_PERMISSION");
 }
 
 async fn template_changes_are_announced_on_the_bus(app: &App) {

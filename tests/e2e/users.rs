@@ -87,6 +87,7 @@ async fn a_field_of_the_wrong_type_is_400_with_its_pointer(app: &App) {
     assert_eq!(r.status, 400);
     assert_eq!(r.body["errors"][0]["message"], "INPUT_INVALID");
     assert_eq!(r.body["errors"][0]["field"], "/permissions/1");
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 1, "{:?}", r.body);
 }
 
 async fn a_user_is_read_by_id_and_unknown_ids_are_404(app: &App) {
@@ -153,8 +154,10 @@ async fn the_meta_switch_wraps_lists_with_their_total(app: &App) {
             bare.body
         );
     }
-    let r = app.api.get("/api/users?meta=maybe", Some(&app.admin)).await;
-    assert_eq!(r.status, 400);
+    app.api
+        .get("/api/users?meta=maybe", Some(&app.admin))
+        .await
+        .assert_error(400, "Invalid meta parameter: use true or false");
 }
 
 async fn lists_filter_by_repeated_usernames_and_ids_and_page(app: &App) {
@@ -211,15 +214,19 @@ async fn lists_filter_by_repeated_usernames_and_ids_and_page(app: &App) {
         "total counts every match, not the page"
     );
     assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
-    for bad in [
-        "page[size]=0",
-        "page[size]=1001",
-        "page[size]=abc",
-        "page[number]=0",
+    for (bad, message) in [
+        ("page[size]=0", "Invalid page[size] parameter: must be 1..1000"),
+        ("page[size]=1001", "Invalid page[size] parameter: must be 1..1000"),
+        ("page[size]=abc", "Invalid page[size] parameter: must be 1..1000"),
+        (
+            "page[number]=0",
+            "Invalid page[number] parameter: must be 1 or more",
+        ),
     ] {
-        let r = app.api.get(&format!("/api/users?{bad}"), Some(&app.admin)).await;
-        assert_eq!(r.status, 400, "{bad}");
-        assert!(r.error().contains("page["), "{bad}: {}", r.error());
+        app.api
+            .get(&format!("/api/users?{bad}"), Some(&app.admin))
+            .await
+            .assert_error(400, message);
     }
 }
 
@@ -246,8 +253,7 @@ async fn a_user_changes_its_own_names_but_not_its_permissions(app: &App) {
             &json!({"permissions": ["all"]}),
         )
         .await;
-    assert_eq!(r.status, 403);
-    assert_eq!(r.error(), "MISSING_PERMISSION");
+    r.assert_error(403, "MISSING_PERMISSION");
     let r = app
         .api
         .patch(
@@ -256,8 +262,13 @@ async fn a_user_changes_its_own_names_but_not_its_permissions(app: &App) {
             &json!({"password": "short"}),
         )
         .await;
-    assert_eq!(r.status, 400);
-    assert_eq!(r.body["errors"][0]["field"], "/password");
+    r.assert_errors(
+        400,
+        &[
+            json!({"message": "INPUT_INVALID", "code": 400, "field": "/password",
+                 "detail": "password must have at least 8 characters"}),
+        ],
+    );
 }
 
 async fn disabling_a_user_stops_its_tokens_at_once(app: &App) {
@@ -275,9 +286,10 @@ async fn disabling_a_user_stops_its_tokens_at_once(app: &App) {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "DISABLED");
-    let r = app.api.get("/api/users/me", Some(&token)).await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.error(), "Token invalid.");
+    app.api
+        .get("/api/users/me", Some(&token))
+        .await
+        .assert_error(401, "Token invalid.");
     let r = app
         .api
         .post(
@@ -286,22 +298,21 @@ async fn disabling_a_user_stops_its_tokens_at_once(app: &App) {
             &json!({"username": "jane@example.com", "password": "jane-password"}),
         )
         .await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.error(), "ENTITY_DISABLED");
+    r.assert_error(401, "ENTITY_DISABLED");
 }
 
 async fn nobody_disables_or_deletes_itself(app: &App) {
     let me = app.api.get("/api/users/me", Some(&app.admin)).await.body;
     let path = format!("/api/users/{}", me["id"].as_str().unwrap());
-    let r = app
-        .api
+    app.api
         .patch(&path, Some(&app.admin), &json!({"status": "DISABLED"}))
-        .await;
-    assert_eq!(r.status, 403);
-    assert_eq!(r.error(), "FORBIDDEN");
-    let r = app.api.delete(&path, Some(&app.admin)).await;
-    assert_eq!(r.status, 403);
-    assert_eq!(r.error(), "FORBIDDEN");
+        .await
+        .assert_error_detail(403, "FORBIDDEN", "a user cannot disable itself");
+    app.api.delete(&path, Some(&app.admin)).await.assert_error_detail(
+        403,
+        "FORBIDDEN",
+        "a user cannot delete itself",
+    );
     assert_eq!(app.api.get("/api/users/me", Some(&app.admin)).await.status, 200);
 }
 
@@ -312,9 +323,18 @@ async fn deleting_a_user_removes_it_and_stops_its_tokens(app: &App) {
     let r = app.api.delete(&path, Some(&app.admin)).await;
     assert_eq!(r.status, 204);
     assert_eq!(r.body, serde_json::Value::Null);
-    assert_eq!(app.api.get("/api/users/me", Some(&token)).await.status, 401);
-    assert_eq!(app.api.get(&path, Some(&app.admin)).await.status, 404);
-    assert_eq!(app.api.delete(&path, Some(&app.admin)).await.status, 404);
+    app.api
+        .get("/api/users/me", Some(&token))
+        .await
+        .assert_error(401, "Token invalid.");
+    app.api
+        .get(&path, Some(&app.admin))
+        .await
+        .assert_error(404, "USER_NOT_FOUND");
+    app.api
+        .delete(&path, Some(&app.admin))
+        .await
+        .assert_error(404, "USER_NOT_FOUND");
 }
 
 crate::both_modes!(

@@ -17,6 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod api;
 mod children;
+mod console;
 mod credentials;
 mod report;
 mod scenarios;
@@ -79,6 +80,13 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        ["console", url, user, password, rest @ ..] => {
+            let n = rest
+                .first()
+                .map_or(Ok(200), |n| n.parse())
+                .context("N: renders per page")?;
+            runtime.block_on(console::measure(url, user, password, n))
+        }
         rest => {
             let mut options = Options {
                 duration: Duration::from_secs(10),
@@ -104,7 +112,7 @@ fn main() -> anyhow::Result<()> {
                     "--standalone-only" => options.modes = vec![Mode::Standalone],
                     "--distributed-only" => options.modes = vec![Mode::Distributed],
                     "-h" | "--help" => {
-                        println!("usage: flowmate-bench [--smoke] [--out BENCHMARKS.md] [--duration SECS] [--flows N] [--standalone-only|--distributed-only]\n       flowmate-bench rate URL PER_SECOND SECONDS   # POST the order body at a fixed rate (open loop), print p50/p99");
+                        println!("usage: flowmate-bench [--smoke] [--out BENCHMARKS.md] [--duration SECS] [--flows N] [--standalone-only|--distributed-only]\n       flowmate-bench rate URL PER_SECOND SECONDS   # POST the order body at a fixed rate (open loop), print p50/p99\n       flowmate-bench console URL USER PASSWORD [N] # time N renders of the console's executions page");
                         return Ok(());
                     }
                     other => anyhow::bail!("unknown argument {other:?} (see --help)"),
@@ -118,11 +126,10 @@ fn main() -> anyhow::Result<()> {
 /// `serve`: FlowMate standalone; `service <name>`: one service. Configured from `FLOWMATE_*`; runs until killed.
 async fn serve(service: Option<String>) -> anyhow::Result<()> {
     let settings = flowmate_config::Settings::load()?;
-    let shutdown = CancellationToken::new();
     match service {
-        Some(name) => flowmate::run_service(&name, &settings, shutdown).await,
+        Some(name) => flowmate::run_service(&name, settings).await,
         None => {
-            let running = flowmate::start(&settings, shutdown).await?;
+            let running = flowmate::start(&settings, CancellationToken::new()).await?;
             running.stopped().await;
             Ok(())
         }

@@ -5,6 +5,49 @@ pub const ALL: &str = "all";
 /// Tenant admin: passes `tenant.*` checks within its own tenant.
 pub const TENANT_ALL: &str = "tenant.all";
 
+/// Read flows.
+pub const FLOWS_READ: &str = "flows.read";
+/// Create, change and delete flows.
+pub const FLOWS_WRITE: &str = "flows.write";
+/// Start and stop flows, run them by hand, retry and cancel executions.
+pub const FLOWS_CONTROL: &str = "flows.control";
+/// Bulk flow operations (creating several, `PATCH /flows/bulk`).
+pub const FLOWS_BULK: &str = "flows.bulk";
+/// Read templates.
+pub const TEMPLATES_READ: &str = "templates.read";
+/// Create, change and delete templates.
+pub const TEMPLATES_WRITE: &str = "templates.write";
+/// Read executions.
+pub const EXECUTIONS_READ: &str = "executions.read";
+/// FlowMate's name for reading executions, accepted for [`EXECUTIONS_READ`].
+pub const ICENTER_READ: &str = "icenter.read";
+/// Call webhooks that require a bearer token.
+pub const WEBHOOKS_EXECUTE: &str = "webhooks.execute";
+/// Read secrets and auth clients (names, types and non-sensitive fields; values are never shown).
+pub const SECRETS_READ: &str = "secrets.read";
+/// Create, change and delete secrets and auth clients, and start a consent.
+pub const SECRETS_WRITE: &str = "secrets.write";
+/// Read users of one's tenant.
+pub const TENANT_ACCOUNT_READ: &str = "tenant.account.read";
+/// Create users in one's tenant.
+pub const TENANT_ACCOUNT_CREATE: &str = "tenant.account.create";
+/// Change users of one's tenant.
+pub const TENANT_ACCOUNT_UPDATE: &str = "tenant.account.update";
+/// Delete users of one's tenant.
+pub const TENANT_ACCOUNT_DELETE: &str = "tenant.account.delete";
+/// Read users of every tenant.
+pub const IAM_ACCOUNT_READ: &str = "iam.account.read";
+/// Create users in any tenant.
+pub const IAM_ACCOUNT_CREATE: &str = "iam.account.create";
+/// Change users of any tenant.
+pub const IAM_ACCOUNT_UPDATE: &str = "iam.account.update";
+/// Delete users of any tenant.
+pub const IAM_ACCOUNT_DELETE: &str = "iam.account.delete";
+/// Read every tenant.
+pub const IAM_TENANT_READ: &str = "iam.tenant.read";
+/// Create tenants.
+pub const IAM_TENANT_CREATE: &str = "iam.tenant.create";
+
 /// Permissions only a global admin may grant (on users or in roles).
 pub const RESTRICTED: &[&str] = &[
     "all",
@@ -101,7 +144,7 @@ pub fn allows(granted: &[String], required: &str) -> bool {
         g == ALL
             || g == required
             || (g == TENANT_ALL && required.starts_with("tenant."))
-            || (required == "executions.read" && g == "icenter.read")
+            || (required == EXECUTIONS_READ && g == ICENTER_READ)
     })
 }
 

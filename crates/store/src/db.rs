@@ -222,21 +222,3 @@ impl DerefMut for Tx {
         &mut self.inner
     }
 }
-
-/// The readiness probe of a service that owns `db` and talks on `bus`: both must answer, and `also` (a
-/// service-specific condition, such as "token keys loaded") must hold.
-pub fn readiness(
-    db: Db,
-    bus: flowmate_bus::SharedBus,
-    also: impl Fn() -> Result<(), String> + Send + Sync + 'static,
-) -> flowmate_telemetry::ops::Readiness {
-    let also = Arc::new(also);
-    Arc::new(move || {
-        let (db, bus, also) = (db.clone(), bus.clone(), also.clone());
-        Box::pin(async move {
-            db.health().await.map_err(|e| format!("database: {e}"))?;
-            bus.health().await.map_err(|e| format!("bus: {e}"))?;
-            also()
-        })
-    })
-}

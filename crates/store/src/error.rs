@@ -15,6 +15,9 @@ pub enum StoreError {
     /// A stored value could not be decoded (a bug or a corrupted row).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The store's background writer has stopped (the service is shutting down).
+    #[error("the store's writer has stopped")]
+    WriterStopped,
     /// The URL names a database FlowMate does not support.
     #[error("unsupported database url (use postgres:// or sqlite://)")]
     UnsupportedUrl,

@@ -3,36 +3,13 @@
 
 pub mod memory;
 pub mod metrics;
-pub mod ops;
 pub mod propagation;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider, Resource};
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable, for a terminal.
-    #[default]
-    Pretty,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-impl std::str::FromStr for LogFormat {
-    type Err = TelemetryError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "pretty" | "text" => Ok(LogFormat::Pretty),
-            "json" => Ok(LogFormat::Json),
-            other => Err(TelemetryError::Subscriber(format!(
-                "unknown log format {other:?} (use pretty or json)"
-            ))),
-        }
-    }
-}
+pub use flowmate_config::LogFormat;
 
 /// Telemetry start-up failed.
 #[derive(Debug, thiserror::Error)]

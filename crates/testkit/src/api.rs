@@ -1,7 +1,7 @@
 //! A small client for the public REST API: every call returns the status, headers and JSON body.
 
 use reqwest::{header::HeaderMap, Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// An HTTP answer.
 #[derive(Debug)]
@@ -23,6 +23,42 @@ impl Reply {
     /// The first error message of an error body.
     pub fn error(&self) -> &str {
         self.body["errors"][0]["message"].as_str().unwrap_or("")
+    }
+
+    /// Asserts that this is the API's error answer with one error (API.md §1): status `status` and the body
+    /// `{"errors":[{"message":message,"code":status}]}`, nothing more.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, message: &str) {
+        self.assert_errors(status, &[json!({"message": message, "code": status})]);
+    }
+
+    /// Like [`Reply::assert_error`] for a validation error naming its field (a JSON pointer).
+    #[track_caller]
+    pub fn assert_field_error(&self, status: u16, message: &str, field: &str) {
+        self.assert_errors(
+            status,
+            &[json!({"message": message, "code": status, "field": field})],
+        );
+    }
+
+    /// Like [`Reply::assert_error`] for identity's errors, which name the rule that failed in `detail`.
+    #[track_caller]
+    pub fn assert_error_detail(&self, status: u16, message: &str, detail: &str) {
+        self.assert_errors(
+            status,
+            &[json!({"message": message, "code": status, "detail": detail})],
+        );
+    }
+
+    /// Asserts status `status` and the body `{"errors": errors}`, exactly.
+    #[track_caller]
+    pub fn assert_errors(&self, status: u16, errors: &[Value]) {
+        let expected = json!({ "errors": errors });
+        assert_eq!(
+            (self.status.as_u16(), &self.body),
+            (status, &expected),
+            "expected the error answer on the right"
+        );
     }
 }
 

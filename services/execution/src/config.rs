@@ -1,18 +1,18 @@
 //! What the execution service needs from the settings.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
-use flowmate_config::Settings;
+use flowmate_config::{SecretString, Settings};
 
 /// Execution service configuration.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ExecutionConfig {
     /// Its own database.
-    pub database_url: String,
+    pub database_url: SecretString,
     /// Connection pool size.
     pub max_connections: u32,
     /// Where gRPC and the operational routes listen (`127.0.0.1:0` picks a free port).
-    pub grpc_addr: String,
+    pub grpc_addr: SocketAddr,
     /// The identity service, for token keys and revocations.
     pub identity_url: String,
     /// The flow repository, read once at start to rebuild the set of running flows.
@@ -36,41 +36,29 @@ pub struct ExecutionConfig {
     /// The secret service, for steps that name a credential.
     pub secrets_url: String,
     /// The credential presented on the secret service's internal calls.
-    pub service_token: Option<String>,
-}
-
-impl std::fmt::Debug for ExecutionConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecutionConfig")
-            .field("grpc_addr", &self.grpc_addr)
-            .field("concurrency", &self.concurrency)
-            .finish_non_exhaustive()
-    }
+    pub service_token: Option<SecretString>,
 }
 
 impl ExecutionConfig {
     /// Reads the settings; `database_url` defaults to `executions.db` under the data directory.
     pub fn from_settings(s: &Settings) -> ExecutionConfig {
         ExecutionConfig {
-            database_url: s
-                .database_url()
-                .map(str::to_owned)
-                .unwrap_or_else(|| flowmate_store::Db::sqlite_url(&s.data_dir.join("executions.db"))),
+            database_url: s.database_url_or_file("executions.db"),
             max_connections: s.database_max_connections,
-            grpc_addr: s.grpc_addr.clone(),
+            grpc_addr: s.grpc_addr,
             identity_url: s.identity_url.clone(),
             flows_url: s.flows_url.clone(),
-            rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
+            rpc_timeout: s.rpc_timeout,
             concurrency: s.execution_concurrency.max(1),
             retention: (s.execution_retention_days > 0)
                 .then(|| chrono::Duration::days(i64::from(s.execution_retention_days))),
             max_output_bytes: s.execution_max_output_bytes,
             max_steps: s.execution_max_steps.max(1),
-            expression_timeout: Duration::from_millis(s.expression_timeout_ms.max(1)),
+            expression_timeout: s.expression_timeout,
             http_allow_private_network: s.http_allow_private_network,
-            http_timeout: Duration::from_millis(s.http_timeout_ms.max(1)),
+            http_timeout: s.http_timeout,
             secrets_url: s.secrets_url.clone(),
-            service_token: s.service_token().map(str::to_owned),
+            service_token: s.service_token().map(SecretString::from),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::{
     components,
     core::ExecutionCore,
     error::ExecutionError,
-    model::{Execution, GroupBy, ListQuery, Step},
+    model::{self, Execution, GroupBy, ListQuery, RetryFrom, Step},
 };
 
 /// The tonic service over the execution core.
@@ -59,8 +59,6 @@ fn timestamp(value: Option<String>, name: &str) -> Result<Option<String>, Status
         .transpose()
 }
 
-const STATUSES: &[&str] = &["queued", "running", "succeeded", "failed", "cancelled"];
-
 #[tonic::async_trait]
 impl pb::executions_server::Executions for ExecutionGrpc {
     async fn list_executions(
@@ -75,15 +73,14 @@ impl pb::executions_server::Executions for ExecutionGrpc {
         if !(1..=1000).contains(&page.size) || page.number == 0 {
             return Err(invalid("Invalid page parameter"));
         }
-        if let Some(s) = &r.status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(invalid("Invalid filter[status] parameter"));
-            }
-        }
+        let wanted = r
+            .status
+            .map(|s| model::Status::parse(&s).ok_or_else(|| invalid("Invalid filter[status] parameter")))
+            .transpose()?;
         let query = ListQuery {
             tenant: None,
             flow_id: r.flow_id,
-            status: r.status,
+            status: wanted,
             from: timestamp(r.from, "filter[from]")?,
             to: timestamp(r.to, "filter[to]")?,
             ascending: r.ascending,
@@ -132,7 +129,8 @@ impl pb::executions_server::Executions for ExecutionGrpc {
     ) -> Result<Response<pb::ExecutionDocument>, Status> {
         let caller = self.caller(&request)?;
         let r = request.get_ref();
-        let execution = self.core.retry(&caller, &r.id, &r.from).await.map_err(status)?;
+        let from = RetryFrom::parse(&r.from).ok_or_else(|| status(ExecutionError::InvalidRetryFrom))?;
+        let execution = self.core.retry(&caller, &r.id, from).await.map_err(status)?;
         Ok(Response::new(document(&execution, None)))
     }
 

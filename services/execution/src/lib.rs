@@ -9,27 +9,25 @@ pub mod core;
 pub mod credentials;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod expr;
 pub mod grpc;
-pub mod http;
-pub mod lifecycle;
 pub mod model;
 pub mod plan;
+pub mod reconcile;
 pub mod registry;
 pub mod store;
 pub mod timers;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use flowmate_auth::{
-    sync::{GrpcKeySource, KeySource},
-    Verifier,
-};
 use flowmate_bus::{SharedBus, SubscribeOptions};
+use flowmate_config::{ExposeSecret, Settings};
 use flowmate_domain::{event::types, execution::WORK_QUEUE};
 use flowmate_proto::{executions::v1::executions_server::ExecutionsServer, MAX_MESSAGE_BYTES};
-use flowmate_store::{outbox, Db, Migrations};
-use tokio::{sync::Notify, task::JoinHandle};
+use flowmate_runtime::{Running, ServiceHost, KEY_REFRESH};
+use flowmate_store::Migrations;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::ExecutionConfig;
@@ -49,39 +47,37 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
 };
 
-/// A started execution service.
-pub struct Running {
-    /// Where gRPC and the operational routes listen.
-    pub addr: SocketAddr,
-    /// Ends after `shutdown` once in-flight executions are committed.
-    pub task: JoinHandle<()>,
-}
-
-/// Opens the database, starts the lifecycle consumer, the workers, the timers, the outbox relay and the token
-/// sync, and serves gRPC plus `/healthz`, `/readyz` and `/metrics` until `shutdown`.
+/// Opens the database, starts the lifecycle consumer, the workers, the timers and the reconciliation with the
+/// flow repository, and serves the executions API over gRPC until `shutdown`.
 pub async fn start(
     config: ExecutionConfig,
     bus: SharedBus,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let db = Db::connect(&config.database_url, config.max_connections, MIGRATIONS).await?;
-    let store = store::Store::new(db.clone());
+    let mut host = ServiceHost::new("execution", bus.clone(), shutdown.clone());
+    let db = host
+        .open_database(
+            config.database_url.expose_secret(),
+            config.max_connections,
+            MIGRATIONS,
+        )
+        .await?;
+    let store: Arc<dyn model::ExecutionStore> = Arc::new(store::SqlStore::new(db));
     let registry = Arc::new(registry::Registry::new(store.clone()));
-
-    let keys: Arc<dyn KeySource> = Arc::new(GrpcKeySource::new(&config.identity_url, config.rpc_timeout)?);
-    let verifier = Arc::new(Verifier::new());
-    let sync = flowmate_auth::sync::start(keys, verifier.clone(), Duration::from_secs(30), shutdown.clone());
-    let revocations =
-        flowmate_auth::sync::subscribe_revocations(&bus, "execution", verifier.clone(), shutdown.clone())
-            .await?;
-
     let credentials = Arc::new(credentials::Credentials::new(
         &config.secrets_url,
         config.rpc_timeout,
-        config.service_token.as_deref(),
+        config.service_token.as_ref().map(|t| t.expose_secret()),
     )?);
+    let core = Arc::new(
+        core::ExecutionCore::new(store.clone(), registry.clone()).with_credentials(credentials.clone()),
+    );
+    let verifier = host
+        .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
+        .await?;
+
     let runtime = components::Runtime {
-        http: http::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
+        http: components::outbound::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
         limits: expr::Limits {
             timeout: config.expression_timeout,
         },
@@ -92,115 +88,84 @@ pub async fn start(
         store.clone(),
         registry.clone(),
         runtime,
-        config.max_steps,
-        config.max_output_bytes,
+        engine::EngineSettings {
+            max_steps: config.max_steps,
+            max_output_bytes: config.max_output_bytes,
+        },
         wake.clone(),
         bus.clone(),
     ));
 
     // Every replica applies the others' lifecycle decisions to its cache.
-    let invalidations = bus
-        .subscribe(
-            SubscribeOptions {
-                exclusive: true,
-                ..SubscribeOptions::new(
-                    format!("execution.registry.{}", uuid::Uuid::new_v4().simple()),
-                    &[types::FLOW_STARTED, types::FLOW_STOPPED],
-                )
-            },
-            Arc::new(registry::Invalidations(registry.clone())),
-            shutdown.clone(),
-        )
-        .await?;
+    host.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            ..SubscribeOptions::new(
+                format!("execution.registry.{}", uuid::Uuid::new_v4().simple()),
+                &[types::FLOW_STARTED, types::FLOW_STOPPED],
+            )
+        },
+        Arc::new(events::Invalidations(registry.clone())),
+    )
+    .await?;
     // Every replica drops the secrets it cached when they change or are deleted.
-    let secret_changes = bus
-        .subscribe(
-            SubscribeOptions {
-                exclusive: true,
-                ..SubscribeOptions::new(
-                    format!("execution.secrets.{}", uuid::Uuid::new_v4().simple()),
-                    &[types::SECRET_MODIFIED, types::SECRET_DELETED],
-                )
-            },
-            Arc::new(credentials::Invalidations(credentials.clone())),
-            shutdown.clone(),
-        )
-        .await?;
-    let lifecycle = bus
-        .subscribe(
-            SubscribeOptions {
-                prefetch: 1,
-                ..SubscribeOptions::new(LIFECYCLE_GROUP, &[types::FLOW_STARTING, types::FLOW_STOPPING])
-            },
-            Arc::new(
-                lifecycle::Lifecycle::new(store.clone(), registry.clone()).with_credentials(credentials),
-            ),
-            shutdown.clone(),
-        )
-        .await?;
-    let workers = bus
-        .subscribe(
-            SubscribeOptions {
-                prefetch: config.concurrency,
-                // Transient failures (a database failover) are retried for about 50 minutes before a trigger is
-                // dead-lettered; triggers that can never run are rejected at once.
-                max_attempts: 100,
-                retry_backoff: Duration::from_millis(500),
-                ..SubscribeOptions::new(WORK_QUEUE, &[types::FLOW_EXECUTE, types::EXECUTION_RESUME])
-            },
-            Arc::new(engine::Worker(engine)),
-            shutdown.clone(),
-        )
-        .await?;
-    let relay = outbox::start_relay(db.clone(), bus.clone(), shutdown.clone());
-    let clocks = timers::start(store.clone(), wake, shutdown.clone());
-    let purge = match config.retention {
-        Some(retention) => timers::start_purge(store.clone(), retention, shutdown.clone()),
-        None => tokio::spawn(async {}),
-    };
-    let reconcile = lifecycle::start_reconcile(
+    host.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            ..SubscribeOptions::new(
+                format!("execution.secrets.{}", uuid::Uuid::new_v4().simple()),
+                &[types::SECRET_MODIFIED, types::SECRET_DELETED],
+            )
+        },
+        Arc::new(credentials::Invalidations(credentials)),
+    )
+    .await?;
+    host.subscribe(
+        SubscribeOptions {
+            prefetch: 1,
+            ..SubscribeOptions::new(LIFECYCLE_GROUP, &[types::FLOW_STARTING, types::FLOW_STOPPING])
+        },
+        Arc::new(events::Lifecycle(core.clone())),
+    )
+    .await?;
+    host.subscribe(
+        SubscribeOptions {
+            prefetch: config.concurrency,
+            // Transient failures (a database failover) are retried for about 50 minutes before a trigger is
+            // dead-lettered; triggers that can never run are rejected at once.
+            max_attempts: 100,
+            retry_backoff: Duration::from_millis(500),
+            ..SubscribeOptions::new(WORK_QUEUE, &[types::FLOW_EXECUTE, types::EXECUTION_RESUME])
+        },
+        Arc::new(engine::Worker(engine)),
+    )
+    .await?;
+    host.spawn(timers::start(store.clone(), wake, shutdown.clone()));
+    if let Some(retention) = config.retention {
+        host.spawn(timers::start_purge(store.clone(), retention, shutdown.clone()));
+    }
+    host.spawn(reconcile::start(
         config.flows_url.clone(),
         config.rpc_timeout,
-        store.clone(),
-        registry.clone(),
-        shutdown.clone(),
-    );
+        core.clone(),
+        shutdown,
+    ));
 
-    let core = Arc::new(core::ExecutionCore::new(store, registry));
-    let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
-    let addr = listener.local_addr()?;
-    let server = ExecutionsServer::new(grpc::ExecutionGrpc::new(core, verifier.clone()))
+    let server = ExecutionsServer::new(grpc::ExecutionGrpc::new(core, verifier))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let grpc = tonic::service::Routes::new(server).into_axum_router();
-    let keys_loaded = verifier.clone();
-    let ready = flowmate_store::readiness(db.clone(), bus, move || {
-        if keys_loaded.has_keys() {
-            Ok(())
-        } else {
-            Err("identity keys not loaded yet".into())
-        }
-    });
-    let task = tokio::spawn(async move {
-        if let Err(e) = flowmate_telemetry::ops::serve(listener, "execution", grpc, ready, shutdown).await {
-            tracing::error!(error = %e, "execution service failed");
-        }
-        for task in [
-            sync,
-            revocations,
-            invalidations,
-            secret_changes,
-            lifecycle,
-            workers,
-            relay,
-            clocks,
-            purge,
-            reconcile,
-        ] {
-            let _ = task.await;
-        }
-        db.close().await;
-    });
-    tracing::info!(%addr, "execution service listening");
-    Ok(Running { addr, task })
+    host.serve(
+        config.grpc_addr,
+        tonic::service::Routes::new(server).into_axum_router(),
+    )
+    .await
+}
+
+/// Starts the service as configured by `settings` (its own binary, `flowmate service execution`).
+pub async fn launch(
+    settings: Settings,
+    bus: SharedBus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start(ExecutionConfig::from_settings(&settings), bus, shutdown).await
 }

@@ -12,6 +12,56 @@ use crate::{
     expr,
 };
 
+/// Why a flow cannot run; the text becomes the flow's `statusReason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Every node is an edge's target.
+    #[error("the flow has no trigger node (every node is an edge's target)")]
+    NoTrigger,
+    /// More than one node is no edge's target.
+    #[error(
+        "the flow must have exactly one trigger node (a node that is no edge's target); found {}: {}",
+        .0.len(), .0.join(", ")
+    )]
+    SeveralTriggers(Vec<String>),
+    /// `cron` does not parse.
+    #[error("cron \"{0}\" does not parse")]
+    BadCron(String),
+    /// `flowSettings.executions.saveData` has an unknown value.
+    #[error("flowSettings.executions.saveData must be all, errors or none, not \"{0}\"")]
+    BadSaveData(String),
+    /// A node cannot run as configured.
+    #[error("node {node}: {problem}")]
+    Node {
+        /// The node id.
+        node: String,
+        /// What is wrong with it, for people.
+        problem: String,
+    },
+    /// An edge cannot be followed as configured.
+    #[error("edge {edge}: {problem}")]
+    Edge {
+        /// The edge id (or `#<index>`).
+        edge: String,
+        /// What is wrong with it, for people.
+        problem: String,
+    },
+}
+
+fn node_error(node: &str, problem: impl Into<String>) -> PlanError {
+    PlanError::Node {
+        node: node.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+fn edge_error(edge: &str, problem: impl Into<String>) -> PlanError {
+    PlanError::Edge {
+        edge: edge.to_owned(),
+        problem: problem.into(),
+    }
+}
+
 /// `flowSettings.executions.saveData`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveData {
@@ -94,7 +144,7 @@ pub struct Plan {
 
 impl Plan {
     /// Checks `flow` and prepares it; the error names the node and the problem.
-    pub fn compile(flow: &Flow, started_by: &str) -> Result<Plan, String> {
+    pub fn compile(flow: &Flow, started_by: &str) -> Result<Plan, PlanError> {
         let graph = &flow.body.graph;
         let targets: std::collections::HashSet<&str> =
             graph.edges.iter().map(|e| e.target.as_str()).collect();
@@ -105,35 +155,41 @@ impl Plan {
             .collect();
         let trigger = match triggers.as_slice() {
             [one] => *one,
-            [] => return Err("the flow has no trigger node (every node is an edge's target)".into()),
+            [] => return Err(PlanError::NoTrigger),
             many => {
-                let ids: Vec<&str> = many.iter().map(|n| n.id.as_str()).collect();
-                return Err(format!(
-                    "the flow must have exactly one trigger node (a node that is no edge's target); found {}: {}",
-                    ids.len(),
-                    ids.join(", ")
-                ));
+                return Err(PlanError::SeveralTriggers(
+                    many.iter().map(|n| n.id.clone()).collect(),
+                ))
             }
         };
         let mut nodes = HashMap::new();
         for node in &graph.nodes {
             let spec = components::find(&node.component_id, &node.function).ok_or_else(|| {
-                format!(
-                    "node {}: unknown component \"{}\" with function \"{}\"",
-                    node.id, node.component_id, node.function
+                node_error(
+                    &node.id,
+                    format!(
+                        "unknown component \"{}\" with function \"{}\"",
+                        node.component_id, node.function
+                    ),
                 )
             })?;
             let is_trigger = node.id == trigger.id;
             if is_trigger && spec.kind != Kind::Trigger {
-                return Err(format!(
-                    "node {}: \"{}\" cannot start a flow; the first node must be webhook, scheduler or manual",
-                    node.id, node.component_id
+                return Err(node_error(
+                    &node.id,
+                    format!(
+                        "\"{}\" cannot start a flow; the first node must be webhook, scheduler or manual",
+                        node.component_id
+                    ),
                 ));
             }
             if !is_trigger && spec.kind == Kind::Trigger {
-                return Err(format!(
-                    "node {}: the trigger \"{}\" can only be the flow's first node",
-                    node.id, node.component_id
+                return Err(node_error(
+                    &node.id,
+                    format!(
+                        "the trigger \"{}\" can only be the flow's first node",
+                        node.component_id
+                    ),
                 ));
             }
             let mut plan = node_plan(node, spec.kind)?;
@@ -150,19 +206,18 @@ impl Plan {
         }
         match (&flow.body.cron, trigger.component_id.as_str()) {
             (Some(cron), "scheduler") => {
-                flowmate_domain::cron::parse(cron)
-                    .ok_or_else(|| format!("cron \"{cron}\" does not parse"))?;
+                flowmate_domain::cron::parse(cron).ok_or_else(|| PlanError::BadCron(cron.clone()))?;
             }
             (None, "scheduler") => {
-                return Err(format!(
-                    "node {}: the scheduler trigger needs the flow's cron",
-                    trigger.id
+                return Err(node_error(
+                    &trigger.id,
+                    "the scheduler trigger needs the flow's cron",
                 ))
             }
             (Some(_), _) => {
-                return Err(format!(
-                    "node {}: a flow with a cron must start with the scheduler trigger",
-                    trigger.id
+                return Err(node_error(
+                    &trigger.id,
+                    "a flow with a cron must start with the scheduler trigger",
                 ))
             }
             (None, _) => {}
@@ -171,16 +226,18 @@ impl Plan {
         for (i, edge) in graph.edges.iter().enumerate() {
             let name = edge.id.clone().unwrap_or_else(|| format!("#{i}"));
             if !nodes.contains_key(&edge.source) || !nodes.contains_key(&edge.target) {
-                return Err(format!("edge {name}: source and target must name nodes"));
+                return Err(edge_error(&name, "source and target must name nodes"));
             }
             if let Some(c) = &edge.config.condition {
-                expr::check(c).map_err(|e| format!("edge {name}: condition does not compile: {e}"))?;
+                expr::check(c).map_err(|e| edge_error(&name, format!("condition does not compile: {e}")))?;
             }
             match &edge.config.mapper {
                 Some(Value::String(m)) => {
-                    expr::check(m).map_err(|e| format!("edge {name}: mapper does not compile: {e}"))?
+                    expr::check(m).map_err(|e| edge_error(&name, format!("mapper does not compile: {e}")))?
                 }
-                Some(other) => check_templates(other, &format!("edge {name}: mapper"))?,
+                Some(other) => {
+                    check_templates(other).map_err(|p| edge_error(&name, format!("mapper: {p}")))?
+                }
                 None => {}
             }
             outgoing.entry(edge.source.clone()).or_default().push(EdgePlan {
@@ -198,11 +255,7 @@ impl Plan {
             None | Some("all") => SaveData::All,
             Some("errors") => SaveData::Errors,
             Some("none") => SaveData::None,
-            Some(other) => {
-                return Err(format!(
-                    "flowSettings.executions.saveData must be all, errors or none, not \"{other}\""
-                ))
-            }
+            Some(other) => return Err(PlanError::BadSaveData(other.to_owned())),
         };
         let long_running = nodes
             .values()
@@ -219,23 +272,24 @@ impl Plan {
     }
 }
 
-fn check_templates(value: &Value, what: &str) -> Result<(), String> {
+/// Every `{{ expression }}` inside `value` compiles; the problem names the one that does not.
+fn check_templates(value: &Value) -> Result<(), String> {
     for e in expr::templates(value) {
-        expr::check(&e).map_err(|m| format!("{what}: {{{{ {e} }}}} does not compile: {m}"))?;
+        expr::check(&e).map_err(|m| format!("{{{{ {e} }}}} does not compile: {m}"))?;
     }
     Ok(())
 }
 
-fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, String> {
+fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> {
     let id = &node.id;
     let fields = &node.fields;
-    let required_expression = |name: &str| -> Result<(), String> {
+    let required_expression = |name: &str| -> Result<(), PlanError> {
         let e = fields
             .get(name)
             .and_then(Value::as_str)
             .filter(|e| !e.trim().is_empty())
-            .ok_or_else(|| format!("node {id}: fields.{name} is required"))?;
-        expr::check(e).map_err(|m| format!("node {id}: fields.{name} does not compile: {m}"))
+            .ok_or_else(|| node_error(id, format!("fields.{name} is required")))?;
+        expr::check(e).map_err(|m| node_error(id, format!("fields.{name} does not compile: {m}")))
     };
     match kind {
         Kind::Transform => required_expression("expression")?,
@@ -245,17 +299,17 @@ fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, String> {
             fields
                 .get("ms")
                 .and_then(Value::as_u64)
-                .ok_or_else(|| format!("node {id}: fields.ms must be a number of milliseconds"))?;
+                .ok_or_else(|| node_error(id, "fields.ms must be a number of milliseconds"))?;
         }
         Kind::Http => {
             fields
                 .get("url")
                 .and_then(Value::as_str)
                 .filter(|u| !u.is_empty())
-                .ok_or_else(|| format!("node {id}: fields.url is required"))?;
-            check_templates(fields, &format!("node {id}"))?;
+                .ok_or_else(|| node_error(id, "fields.url is required"))?;
+            check_templates(fields).map_err(|p| node_error(id, p))?;
         }
-        Kind::Respond | Kind::Log => check_templates(fields, &format!("node {id}"))?,
+        Kind::Respond | Kind::Log => check_templates(fields).map_err(|p| node_error(id, p))?,
         Kind::Trigger => {}
     }
     let settings = &node.node_settings;
@@ -276,7 +330,7 @@ fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, String> {
     let timeout = number("/timeoutMs")
         .filter(|n| *n > 0.0)
         .map(|n| Duration::from_millis(n as u64));
-    let transform = |key: &str| -> Result<Option<String>, String> {
+    let transform = |key: &str| -> Result<Option<String>, PlanError> {
         match settings
             .get(key)
             .and_then(Value::as_str)
@@ -284,7 +338,8 @@ fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, String> {
         {
             None => Ok(None),
             Some(e) => {
-                expr::check(e).map_err(|m| format!("node {id}: nodeSettings.{key} does not compile: {m}"))?;
+                expr::check(e)
+                    .map_err(|m| node_error(id, format!("nodeSettings.{key} does not compile: {m}")))?;
                 Ok(Some(e.to_owned()))
             }
         }
@@ -299,8 +354,9 @@ fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, String> {
         Some("after") => (None, first),
         Some("both") => (first.clone(), second.or(first)),
         Some(other) => {
-            return Err(format!(
-                "node {id}: nodeSettings.applyTransform must be before, after or both, not \"{other}\""
+            return Err(node_error(
+                id,
+                format!("nodeSettings.applyTransform must be before, after or both, not \"{other}\""),
             ))
         }
     };

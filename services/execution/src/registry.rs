@@ -12,13 +12,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use async_trait::async_trait;
-use flowmate_bus::{Delivery, Handler, HandlerError};
 use flowmate_domain::flow::Flow;
 use flowmate_store::StoreError;
-use serde_json::Value;
 
-use crate::{plan::Plan, store::Store};
+use crate::{
+    model::{ExecutionStore, FlowMarker},
+    plan::Plan,
+};
 
 /// The most entries kept; beyond it the cache starts over (it is only a cache).
 const MAX_ENTRIES: usize = 100_000;
@@ -27,21 +27,21 @@ const FRESH: Duration = Duration::from_secs(2);
 
 struct Entry {
     plan: Option<Arc<Plan>>,
-    /// `running_flows.changed_at` and `active` when loaded.
-    marker: Option<(String, bool)>,
+    /// The flow's marker when loaded.
+    marker: Option<FlowMarker>,
     checked: Instant,
 }
 
 /// Compiled running flows by id (`None`: known not to run here).
 pub struct Registry {
-    store: Store,
+    store: Arc<dyn ExecutionStore>,
     cache: RwLock<HashMap<String, Entry>>,
     epoch: AtomicU64,
 }
 
 impl Registry {
     /// An empty registry over `store`.
-    pub fn new(store: Store) -> Registry {
+    pub fn new(store: Arc<dyn ExecutionStore>) -> Registry {
         Registry {
             store,
             cache: RwLock::new(HashMap::new()),
@@ -113,18 +113,5 @@ impl Registry {
         if let Ok(mut cache) = self.cache.write() {
             cache.remove(flow_id);
         }
-    }
-}
-
-/// Applies other replicas' lifecycle changes to this replica's cache.
-pub struct Invalidations(pub Arc<Registry>);
-
-#[async_trait]
-impl Handler for Invalidations {
-    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        if let Some(id) = delivery.envelope.data.get("flowId").and_then(Value::as_str) {
-            self.0.invalidate(id);
-        }
-        Ok(())
     }
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{store::Store, SOURCE};
+use crate::{model::ExecutionStore, SOURCE};
 
 /// How many rows one claim takes.
 const CLAIM: i64 = 256;
@@ -50,7 +50,11 @@ pub fn tick(flow_id: &str, due: &str, next: &str) -> Envelope {
 }
 
 /// Resumes due executions and fires due schedules until `shutdown`; `wake` makes it look again at once.
-pub fn start(store: Store, wake: Arc<Notify>, shutdown: CancellationToken) -> JoinHandle<()> {
+pub fn start(
+    store: Arc<dyn ExecutionStore>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let now = time::now();
@@ -70,7 +74,7 @@ pub fn start(store: Store, wake: Arc<Notify>, shutdown: CancellationToken) -> Jo
             }
             loop {
                 match store
-                    .claim_schedules(now, CLAIM, |flow, due, next| Some(tick(flow, due, next)))
+                    .claim_schedules(now, CLAIM, &|flow, due, next| Some(tick(flow, due, next)))
                     .await
                 {
                     Ok(n) if n as i64 >= CLAIM => continue,
@@ -108,7 +112,11 @@ pub fn start(store: Store, wake: Arc<Notify>, shutdown: CancellationToken) -> Jo
 }
 
 /// Deletes executions that finished more than `retention` ago, in bounded batches, every hour until `shutdown`.
-pub fn start_purge(store: Store, retention: chrono::Duration, shutdown: CancellationToken) -> JoinHandle<()> {
+pub fn start_purge(
+    store: Arc<dyn ExecutionStore>,
+    retention: chrono::Duration,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let before = time::format(time::now() - retention);

@@ -1,6 +1,7 @@
 //! Flow rules: scope, permissions, validation, owners, versions, and the shallow-merge update of API.md §3.
 //! Start, stop and the execution service's confirmations live in `lifecycle.rs`.
 
+use flowmate_domain::permissions;
 use std::sync::Arc;
 
 use flowmate_auth::Principal;
@@ -77,13 +78,13 @@ impl FlowCore {
 
     /// A page of flows in the caller's scope (`filter[user]` narrows it, never widens it).
     pub async fn list(&self, caller: &Principal, query: ListQuery) -> Result<(Vec<Flow>, u64)> {
-        require(caller, "flows.read")?;
+        require(caller, permissions::FLOWS_READ)?;
         self.store.list(&scope_of(caller), &query).await
     }
 
     /// One flow in the caller's scope.
     pub async fn get(&self, caller: &Principal, id: &str) -> Result<Flow> {
-        require(caller, "flows.read")?;
+        require(caller, permissions::FLOWS_READ)?;
         self.visible(caller, id, FlowError::NotFound).await
     }
 
@@ -99,10 +100,10 @@ impl FlowCore {
     /// Creates one flow (`body` an object) or several (`body` an array; needs `flows.bulk`). For arrays every item
     /// gets its own result; for a single flow its error is the call's error.
     pub async fn create(&self, caller: &Principal, body: Value) -> Result<Vec<Result<Flow, Fault>>> {
-        require(caller, "flows.write")?;
+        require(caller, permissions::FLOWS_WRITE)?;
         match body {
             Value::Array(items) => {
-                require(caller, "flows.bulk")?;
+                require(caller, permissions::FLOWS_BULK)?;
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     out.push(self.create_one(caller, item).await.map_err(Fault::from));
@@ -137,7 +138,7 @@ impl FlowCore {
 
     /// Shallow-merges `patch` into an inactive flow, re-validates everything and bumps the version.
     pub async fn update(&self, caller: &Principal, id: &str, patch: Value) -> Result<Flow> {
-        require(caller, "flows.write")?;
+        require(caller, permissions::FLOWS_WRITE)?;
         self.update_one(caller, id, patch).await
     }
 
@@ -195,8 +196,8 @@ impl FlowCore {
         caller: &Principal,
         body: Value,
     ) -> Result<Vec<(Option<String>, Result<Flow, Fault>)>> {
-        require(caller, "flows.write")?;
-        require(caller, "flows.bulk")?;
+        require(caller, permissions::FLOWS_WRITE)?;
+        require(caller, permissions::FLOWS_BULK)?;
         let items = match body {
             Value::Array(items) => items,
             single => vec![single],
@@ -215,7 +216,7 @@ impl FlowCore {
 
     /// Deletes an inactive flow.
     pub async fn delete(&self, caller: &Principal, id: &str) -> Result<()> {
-        require(caller, "flows.write")?;
+        require(caller, permissions::FLOWS_WRITE)?;
         let flow = self.visible(caller, id, FlowError::NotFound).await?;
         if flow.status != FlowStatus::Inactive {
             return Err(FlowError::NotInactive(flow.status));

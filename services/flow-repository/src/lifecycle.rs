@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use flowmate_auth::Principal;
 use flowmate_bus::{Delivery, Handler, HandlerError};
+use flowmate_domain::permissions;
 use flowmate_domain::{
     event::types,
     flow::{Flow, FlowStatus},
@@ -38,7 +39,7 @@ fn stopping_event(flow: &Flow) -> Envelope {
 impl FlowCore {
     /// Starts each flow: `starting` and `flow.starting`. An active flow stays `active`. One result per id.
     pub async fn start(&self, caller: &Principal, ids: &[String]) -> Result<Vec<Result<FlowStatus, Fault>>> {
-        require(caller, "flows.control")?;
+        require(caller, permissions::FLOWS_CONTROL)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.push(self.start_one(caller, id).await.map_err(Fault::from));
@@ -65,7 +66,7 @@ impl FlowCore {
 
     /// Stops each flow: `stopping` and `flow.stopping`. An inactive flow stays `inactive`. One result per id.
     pub async fn stop(&self, caller: &Principal, ids: &[String]) -> Result<Vec<Result<FlowStatus, Fault>>> {
-        require(caller, "flows.control")?;
+        require(caller, permissions::FLOWS_CONTROL)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.push(self.stop_one(caller, id).await.map_err(Fault::from));

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use flowmate_config::Settings;
+use flowmate_config::{SecretString, Settings};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -42,26 +42,27 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     let bus = flowmate_bus::open(settings.amqp_url(), &settings.amqp_exchange, &settings.data_dir).await?;
     // Secrets and webhook HMAC secrets are sealed with this keyring; standalone keeps a key beside the data unless
     // one is configured.
-    let secrets_key = flowmate_auth::secrets::keyring_text(
+    let secrets_key = SecretString::from(flowmate_auth::secrets::keyring_text(
         settings.secrets_keyring(),
         None,
         &settings.data_dir.join("secrets.key"),
-    )?;
+    )?);
     // The execution service presents it on the secret service's internal calls; a fresh one per start.
-    let service_token = match settings.service_token() {
+    let service_token = SecretString::from(match settings.service_token() {
         Some(t) => t.to_owned(),
         None => uuid::Uuid::new_v4().simple().to_string(),
-    };
+    });
 
     let mut identity_config = flowmate_identity::IdentityConfig::from_settings(settings);
-    identity_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("identity.db"));
-    identity_config.grpc_addr = "127.0.0.1:0".into();
-    let identity = flowmate_identity::start(identity_config, bus.clone(), shutdown.clone()).await?;
+    identity_config.database_url = sqlite(settings, "identity.db");
+    identity_config.grpc_addr = LOOPBACK;
+    let (identity, first_start) =
+        flowmate_identity::start(identity_config, bus.clone(), shutdown.clone()).await?;
     let identity_url = format!("http://{}", identity.addr);
 
     let mut flows_config = flowmate_flow_repository::FlowConfig::from_settings(settings);
-    flows_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("flows.db"));
-    flows_config.grpc_addr = "127.0.0.1:0".into();
+    flows_config.database_url = sqlite(settings, "flows.db");
+    flows_config.grpc_addr = LOOPBACK;
     flows_config.identity_url = identity_url.clone();
     flows_config.secrets_key = Some(secrets_key.clone());
     let flows = flowmate_flow_repository::start(flows_config, bus.clone(), shutdown.clone()).await?;
@@ -69,15 +70,15 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     let flows_url = format!("http://{}", flows.addr);
 
     let mut templates_config = flowmate_template::TemplateConfig::from_settings(settings);
-    templates_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("templates.db"));
-    templates_config.grpc_addr = "127.0.0.1:0".into();
+    templates_config.database_url = sqlite(settings, "templates.db");
+    templates_config.grpc_addr = LOOPBACK;
     templates_config.identity_url = identity_url.clone();
     templates_config.flows_url = flows_url.clone();
     let templates = flowmate_template::start(templates_config, bus.clone(), shutdown.clone()).await?;
 
     let mut secrets_config = flowmate_secret::SecretConfig::from_settings(settings);
-    secrets_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("secrets.db"));
-    secrets_config.grpc_addr = "127.0.0.1:0".into();
+    secrets_config.database_url = sqlite(settings, "secrets.db");
+    secrets_config.grpc_addr = LOOPBACK;
     secrets_config.identity_url = identity_url.clone();
     secrets_config.secrets_keys = Some(secrets_key.clone());
     secrets_config.service_token = Some(service_token.clone());
@@ -85,8 +86,8 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     let secrets_url = format!("http://{}", secrets.addr);
 
     let mut executions_config = flowmate_execution::ExecutionConfig::from_settings(settings);
-    executions_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("executions.db"));
-    executions_config.grpc_addr = "127.0.0.1:0".into();
+    executions_config.database_url = sqlite(settings, "executions.db");
+    executions_config.grpc_addr = LOOPBACK;
     executions_config.identity_url = identity_url.clone();
     executions_config.flows_url = flows_url.clone();
     executions_config.secrets_url = secrets_url.clone();
@@ -94,8 +95,8 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     let executions = flowmate_execution::start(executions_config, bus.clone(), shutdown.clone()).await?;
 
     let mut webhooks_config = flowmate_webhook::WebhookConfig::from_settings(settings);
-    webhooks_config.database_url = flowmate_store::Db::sqlite_url(&settings.data_dir.join("webhooks.db"));
-    webhooks_config.grpc_addr = "127.0.0.1:0".into();
+    webhooks_config.database_url = sqlite(settings, "webhooks.db");
+    webhooks_config.grpc_addr = LOOPBACK;
     webhooks_config.identity_url = identity_url.clone();
     webhooks_config.flows_url = flows_url.clone();
     webhooks_config.secrets_key = Some(secrets_key.clone());
@@ -112,7 +113,7 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
 
     Ok(Standalone {
         http_addr: gateway.addr,
-        first_start: identity.first_start,
+        first_start,
         bus,
         tasks: vec![
             gateway.task,
@@ -124,6 +125,14 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
             identity.task,
         ],
     })
+}
+
+/// Services other than the gateway listen on a free loopback port.
+const LOOPBACK: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// A service's SQLite file under the data directory, whatever `database_url` says.
+fn sqlite(settings: &Settings, file: &str) -> SecretString {
+    SecretString::from(flowmate_store::Db::sqlite_url(&settings.data_dir.join(file)))
 }
 
 /// The services `flowmate service <name>` runs, in start order.
@@ -138,51 +147,19 @@ pub const SERVICES: &[&str] = &[
 ];
 
 /// Runs one service the way its own binary (`flowmate-<name>`) does: configured from `settings` (in practice the
-/// `FLOWMATE_*` environment), on RabbitMQ when `amqp_url` is set. Returns when the service has stopped after
-/// `shutdown`.
-pub async fn run_service(name: &str, settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let bus = flowmate_bus::open(settings.amqp_url(), &settings.amqp_exchange, &settings.data_dir).await?;
-    let task = match name {
-        "identity" => {
-            let running = flowmate_identity::start(
-                flowmate_identity::IdentityConfig::from_settings(settings),
-                bus,
-                shutdown,
-            )
-            .await?;
-            if let Some(first) = &running.first_start {
-                flowmate_identity::bootstrap::print_first_start(first);
-            }
-            running.task
-        }
-        "flow-repository" => {
-            let config = flowmate_flow_repository::FlowConfig::from_settings(settings);
-            flowmate_flow_repository::start(config, bus, shutdown).await?.task
-        }
-        "template" => {
-            let config = flowmate_template::TemplateConfig::from_settings(settings);
-            flowmate_template::start(config, bus, shutdown).await?.task
-        }
-        "secret" => {
-            let config = flowmate_secret::SecretConfig::from_settings(settings);
-            flowmate_secret::start(config, bus, shutdown).await?.task
-        }
-        "execution" => {
-            let config = flowmate_execution::ExecutionConfig::from_settings(settings);
-            flowmate_execution::start(config, bus, shutdown).await?.task
-        }
-        "webhook" => {
-            let config = flowmate_webhook::WebhookConfig::from_settings(settings);
-            flowmate_webhook::start(config, bus, shutdown).await?.task
-        }
-        "gateway" => {
-            let config = flowmate_gateway::GatewayConfig::from_settings(settings);
-            flowmate_gateway::start(config, bus, shutdown).await?.task
-        }
+/// `FLOWMATE_*` environment), on RabbitMQ when `amqp_url` is set, until SIGTERM or ctrl-c.
+pub async fn run_service(name: &str, settings: Settings) -> anyhow::Result<()> {
+    use flowmate_runtime::process::run;
+    match name {
+        "identity" => run(settings, flowmate_identity::launch).await,
+        "flow-repository" => run(settings, flowmate_flow_repository::launch).await,
+        "template" => run(settings, flowmate_template::launch).await,
+        "secret" => run(settings, flowmate_secret::launch).await,
+        "execution" => run(settings, flowmate_execution::launch).await,
+        "webhook" => run(settings, flowmate_webhook::launch).await,
+        "gateway" => run(settings, flowmate_gateway::launch).await,
         other => anyhow::bail!("unknown service {other:?}; one of: {}", SERVICES.join(", ")),
-    };
-    task.await?;
-    Ok(())
+    }
 }
 
 /// `flowmate secrets rotate`: re-seals every value of the secret service's database (`database_url`, else
@@ -190,11 +167,11 @@ pub async fn run_service(name: &str, settings: &Settings, shutdown: Cancellation
 /// else the standalone key file). Prints progress; safe to interrupt and run again.
 pub async fn rotate_secrets(settings: &Settings) -> anyhow::Result<flowmate_secret::rotate::RotationReport> {
     let mut config = flowmate_secret::SecretConfig::from_settings(settings);
-    config.secrets_keys = Some(flowmate_auth::secrets::keyring_text(
+    config.secrets_keys = Some(SecretString::from(flowmate_auth::secrets::keyring_text(
         settings.secrets_keyring(),
         None,
         &settings.data_dir.join("secrets.key"),
-    )?);
+    )?));
     let keys = flowmate_secret::keyring(&config)?;
     println!(
         "re-sealing with key {:?} (keys in the ring: {})",

@@ -38,17 +38,11 @@ async fn run() -> anyhow::Result<()> {
         .as_ref()
         .map(|s| format!("flowmate-{s}"))
         .unwrap_or_else(|| "flowmate".into());
-    let _telemetry = flowmate_telemetry::init(&name, settings.log_format.parse()?, &settings.log_filter)?;
-    let shutdown = CancellationToken::new();
+    let _telemetry = flowmate_telemetry::init(&name, settings.log_format, &settings.log_filter)?;
     if let Some(service) = service {
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            flowmate_telemetry::ops::shutdown_signal().await;
-            tracing::info!("shutting down");
-            stop.cancel();
-        });
-        return flowmate::run_service(&service, &settings, shutdown).await;
+        return flowmate::run_service(&service, settings).await;
     }
+    let shutdown = CancellationToken::new();
     let running = flowmate::start(&settings, shutdown.clone()).await?;
     if let Some(first) = &running.first_start {
         flowmate_identity::bootstrap::print_first_start(first);
@@ -57,7 +51,7 @@ async fn run() -> anyhow::Result<()> {
         "FlowMate is running: http://{} (API docs: http://{}/api/docs)",
         running.http_addr, running.http_addr
     );
-    flowmate_telemetry::ops::shutdown_signal().await;
+    flowmate_runtime::ops::shutdown_signal().await;
     tracing::info!("shutting down");
     shutdown.cancel();
     running.stopped().await;
@@ -66,8 +60,7 @@ async fn run() -> anyhow::Result<()> {
 
 async fn rotate() -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    let _telemetry =
-        flowmate_telemetry::init("flowmate", settings.log_format.parse()?, &settings.log_filter)?;
+    let _telemetry = flowmate_telemetry::init("flowmate", settings.log_format, &settings.log_filter)?;
     let report = flowmate::rotate_secrets(&settings).await?;
     println!(
         "done: {} re-sealed, {} changed meanwhile, {} unreadable, {} still sealed with another key",

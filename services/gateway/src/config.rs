@@ -1,6 +1,6 @@
 //! What the gateway needs from the settings.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use flowmate_config::Settings;
 
@@ -8,7 +8,7 @@ use flowmate_config::Settings;
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// Where the public REST API listens (`127.0.0.1:0` picks a free port).
-    pub http_addr: String,
+    pub http_addr: SocketAddr,
     /// The identity service's gRPC address (`http://host:port`).
     pub identity_url: String,
     /// The flow repository's gRPC address.
@@ -27,13 +27,15 @@ pub struct GatewayConfig {
     pub rpc_timeout: Duration,
     /// How often keys and revocations are refreshed besides the revocation events.
     pub auth_refresh: Duration,
+    /// The web console's options.
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl GatewayConfig {
     /// Reads the settings.
     pub fn from_settings(s: &Settings) -> GatewayConfig {
         GatewayConfig {
-            http_addr: s.http_addr.clone(),
+            http_addr: s.http_addr,
             identity_url: s.identity_url.clone(),
             flows_url: s.flows_url.clone(),
             templates_url: s.templates_url.clone(),
@@ -41,8 +43,11 @@ impl GatewayConfig {
             webhooks_url: s.webhooks_url.clone(),
             secrets_url: s.secrets_url.clone(),
             body_limit_bytes: s.body_limit_bytes,
-            rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
-            auth_refresh: Duration::from_secs(30),
+            rpc_timeout: s.rpc_timeout,
+            auth_refresh: flowmate_runtime::KEY_REFRESH,
+            console: crate::console::ConsoleConfig {
+                secure_cookie: s.console_secure_cookie,
+            },
         }
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod clients;
 pub mod config;
+pub mod console;
+mod docs;
 mod envelope;
 pub mod error;
 pub mod extract;
@@ -10,7 +12,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{DefaultBodyLimit, Request},
@@ -19,20 +21,17 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use flowmate_auth::{
-    sync::{GrpcKeySource, KeySource},
-    Verifier,
-};
+use flowmate_auth::sync::{GrpcKeySource, KeySource};
 use flowmate_bus::SharedBus;
+use flowmate_config::Settings;
 use flowmate_domain::ErrorCode;
-use tokio::task::JoinHandle;
+use flowmate_runtime::{Check, Running, ServiceHost};
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
 };
 use utoipa::OpenApi;
-use utoipa_scalar::{Scalar, Servable};
 
 pub use crate::config::GatewayConfig;
 use crate::{
@@ -41,34 +40,23 @@ use crate::{
     state::AppState,
 };
 
-/// A started gateway.
-pub struct Running {
-    /// Where the REST API listens.
-    pub addr: SocketAddr,
-    /// Ends after `shutdown` once in-flight requests are done.
-    pub task: JoinHandle<()>,
-}
-
 /// Connects to the services, starts keeping the token verifier current, and serves the REST API until `shutdown`.
 pub async fn start(
     config: GatewayConfig,
     bus: SharedBus,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
+    let mut host = ServiceHost::new("gateway", bus, shutdown);
     let identity: Arc<dyn clients::IdentityApi> =
         Arc::new(GrpcIdentity::new(&config.identity_url, config.rpc_timeout)?);
+    let verifier = host
+        .verify_tokens(&config.identity_url, config.rpc_timeout, config.auth_refresh)
+        .await?;
     let keys: Arc<dyn KeySource> = Arc::new(GrpcKeySource::new(&config.identity_url, config.rpc_timeout)?);
-    let verifier = Arc::new(Verifier::new());
-    let sync = flowmate_auth::sync::start(
-        keys.clone(),
-        verifier.clone(),
-        config.auth_refresh,
-        shutdown.clone(),
-    );
-    let events =
-        flowmate_auth::sync::subscribe_revocations(&bus, "gateway", verifier.clone(), shutdown.clone())
-            .await?;
-
+    host.ready_check(Check::probe("identity", move || {
+        let keys = keys.clone();
+        async move { keys.keys().await.map(|_| ()) }
+    }));
     let flows: Arc<dyn clients::FlowsApi> = Arc::new(GrpcFlows::new(&config.flows_url, config.rpc_timeout)?);
     let templates: Arc<dyn clients::TemplatesApi> =
         Arc::new(GrpcTemplates::new(&config.templates_url, config.rpc_timeout)?);
@@ -93,35 +81,25 @@ pub async fn start(
         secrets,
         verifier,
     };
-    let app = router(state.clone(), config.body_limit_bytes);
-    let listener = tokio::net::TcpListener::bind(&config.http_addr).await?;
-    let addr = listener.local_addr()?;
-    let ready: flowmate_telemetry::ops::Readiness = Arc::new(move || {
-        let (state, keys) = (state.clone(), keys.clone());
-        Box::pin(async move {
-            if !state.verifier.has_keys() {
-                return Err("identity keys not loaded yet".to_owned());
-            }
-            let probe = tokio::time::timeout(Duration::from_secs(2), keys.keys()).await;
-            match probe {
-                Ok(Ok(_)) => Ok(()),
-                _ => Err("identity unreachable".to_owned()),
-            }
-        })
-    });
-    let task = tokio::spawn(async move {
-        if let Err(e) = flowmate_telemetry::ops::serve(listener, "gateway", app, ready, shutdown).await {
-            tracing::error!(error = %e, "gateway server failed");
-        }
-        let _ = sync.await;
-        let _ = events.await;
-    });
-    tracing::info!(%addr, "gateway listening");
-    Ok(Running { addr, task })
+    host.serve(
+        config.http_addr,
+        router(state, config.body_limit_bytes, config.console.clone()),
+    )
+    .await
 }
 
-/// The REST API with its middleware: request ids, body limit, panic guard, error-shaped fallbacks, API docs.
-pub fn router(state: AppState, body_limit: usize) -> Router {
+/// Starts the gateway as configured by `settings` (its own binary, `flowmate service gateway`).
+pub async fn launch(
+    settings: Settings,
+    bus: SharedBus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start(GatewayConfig::from_settings(&settings), bus, shutdown).await
+}
+
+/// The REST API with its middleware: request ids, body limit, panic guard, error-shaped fallbacks, API docs, and
+/// the web console.
+pub fn router(state: AppState, body_limit: usize, console: console::ConsoleConfig) -> Router {
     let users = routes::users::router();
     Router::new()
         .merge(routes::auth::router())
@@ -139,7 +117,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             "/api/openapi.json",
             get(|| async { Json(openapi::ApiDoc::openapi()) }),
         )
-        .merge(Scalar::with_url("/api/docs", openapi::ApiDoc::openapi()))
+        .merge(docs::router())
+        .merge(console::router(console))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "Not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "Method not allowed")
@@ -155,15 +134,24 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
 }
 
-/// What a person opening the printed URL in a browser gets: where the documentation is.
-async fn root() -> Json<serde_json::Value> {
+/// A browser (asking for HTML) goes to the web console; other clients get where the documentation is.
+async fn root(headers: axum::http::HeaderMap) -> Response {
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        return axum::response::Redirect::to("/console").into_response();
+    }
     Json(serde_json::json!({
         "name": "FlowMate",
         "version": env!("CARGO_PKG_VERSION"),
         "docs": "/api/docs",
         "openapi": "/api/openapi.json",
         "login": "POST /login",
+        "console": "/console",
     }))
+    .into_response()
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -1,6 +1,7 @@
 //! Tenant and role rules.
 
 use flowmate_auth::Principal;
+use flowmate_domain::permissions;
 use flowmate_domain::{
     identity::{validate_role_permissions, Role, Status, Tenant},
     time, Id,
@@ -27,7 +28,7 @@ pub struct NewRole {
 impl IdentityCore {
     /// Every tenant for admins (`all` or `iam.tenant.read`), else the caller's own.
     pub async fn list_tenants(&self, caller: &Principal) -> Result<Vec<Tenant>> {
-        let only = (!caller.can("iam.tenant.read")).then(|| caller.tenant().to_owned());
+        let only = (!caller.can(permissions::IAM_TENANT_READ)).then(|| caller.tenant().to_owned());
         self.store.list_tenants(only.as_deref()).await
     }
 
@@ -38,7 +39,7 @@ impl IdentityCore {
         name: &str,
         status: Option<&str>,
     ) -> Result<Tenant> {
-        require(caller, &["iam.tenant.create"])?;
+        require(caller, &[permissions::IAM_TENANT_CREATE])?;
         let name = name.trim();
         let mut problems = Vec::new();
         if name.is_empty() {

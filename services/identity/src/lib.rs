@@ -13,12 +13,13 @@ mod passwords;
 pub mod store;
 pub mod users;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use flowmate_bus::SharedBus;
+use flowmate_config::{ExposeSecret, Settings};
 use flowmate_proto::identity::v1::identity_server::IdentityServer;
-use flowmate_store::{outbox, Db, Migrations};
-use tokio::task::JoinHandle;
+use flowmate_runtime::{Running, ServiceHost};
+use flowmate_store::Migrations;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::{bootstrap::FirstStart, config::IdentityConfig};
@@ -32,64 +33,57 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
 };
 
-/// A started identity service.
-pub struct Running {
-    /// Where gRPC and the operational routes listen.
-    pub addr: SocketAddr,
-    /// What first start created (the admin login), if this start created it.
-    pub first_start: Option<FirstStart>,
-    /// Ends after `shutdown` once in-flight requests are done.
-    pub task: JoinHandle<()>,
-}
-
-/// Opens the database, seeds it on first start, starts the outbox relay and serves gRPC plus `/healthz`,
-/// `/readyz` and `/metrics` until `shutdown` is cancelled.
+/// Opens the database, seeds it on first start and serves the identity API over gRPC until `shutdown`. Returns
+/// the admin login first start created, if this start did.
 pub async fn start(
     config: IdentityConfig,
     bus: SharedBus,
     shutdown: CancellationToken,
-) -> anyhow::Result<Running> {
-    let db = Db::connect(&config.database_url, config.max_connections, MIGRATIONS).await?;
-    let store = Arc::new(store::SqlStore::new(db.clone()));
+) -> anyhow::Result<(Running, Option<FirstStart>)> {
+    let mut host = ServiceHost::new("identity", bus, shutdown);
+    let db = host
+        .open_database(
+            config.database_url.expose_secret(),
+            config.max_connections,
+            MIGRATIONS,
+        )
+        .await?;
+    let store = Arc::new(store::SqlStore::new(db));
     let core = Arc::new(core::IdentityCore::new(store, config.policy.clone()).await?);
     let first_start = core
         .bootstrap(
             &config.admin_username,
-            config.admin_password.clone(),
+            config
+                .admin_password
+                .as_ref()
+                .map(|p| p.expose_secret().to_owned()),
             &config.default_tenant,
         )
         .await?;
-    let relay = outbox::start_relay(db.clone(), bus.clone(), shutdown.clone());
     // Other identity replicas revoke tokens too; this replica must hear of it.
-    let revocations = flowmate_auth::sync::subscribe_revocations(
-        &bus,
-        "identity",
-        core.verifier().clone(),
-        shutdown.clone(),
-    )
-    .await?;
+    host.follow_revocations(core.verifier().clone()).await?;
+    let server = IdentityServer::new(grpc::IdentityGrpc::new(core))
+        .max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES);
+    let running = host
+        .serve(
+            config.grpc_addr,
+            tonic::service::Routes::new(server).into_axum_router(),
+        )
+        .await?;
+    Ok((running, first_start))
+}
 
-    let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
-    let addr = listener.local_addr()?;
-    let grpc = {
-        let server = IdentityServer::new(grpc::IdentityGrpc::new(core))
-            .max_decoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES);
-        tonic::service::Routes::new(server).into_axum_router()
-    };
-    let ready = flowmate_store::readiness(db.clone(), bus, || Ok(()));
-    let task = tokio::spawn(async move {
-        if let Err(e) = flowmate_telemetry::ops::serve(listener, "identity", grpc, ready, shutdown).await {
-            tracing::error!(error = %e, "identity server failed");
-        }
-        let _ = relay.await;
-        let _ = revocations.await;
-        db.close().await;
-    });
-    tracing::info!(%addr, "identity service listening");
-    Ok(Running {
-        addr,
-        first_start,
-        task,
-    })
+/// Starts the service as configured by `settings` (its own binary, `flowmate service identity`), printing the
+/// admin login when this start created it.
+pub async fn launch(
+    settings: Settings,
+    bus: SharedBus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let (running, first_start) = start(IdentityConfig::from_settings(&settings), bus, shutdown).await?;
+    if let Some(first) = &first_start {
+        bootstrap::print_first_start(first);
+    }
+    Ok(running)
 }

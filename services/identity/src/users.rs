@@ -1,6 +1,7 @@
 //! User rules: who may list, read, create, change and delete which users, and what they may grant.
 
 use flowmate_auth::Principal;
+use flowmate_domain::permissions;
 use flowmate_domain::{
     event::types,
     identity::{normalize_username, Revocation, Role, Status, User, UserFields},
@@ -68,8 +69,11 @@ pub struct UserPatch {
 impl IdentityCore {
     /// Users visible to the caller: every tenant for admins, else the caller's own.
     pub async fn list_users(&self, caller: &Principal, mut query: UserQuery) -> Result<(Vec<User>, u64)> {
-        require(caller, &["tenant.account.read", "iam.account.read"])?;
-        if !caller.can("iam.account.read") {
+        require(
+            caller,
+            &[permissions::TENANT_ACCOUNT_READ, permissions::IAM_ACCOUNT_READ],
+        )?;
+        if !caller.can(permissions::IAM_ACCOUNT_READ) {
             query.tenant = Some(caller.tenant().to_owned());
         }
         query.usernames = query.usernames.iter().map(|u| normalize_username(u)).collect();
@@ -84,15 +88,26 @@ impl IdentityCore {
     /// One user; the caller itself always, others with `tenant.account.read` within scope.
     pub async fn get_user(&self, caller: &Principal, id: &str) -> Result<User> {
         if id != caller.user_id() {
-            require(caller, &["tenant.account.read", "iam.account.read"])?;
+            require(
+                caller,
+                &[permissions::TENANT_ACCOUNT_READ, permissions::IAM_ACCOUNT_READ],
+            )?;
         }
-        let record = self.visible_user(caller, id, "iam.account.read").await?;
+        let record = self
+            .visible_user(caller, id, permissions::IAM_ACCOUNT_READ)
+            .await?;
         self.expand(&record).await
     }
 
     /// Creates a user (API.md §2 `POST /api/users`).
     pub async fn create_user(&self, caller: &Principal, input: NewUser) -> Result<User> {
-        require(caller, &["tenant.account.create", "iam.account.create"])?;
+        require(
+            caller,
+            &[
+                permissions::TENANT_ACCOUNT_CREATE,
+                permissions::IAM_ACCOUNT_CREATE,
+            ],
+        )?;
         let mut missing = Vec::new();
         for (field, value) in [
             ("/username", &input.username),
@@ -121,7 +136,7 @@ impl IdentityCore {
         if !missing.is_empty() {
             return Err(IdentityError::InputInvalid(missing));
         }
-        let tenant = match (&input.tenant, caller.can("iam.account.create")) {
+        let tenant = match (&input.tenant, caller.can(permissions::IAM_ACCOUNT_CREATE)) {
             (Some(t), true) if t != caller.tenant() => {
                 self.store
                     .get_tenant(t)
@@ -175,7 +190,13 @@ impl IdentityCore {
             || patch.permissions.is_some()
             || patch.confirmed.is_some();
         if !own || privileged {
-            require(caller, &["tenant.account.update", "iam.account.update"])?;
+            require(
+                caller,
+                &[
+                    permissions::TENANT_ACCOUNT_UPDATE,
+                    permissions::IAM_ACCOUNT_UPDATE,
+                ],
+            )?;
         }
         if own && !caller.is_admin() && (patch.roles.is_some() || patch.permissions.is_some()) {
             return Err(IdentityError::Forbidden(
@@ -200,7 +221,9 @@ impl IdentityCore {
             None => None,
         };
         for _ in 0..UPDATE_ATTEMPTS {
-            let mut record = self.visible_user(caller, id, "iam.account.update").await?;
+            let mut record = self
+                .visible_user(caller, id, permissions::IAM_ACCOUNT_UPDATE)
+                .await?;
             if !own {
                 self.check_target(caller, &record).await?;
             }
@@ -267,11 +290,19 @@ impl IdentityCore {
 
     /// Deletes a user and revokes its tokens. Nobody may delete themselves.
     pub async fn delete_user(&self, caller: &Principal, id: &str) -> Result<()> {
-        require(caller, &["tenant.account.delete", "iam.account.delete"])?;
+        require(
+            caller,
+            &[
+                permissions::TENANT_ACCOUNT_DELETE,
+                permissions::IAM_ACCOUNT_DELETE,
+            ],
+        )?;
         if id == caller.user_id() {
             return Err(IdentityError::Forbidden("a user cannot delete itself"));
         }
-        let record = self.visible_user(caller, id, "iam.account.delete").await?;
+        let record = self
+            .visible_user(caller, id, permissions::IAM_ACCOUNT_DELETE)
+            .await?;
         self.check_target(caller, &record).await?;
         let revocation = cut_off(&record.id);
         let data = serde_json::json!({"id": record.id, "tenant": record.tenant, "username": record.username});

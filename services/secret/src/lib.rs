@@ -15,19 +15,16 @@ pub mod rotate;
 pub mod store;
 pub mod values;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use anyhow::Context;
-use flowmate_auth::{
-    secrets::SecretBox,
-    sync::{GrpcKeySource, KeySource},
-    Verifier,
-};
+use flowmate_auth::secrets::SecretBox;
 use flowmate_bus::{SharedBus, SubscribeOptions};
+use flowmate_config::{ExposeSecret, Settings};
 use flowmate_domain::event::types;
 use flowmate_proto::{secrets::v1::secrets_server::SecretsServer, MAX_MESSAGE_BYTES};
-use flowmate_store::{outbox, Db, Migrations};
-use tokio::task::JoinHandle;
+use flowmate_runtime::{Running, ServiceHost, KEY_REFRESH};
+use flowmate_store::{Db, Migrations};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::SecretConfig;
@@ -41,82 +38,68 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
 };
 
-/// A started secret service.
-pub struct Running {
-    /// Where gRPC and the operational routes listen.
-    pub addr: SocketAddr,
-    /// Ends after `shutdown` once in-flight work is done.
-    pub task: JoinHandle<()>,
-}
-
 /// The keyring of `config`; the service cannot run without one.
 pub fn keyring(config: &SecretConfig) -> anyhow::Result<SecretBox> {
     let text = config
         .secrets_keys
-        .as_deref()
+        .as_ref()
         .context("the secret service needs FLOWMATE_SECRETS_KEYS (or FLOWMATE_SECRETS_KEY)")?;
-    Ok(SecretBox::from_keys(text)?)
+    Ok(SecretBox::from_keys(text.expose_secret())?)
 }
 
-/// Opens the database, starts the outbox relay, the flow-event consumer and the token sync, and serves gRPC plus
-/// `/healthz`, `/readyz` and `/metrics` until `shutdown`.
+/// Opens the database, consumes the flow events that release secrets, and serves the secrets API over gRPC until
+/// `shutdown`.
 pub async fn start(
     config: SecretConfig,
     bus: SharedBus,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let keys = Arc::new(keyring(&config)?);
-    if config.service_token.is_none() {
+    let service_token = config
+        .service_token
+        .as_ref()
+        .map(|t| t.expose_secret().to_owned());
+    if service_token.is_none() {
         tracing::warn!(
             "no service token configured: internal calls are protected by the network policy alone"
         );
     }
-    let db = Db::connect(&config.database_url, config.max_connections, MIGRATIONS).await?;
-    let store: Arc<dyn model::SecretStore> = Arc::new(store::SqlStore::new(db.clone()));
-    let tokens = oauth::TokenClient::new(config.token_timeout, config.allow_private_network)?;
-    let core = Arc::new(core::SecretCore::new(store.clone(), keys, tokens));
-
-    let keys: Arc<dyn KeySource> = Arc::new(GrpcKeySource::new(&config.identity_url, config.rpc_timeout)?);
-    let verifier = Arc::new(Verifier::new());
-    let sync = flowmate_auth::sync::start(keys, verifier.clone(), Duration::from_secs(30), shutdown.clone());
-    let revocations =
-        flowmate_auth::sync::subscribe_revocations(&bus, "secret", verifier.clone(), shutdown.clone())
-            .await?;
-    let flow_events = bus
-        .subscribe(
-            SubscribeOptions::new(events::FLOWS_GROUP, &[types::FLOW_STOPPING, types::FLOW_DELETED]),
-            Arc::new(events::FlowEvents(store)),
-            shutdown.clone(),
+    let mut host = ServiceHost::new("secret", bus, shutdown);
+    let db = host
+        .open_database(
+            config.database_url.expose_secret(),
+            config.max_connections,
+            MIGRATIONS,
         )
         .await?;
-    let relay = outbox::start_relay(db.clone(), bus.clone(), shutdown.clone());
-
-    let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
-    let addr = listener.local_addr()?;
-    let service = grpc::SecretGrpc::new(core, verifier.clone(), config.service_token.as_deref());
-    let server = SecretsServer::new(service)
+    let verifier = host
+        .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
+        .await?;
+    let store: Arc<dyn model::SecretStore> = Arc::new(store::SqlStore::new(db));
+    host.subscribe(
+        SubscribeOptions::new(events::FLOWS_GROUP, &[types::FLOW_STOPPING, types::FLOW_DELETED]),
+        Arc::new(events::FlowEvents(store.clone())),
+    )
+    .await?;
+    let tokens = oauth::TokenClient::new(config.token_timeout, config.allow_private_network)?;
+    let core = Arc::new(core::SecretCore::new(store, keys, tokens));
+    let server = SecretsServer::new(grpc::SecretGrpc::new(core, verifier, service_token.as_deref()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let grpc = tonic::service::Routes::new(server).into_axum_router();
-    let keys_loaded = verifier.clone();
-    let ready = flowmate_store::readiness(db.clone(), bus, move || {
-        if keys_loaded.has_keys() {
-            Ok(())
-        } else {
-            Err("identity keys not loaded yet".into())
-        }
-    });
-    let task = tokio::spawn(async move {
-        if let Err(e) = flowmate_telemetry::ops::serve(listener, "secret", grpc, ready, shutdown).await {
-            tracing::error!(error = %e, "secret service failed");
-        }
-        for task in [sync, revocations, flow_events, relay] {
-            let _ = task.await;
-        }
-        db.close().await;
-    });
-    tracing::info!(%addr, "secret service listening");
-    Ok(Running { addr, task })
+    host.serve(
+        config.grpc_addr,
+        tonic::service::Routes::new(server).into_axum_router(),
+    )
+    .await
+}
+
+/// Starts the service as configured by `settings` (its own binary, `flowmate service secret`).
+pub async fn launch(
+    settings: Settings,
+    bus: SharedBus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start(SecretConfig::from_settings(&settings), bus, shutdown).await
 }
 
 /// `flowmate secrets rotate`: re-seals every value of the database in `config` with the first key of its keyring.
@@ -125,7 +108,12 @@ pub async fn rotate_keys(
     progress: impl FnMut(store::SealedTable, &rotate::RotationReport),
 ) -> anyhow::Result<rotate::RotationReport> {
     let keys = keyring(config)?;
-    let db = Db::connect(&config.database_url, config.max_connections.min(4), MIGRATIONS).await?;
+    let db = Db::connect(
+        config.database_url.expose_secret(),
+        config.max_connections.min(4),
+        MIGRATIONS,
+    )
+    .await?;
     let report = rotate::rotate(&store::SqlStore::new(db.clone()), &keys, progress).await;
     db.close().await;
     report

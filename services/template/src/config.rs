@@ -1,18 +1,18 @@
 //! What the template service needs from the settings.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
-use flowmate_config::Settings;
+use flowmate_config::{SecretString, Settings};
 
 /// Template service configuration.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct TemplateConfig {
     /// Its own database.
-    pub database_url: String,
+    pub database_url: SecretString,
     /// Connection pool size.
     pub max_connections: u32,
     /// Where gRPC and the operational routes listen (`127.0.0.1:0` picks a free port).
-    pub grpc_addr: String,
+    pub grpc_addr: SocketAddr,
     /// The identity service, for token keys and revocations.
     pub identity_url: String,
     /// The flow repository, which creates generated flows.
@@ -21,27 +21,16 @@ pub struct TemplateConfig {
     pub rpc_timeout: Duration,
 }
 
-impl std::fmt::Debug for TemplateConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TemplateConfig")
-            .field("grpc_addr", &self.grpc_addr)
-            .finish_non_exhaustive()
-    }
-}
-
 impl TemplateConfig {
     /// Reads the settings; `database_url` defaults to `templates.db` under the data directory.
     pub fn from_settings(s: &Settings) -> TemplateConfig {
         TemplateConfig {
-            database_url: s
-                .database_url()
-                .map(str::to_owned)
-                .unwrap_or_else(|| flowmate_store::Db::sqlite_url(&s.data_dir.join("templates.db"))),
+            database_url: s.database_url_or_file("templates.db"),
             max_connections: s.database_max_connections,
-            grpc_addr: s.grpc_addr.clone(),
+            grpc_addr: s.grpc_addr,
             identity_url: s.identity_url.clone(),
             flows_url: s.flows_url.clone(),
-            rpc_timeout: Duration::from_millis(s.rpc_timeout_ms),
+            rpc_timeout: s.rpc_timeout,
         }
     }
 }

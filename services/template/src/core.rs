@@ -2,6 +2,7 @@
 //! version, and generate: the template deep-merged with the caller's overrides, created as a flow through the flow
 //! repository on the caller's behalf.
 
+use flowmate_domain::permissions;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -68,13 +69,13 @@ impl TemplateCore {
 
     /// A page of templates in the caller's scope.
     pub async fn list(&self, caller: &Principal, query: ListQuery) -> Result<(Vec<Template>, u64)> {
-        require(caller, "templates.read")?;
+        require(caller, permissions::TEMPLATES_READ)?;
         self.store.list(&scope_of(caller), &query).await
     }
 
     /// One template in the caller's scope.
     pub async fn get(&self, caller: &Principal, id: &str) -> Result<Template> {
-        require(caller, "templates.read")?;
+        require(caller, permissions::TEMPLATES_READ)?;
         self.visible(caller, id).await
     }
 
@@ -95,7 +96,7 @@ impl TemplateCore {
 
     /// Creates a template in the caller's tenant (an admin may name another); the caller and the tenant own it.
     pub async fn create(&self, caller: &Principal, body: Value) -> Result<Template> {
-        require(caller, "templates.write")?;
+        require(caller, permissions::TEMPLATES_WRITE)?;
         let mut body = validate_template(&body).map_err(TemplateError::Invalid)?;
         let tenant = match body.get("tenant").and_then(Value::as_str) {
             Some(t) if caller.is_admin() && !t.is_empty() => t.to_owned(),
@@ -119,7 +120,7 @@ impl TemplateCore {
 
     /// Shallow-merges `patch`, re-validates, keeps the previous version and bumps the version.
     pub async fn update(&self, caller: &Principal, id: &str, patch: Value) -> Result<Template> {
-        require(caller, "templates.write")?;
+        require(caller, permissions::TEMPLATES_WRITE)?;
         let Value::Object(patch) = patch else {
             return Err(TemplateError::Invalid(Fault::invalid(vec![
                 flowmate_domain::Problem {
@@ -161,7 +162,7 @@ impl TemplateCore {
 
     /// Deletes a template and its versions.
     pub async fn delete(&self, caller: &Principal, id: &str) -> Result<()> {
-        require(caller, "templates.write")?;
+        require(caller, permissions::TEMPLATES_WRITE)?;
         let t = self.visible(caller, id).await?;
         let data = json!({"templateId": t.id, "tenant": t.text("tenant"), "user": caller.user_id()});
         let e = Envelope::new(types::TEMPLATE_DELETED, SOURCE, data).with_tenant(t.text("tenant"));
@@ -174,7 +175,7 @@ impl TemplateCore {
 
     /// The template's previous versions, newest first.
     pub async fn versions(&self, caller: &Principal, id: &str) -> Result<Vec<Value>> {
-        require(caller, "templates.read")?;
+        require(caller, permissions::TEMPLATES_READ)?;
         self.visible(caller, id).await?;
         self.store.versions(id).await
     }
@@ -183,7 +184,7 @@ impl TemplateCore {
     /// arrays by index), without `id`/`status` and template-only fields, with `fromTemplate` set, created through
     /// the flow repository with all of its validation. Its 400/403 pass through unchanged.
     pub async fn generate(&self, caller: &Principal, id: &str, overrides: Value) -> Result<Value> {
-        require(caller, "flows.write")?;
+        require(caller, permissions::FLOWS_WRITE)?;
         let t = self.visible(caller, id).await?;
         let mut flow = Value::Object(t.body.clone());
         if let Value::Object(map) = &mut flow {

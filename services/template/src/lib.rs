@@ -10,18 +10,15 @@ pub mod grpc;
 pub mod model;
 pub mod store;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use flowmate_auth::{
-    sync::{GrpcKeySource, KeySource},
-    Verifier,
-};
 use flowmate_bus::SharedBus;
+use flowmate_config::{ExposeSecret, Settings};
 use flowmate_proto::{
     templates::v1::template_repository_server::TemplateRepositoryServer, MAX_MESSAGE_BYTES,
 };
-use flowmate_store::{outbox, Db, Migrations};
-use tokio::task::JoinHandle;
+use flowmate_runtime::{Running, ServiceHost, KEY_REFRESH};
+use flowmate_store::Migrations;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::TemplateConfig;
@@ -35,59 +32,40 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
 };
 
-/// A started template service.
-pub struct Running {
-    /// Where gRPC and the operational routes listen.
-    pub addr: SocketAddr,
-    /// Ends after `shutdown` once in-flight work is done.
-    pub task: JoinHandle<()>,
-}
-
-/// Opens the database, starts the outbox relay and the token sync, and serves gRPC plus `/healthz`, `/readyz`
-/// and `/metrics` until `shutdown`.
+/// Opens the database and serves the template API over gRPC until `shutdown`.
 pub async fn start(
     config: TemplateConfig,
     bus: SharedBus,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let db = Db::connect(&config.database_url, config.max_connections, MIGRATIONS).await?;
+    let mut host = ServiceHost::new("template", bus, shutdown);
+    let db = host
+        .open_database(
+            config.database_url.expose_secret(),
+            config.max_connections,
+            MIGRATIONS,
+        )
+        .await?;
+    let verifier = host
+        .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
+        .await?;
     let flows = Arc::new(flows::GrpcFlows::new(&config.flows_url, config.rpc_timeout)?);
-    let core = Arc::new(core::TemplateCore::new(
-        Arc::new(store::SqlStore::new(db.clone())),
-        flows,
-    ));
-
-    let keys: Arc<dyn KeySource> = Arc::new(GrpcKeySource::new(&config.identity_url, config.rpc_timeout)?);
-    let verifier = Arc::new(Verifier::new());
-    let sync = flowmate_auth::sync::start(keys, verifier.clone(), Duration::from_secs(30), shutdown.clone());
-    let revocations =
-        flowmate_auth::sync::subscribe_revocations(&bus, "template", verifier.clone(), shutdown.clone())
-            .await?;
-    let relay = outbox::start_relay(db.clone(), bus.clone(), shutdown.clone());
-
-    let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
-    let addr = listener.local_addr()?;
-    let server = TemplateRepositoryServer::new(grpc::TemplateGrpc::new(core, verifier.clone()))
+    let core = Arc::new(core::TemplateCore::new(Arc::new(store::SqlStore::new(db)), flows));
+    let server = TemplateRepositoryServer::new(grpc::TemplateGrpc::new(core, verifier))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let grpc = tonic::service::Routes::new(server).into_axum_router();
-    let keys_loaded = verifier.clone();
-    let ready = flowmate_store::readiness(db.clone(), bus, move || {
-        if keys_loaded.has_keys() {
-            Ok(())
-        } else {
-            Err("identity keys not loaded yet".into())
-        }
-    });
-    let task = tokio::spawn(async move {
-        if let Err(e) = flowmate_telemetry::ops::serve(listener, "template", grpc, ready, shutdown).await {
-            tracing::error!(error = %e, "template service failed");
-        }
-        for task in [sync, revocations, relay] {
-            let _ = task.await;
-        }
-        db.close().await;
-    });
-    tracing::info!(%addr, "template service listening");
-    Ok(Running { addr, task })
+    host.serve(
+        config.grpc_addr,
+        tonic::service::Routes::new(server).into_axum_router(),
+    )
+    .await
+}
+
+/// Starts the service as configured by `settings` (its own binary, `flowmate service template`).
+pub async fn launch(
+    settings: Settings,
+    bus: SharedBus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start(TemplateConfig::from_settings(&settings), bus, shutdown).await
 }

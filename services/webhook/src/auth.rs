@@ -3,6 +3,7 @@
 //! `allTenantUsers` is set). Applies to GET too (the empty body is signed).
 
 use flowmate_auth::{bearer_token, Verifier};
+use flowmate_domain::permissions;
 use ring::hmac;
 
 use crate::flows::HookFlow;
@@ -79,7 +80,7 @@ pub fn check<'a>(
     };
     let token = bearer_token(Some(authorization)).map_err(|_| Refusal::NotAllowed)?;
     let caller = verifier.verify(token).map_err(|_| Refusal::NotAllowed)?;
-    if !caller.can("webhooks.execute") {
+    if !caller.can(permissions::WEBHOOKS_EXECUTE) {
         return Err(Refusal::NotAllowed);
     }
     let owns = caller.is_admin()

@@ -17,10 +17,10 @@ use serde_json::{json, Map, Value};
 use crate::{
     auth,
     flows::{ActiveFlows, HookFlow},
-    keys::{Claim, Keys},
     limits::RateLimits,
     parse::{self, BodyError},
     replies::Replies,
+    store::{Claim, IdempotencyRecords},
     SOURCE,
 };
 
@@ -103,7 +103,7 @@ pub struct Webhooks {
     /// Sync waiters.
     pub replies: Arc<Replies>,
     /// Idempotency-Key records.
-    pub keys: Keys,
+    pub idempotency: IdempotencyRecords,
     /// Service-wide settings.
     pub defaults: Defaults,
     /// The active flows have been loaded once (until then no flow can be told inactive).
@@ -190,7 +190,7 @@ impl Webhooks {
             if key.is_empty() || key.len() > 255 {
                 return Reply::error(400, "Idempotency-Key must be 1 to 255 characters");
             }
-            match self.keys.claim(&flow.id, key, &request_id).await {
+            match self.idempotency.claim(&flow.id, key, &request_id).await {
                 Ok(Claim::New) => {}
                 Ok(Claim::TakeOver(first)) => request_id = first,
                 Ok(Claim::Replay(mut reply)) => {
@@ -223,9 +223,9 @@ impl Webhooks {
             // A 503 may still have reached the broker (a lost confirm): the key keeps its request id, and a repeat
             // publishes again under it at once — the engine runs one execution per id.
             let stored = if reply.status == 503 {
-                self.keys.unconfirmed(&flow.id, key).await
+                self.idempotency.unconfirmed(&flow.id, key).await
             } else {
-                self.keys.complete(&flow.id, key, &reply).await
+                self.idempotency.complete(&flow.id, key, &reply).await
             };
             if let Err(e) = stored {
                 tracing::warn!(error = %e, "could not record the Idempotency-Key answer");

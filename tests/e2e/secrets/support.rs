@@ -266,7 +266,7 @@ macro_rules! secret_scenarios {
     ($($name:ident),* $(,)?) => {
         fn adjust(s: &mut flowmate_config::Settings) {
             s.body_limit_bytes = 1024 * 1024;
-            s.secrets_token_timeout_ms = 1000;
+            s.secrets_token_timeout = std::time::Duration::from_secs(1);
         }
         mod standalone {
             $(

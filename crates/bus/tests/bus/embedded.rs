@@ -179,21 +179,26 @@ async fn embedded_an_exclusive_group_is_forgotten_when_the_file_is_reopened() {
     bus.publish(&event("token.revoked", 2)).await.unwrap();
     let recorder = Recorder::ok();
     let stop = CancellationToken::new();
+    // One message at a time, oldest first: anything that survived would be delivered before the sentinel.
+    let options = SubscribeOptions {
+        prefetch: 1,
+        ..SubscribeOptions::new("replica.a", &["token.#"])
+    };
     let consumer = bus
-        .subscribe(
-            SubscribeOptions::new("replica.a", &["token.#"]),
-            recorder.clone(),
-            stop.clone(),
-        )
+        .subscribe(options, recorder.clone(), stop.clone())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sentinel = event("token.revoked", 3);
+    bus.publish(&sentinel).await.unwrap();
+    let seen = recorder.wait_finished(1).await;
     stop.cancel();
     tokio::time::timeout(WAIT, consumer).await.unwrap().unwrap();
-    assert!(
-        recorder.seen().is_empty(),
+    assert_eq!(
+        ids_of(&seen),
+        std::slice::from_ref(&sentinel.id),
         "neither the old binding nor its messages survived the restart"
     );
+    assert_eq!(recorder.seen().len(), 1, "{:?}", ids_of(&recorder.seen()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 
 use super::client::{Credentials, StepCredential};
-use crate::{http::HttpCaller, model::StepError};
+use crate::{components::outbound::HttpCaller, model::StepError};
 
 /// A secret ready to apply.
 pub struct Credential {

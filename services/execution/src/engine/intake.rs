@@ -5,11 +5,8 @@ use flowmate_bus::HandlerError;
 use flowmate_domain::{execution::WorkItem, time, Envelope, Id};
 use serde_json::Value;
 
-use super::{retry, Engine};
-use crate::{
-    model::{Execution, RunState, Status, Task},
-    store::{Checkpoint, Write},
-};
+use super::{worker::retry, Engine};
+use crate::model::{Checkpoint, Execution, FlowRef, RunState, Status, Task, Write};
 
 impl Engine {
     /// `flow.execute`: create the execution and run it. A trigger whose execution id is taken — a redelivery of a
@@ -44,45 +41,43 @@ impl Engine {
         message_id: &str,
     ) -> Result<bool, HandlerError> {
         let plan = self.registry.get(&item.flow_id).await.map_err(retry)?;
-        let (version, tenant, user) = match &plan {
-            Some(p) => (p.flow.version, p.flow.body.tenant.clone(), p.started_by.clone()),
-            None => (0, tenant.unwrap_or_default().to_owned(), String::new()),
+        let (flow, user) = match &plan {
+            Some(p) => (
+                FlowRef {
+                    id: &item.flow_id,
+                    version: p.flow.version,
+                    tenant: &p.flow.body.tenant,
+                },
+                p.started_by.clone(),
+            ),
+            None => (
+                FlowRef {
+                    id: &item.flow_id,
+                    version: 0,
+                    tenant: tenant.unwrap_or_default(),
+                },
+                String::new(),
+            ),
         };
         let state = RunState {
             tasks: plan
                 .as_ref()
-                .map(|p| Task {
-                    node: p.trigger.clone(),
-                    msg: item.message.clone(),
-                    attempt: 1,
-                    due: None,
-                    waited: false,
-                })
+                .map(|p| Task::new(p.trigger.clone(), item.message.clone()))
                 .into_iter()
                 .collect(),
             reply_to: item.reply_to.clone(),
             ..RunState::default()
         };
-        let execution = Execution {
-            id: item.execution_id.clone(),
-            flow_id: item.flow_id.clone(),
-            flow_version: version,
-            tenant,
-            user: item.user.clone().unwrap_or(user),
-            status: Status::Running,
-            trigger: item.trigger.clone(),
-            started_at: time::now_string(),
-            finished_at: None,
-            duration_ms: None,
-            counters: Default::default(),
-            error: None,
-            response: None,
-            message: item.message.clone(),
-            state: Some(state),
-            waiting_until: None,
-            owner: Some(message_id.to_owned()),
-            generation: 0,
-        };
+        let execution = Execution::new(
+            item.execution_id.clone(),
+            flow,
+            item.user.clone().unwrap_or(user),
+            Status::Running,
+            item.trigger.clone(),
+            item.message.clone(),
+        )
+        .with_state(state)
+        .owned_by(message_id);
         if plan.as_ref().is_some_and(|p| p.long_running) {
             // A step acts outside FlowMate or waits: the execution is recorded before it runs, visible as running,
             // and a redelivery finds it and resumes from its checkpoints. Creating it is the claim on its id.
@@ -92,7 +87,7 @@ impl Engine {
                 steps: vec![],
                 events: vec![],
             };
-            if !self.store.checkpoint(first).await.map_err(HandlerError::Retry)? {
+            if !self.store.checkpoint(first).await.map_err(retry)? {
                 return Ok(false);
             }
             metrics::counter!("flowmate_executions_started_total").increment(1);

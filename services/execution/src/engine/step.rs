@@ -160,13 +160,7 @@ impl Engine {
                     )
                 })?,
             };
-            out.push(Task {
-                node: edge.target.clone(),
-                msg: with_data(&message, mapped),
-                attempt: 1,
-                due: None,
-                waited: false,
-            });
+            out.push(Task::new(edge.target.clone(), with_data(&message, mapped)));
         }
         Ok(out)
     }
@@ -174,10 +168,10 @@ impl Engine {
     /// `value`, or a marker when its JSON is larger than the configured limit.
     pub(super) fn clip(&self, value: &Value) -> Value {
         let size = serde_json::to_string(value).map(|s| s.len()).unwrap_or(0);
-        if size <= self.max_output_bytes {
+        if size <= self.settings.max_output_bytes {
             value.clone()
         } else {
-            json!({"truncated": true, "bytes": size, "limit": self.max_output_bytes})
+            json!({"truncated": true, "bytes": size, "limit": self.settings.max_output_bytes})
         }
     }
 }

@@ -2,197 +2,196 @@
 //! the messages it produces commit together; on PostgreSQL rows another replica holds are skipped.
 
 use flowmate_domain::{time, Envelope};
-use flowmate_store::{outbox, placeholders, Backend, Row, StoreError};
+use flowmate_store::{outbox, placeholders, Backend, Db, Row, StoreError};
 
-use super::Store;
+use crate::model::TickFactory;
 
-impl Store {
-    /// Claims executions whose lease ran out while running (their holder is gone and no redelivery came): each gets
-    /// a new generation, a fresh lease and a resume message, in one transaction.
-    pub async fn claim_stale(&self, now: &str, limit: i64) -> Result<usize, StoreError> {
-        let lock = match self.db.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let mut tx = self.db.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT id, generation, tenant FROM executions WHERE lease_until IS NOT NULL AND lease_until <= $1 \
-             AND waiting_until IS NULL AND status IN ('queued', 'running') ORDER BY lease_until LIMIT $2 {lock}"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let lease = time::format(time::now() + super::writer::LEASE);
-        for r in &rows {
-            let id: String = r.try_get("id")?;
-            let generation: i64 = r.try_get::<i64, _>("generation")? + 1;
-            let tenant: String = r.try_get("tenant")?;
-            let event = resume_event(&id, generation, tenant);
-            sqlx::query("UPDATE executions SET generation = $2, owner = $3, lease_until = $4 WHERE id = $1")
-                .bind(&id)
-                .bind(generation)
-                .bind(&event.id)
-                .bind(&lease)
-                .execute(&mut *tx)
-                .await?;
-            outbox::enqueue(&mut tx, &event).await?;
-            tracing::warn!(execution_id = %id, "an execution's holder went away; continuing it from its checkpoint");
-        }
-        tx.commit().await?;
-        Ok(rows.len())
+/// `FOR UPDATE SKIP LOCKED` where the database has it: rows another replica holds are skipped.
+fn skip_locked(db: &Db) -> &'static str {
+    match db.backend() {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
     }
+}
+/// Claims executions whose lease ran out while running (their holder is gone and no redelivery came): each gets
+/// a new generation, a fresh lease and a resume message, in one transaction.
+pub(super) async fn claim_stale(db: &Db, now: &str, limit: i64) -> Result<usize, StoreError> {
+    let lock = skip_locked(db);
+    let mut tx = db.begin().await?;
+    let rows = sqlx::query(&format!(
+        "SELECT id, generation, tenant FROM executions WHERE lease_until IS NOT NULL AND lease_until <= $1 \
+         AND waiting_until IS NULL AND status IN ('queued', 'running') ORDER BY lease_until LIMIT $2 {lock}"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let lease = time::format(time::now() + super::writer::LEASE);
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let generation: i64 = r.try_get::<i64, _>("generation")? + 1;
+        let tenant: String = r.try_get("tenant")?;
+        let event = resume_event(&id, generation, tenant);
+        sqlx::query("UPDATE executions SET generation = $2, owner = $3, lease_until = $4 WHERE id = $1")
+            .bind(&id)
+            .bind(generation)
+            .bind(&event.id)
+            .bind(&lease)
+            .execute(&mut *tx)
+            .await?;
+        outbox::enqueue(&mut tx, &event).await?;
+        tracing::warn!(execution_id = %id, "an execution's holder went away; continuing it from its checkpoint");
+    }
+    tx.commit().await?;
+    Ok(rows.len())
+}
 
-    /// Claims parked executions due by `now`: each gets a new generation and a resume message, in one
-    /// transaction (PostgreSQL: rows locked by another replica are skipped).
-    pub async fn claim_due(&self, now: &str, limit: i64) -> Result<usize, StoreError> {
-        let lock = match self.db.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let mut tx = self.db.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT id, generation, tenant FROM executions WHERE waiting_until IS NOT NULL AND waiting_until <= $1 \
-             ORDER BY waiting_until LIMIT $2 {lock}"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in &rows {
-            let id: String = r.try_get("id")?;
-            let generation: i64 = r.try_get::<i64, _>("generation")? + 1;
-            let tenant: String = r.try_get("tenant")?;
-            let event = resume_event(&id, generation, tenant);
-            sqlx::query(
-                "UPDATE executions SET waiting_until = NULL, generation = $2, owner = $3 WHERE id = $1",
-            )
+/// Claims parked executions due by `now`: each gets a new generation and a resume message, in one
+/// transaction (PostgreSQL: rows locked by another replica are skipped).
+pub(super) async fn claim_due(db: &Db, now: &str, limit: i64) -> Result<usize, StoreError> {
+    let lock = skip_locked(db);
+    let mut tx = db.begin().await?;
+    let rows = sqlx::query(&format!(
+        "SELECT id, generation, tenant FROM executions WHERE waiting_until IS NOT NULL AND waiting_until <= $1 \
+         ORDER BY waiting_until LIMIT $2 {lock}"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let generation: i64 = r.try_get::<i64, _>("generation")? + 1;
+        let tenant: String = r.try_get("tenant")?;
+        let event = resume_event(&id, generation, tenant);
+        sqlx::query("UPDATE executions SET waiting_until = NULL, generation = $2, owner = $3 WHERE id = $1")
             .bind(&id)
             .bind(generation)
             .bind(&event.id)
             .execute(&mut *tx)
             .await?;
-            outbox::enqueue(&mut tx, &event).await?;
-        }
-        tx.commit().await?;
-        Ok(rows.len())
+        outbox::enqueue(&mut tx, &event).await?;
     }
+    tx.commit().await?;
+    Ok(rows.len())
+}
 
-    /// Takes over an execution whose owning message was redelivered (its previous holder is gone): bumps the
-    /// generation so a late checkpoint of the previous holder writes nothing. Returns the new generation.
-    pub async fn take_over(&self, id: &str, owner: &str, generation: i64) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let done = sqlx::query(
-            "UPDATE executions SET generation = generation + 1 WHERE id = $1 AND owner = $2 AND generation = $3 \
-             AND status IN ('queued', 'running') AND waiting_until IS NULL",
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(generation)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok((done > 0).then_some(generation + 1))
-    }
+/// Takes over an execution whose owning message was redelivered (its previous holder is gone): bumps the
+/// generation so a late checkpoint of the previous holder writes nothing. Returns the new generation.
+pub(super) async fn take_over(
+    db: &Db,
+    id: &str,
+    owner: &str,
+    generation: i64,
+) -> Result<Option<i64>, StoreError> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE executions SET generation = generation + 1 WHERE id = $1 AND owner = $2 AND generation = $3 \
+         AND status IN ('queued', 'running') AND waiting_until IS NULL",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(generation)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok((done > 0).then_some(generation + 1))
+}
 
-    /// The earliest time a parked execution is due, if any.
-    pub async fn next_wake(&self) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT MIN(waiting_until) FROM executions WHERE waiting_until IS NOT NULL")
-                .fetch_one(self.db.pool())
-                .await?,
-        )
-    }
+/// The earliest time a parked execution is due, if any.
+pub(super) async fn next_wake(db: &Db) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT MIN(waiting_until) FROM executions WHERE waiting_until IS NOT NULL")
+            .fetch_one(db.pool())
+            .await?,
+    )
+}
 
-    /// Claims cron flows due by `now`: their next due time moves past `now` (missed ticks fire once) and each gets
-    /// one `flow.execute`, in one transaction (PostgreSQL: rows locked by another replica are skipped).
-    pub async fn claim_schedules(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-        limit: i64,
-        trigger: impl Fn(&str, &str, &str) -> Option<Envelope>,
-    ) -> Result<usize, StoreError> {
-        let lock = match self.db.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let now_text = time::format(now);
-        let mut tx = self.db.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT flow_id, cron, next_due FROM schedules WHERE next_due <= $1 ORDER BY next_due LIMIT $2 {lock}"
-        ))
-        .bind(&now_text)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in &rows {
-            let flow_id: String = r.try_get("flow_id")?;
-            let cron: String = r.try_get("cron")?;
-            let due: String = r.try_get("next_due")?;
-            let next = flowmate_domain::cron::parse(&cron).and_then(|s| s.next_after(now));
-            match next {
-                Some(next) => {
-                    let next = time::format(next);
-                    sqlx::query("UPDATE schedules SET next_due = $2 WHERE flow_id = $1")
-                        .bind(&flow_id)
-                        .bind(&next)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(event) = trigger(&flow_id, &due, &next) {
-                        outbox::enqueue(&mut tx, &event).await?;
-                    }
+/// Claims cron flows due by `now`: their next due time moves past `now` (missed ticks fire once) and each gets
+/// one `flow.execute`, in one transaction (PostgreSQL: rows locked by another replica are skipped).
+pub(super) async fn claim_schedules(
+    db: &Db,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+    trigger: &TickFactory,
+) -> Result<usize, StoreError> {
+    let lock = skip_locked(db);
+    let now_text = time::format(now);
+    let mut tx = db.begin().await?;
+    let rows = sqlx::query(&format!(
+        "SELECT flow_id, cron, next_due FROM schedules WHERE next_due <= $1 ORDER BY next_due LIMIT $2 {lock}"
+    ))
+    .bind(&now_text)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &rows {
+        let flow_id: String = r.try_get("flow_id")?;
+        let cron: String = r.try_get("cron")?;
+        let due: String = r.try_get("next_due")?;
+        let next = flowmate_domain::cron::parse(&cron).and_then(|s| s.next_after(now));
+        match next {
+            Some(next) => {
+                let next = time::format(next);
+                sqlx::query("UPDATE schedules SET next_due = $2 WHERE flow_id = $1")
+                    .bind(&flow_id)
+                    .bind(&next)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(event) = trigger(&flow_id, &due, &next) {
+                    outbox::enqueue(&mut tx, &event).await?;
                 }
-                None => {
-                    sqlx::query("DELETE FROM schedules WHERE flow_id = $1")
-                        .bind(&flow_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(event) = trigger(&flow_id, &due, "") {
-                        outbox::enqueue(&mut tx, &event).await?;
-                    }
+            }
+            None => {
+                sqlx::query("DELETE FROM schedules WHERE flow_id = $1")
+                    .bind(&flow_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(event) = trigger(&flow_id, &due, "") {
+                    outbox::enqueue(&mut tx, &event).await?;
                 }
             }
         }
-        tx.commit().await?;
-        Ok(rows.len())
     }
+    tx.commit().await?;
+    Ok(rows.len())
+}
 
-    /// The earliest due schedule, if any.
-    pub async fn next_schedule(&self) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT MIN(next_due) FROM schedules")
-            .fetch_one(self.db.pool())
-            .await?)
-    }
+/// The earliest due schedule, if any.
+pub(super) async fn next_schedule(db: &Db) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT MIN(next_due) FROM schedules")
+        .fetch_one(db.pool())
+        .await?)
+}
 
-    /// Deletes up to `batch` executions (with their steps) that finished before `before`; returns how many.
-    pub async fn purge(&self, before: &str, batch: i64) -> Result<usize, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM executions WHERE finished_at IS NOT NULL AND finished_at < $1 ORDER BY finished_at LIMIT $2",
-        )
-        .bind(before)
-        .bind(batch)
-        .fetch_all(self.db.pool())
-        .await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let list = placeholders(1, ids.len());
-        let mut tx = self.db.begin().await?;
-        for table in [
-            "DELETE FROM execution_steps WHERE execution_id IN",
-            "DELETE FROM executions WHERE id IN",
-        ] {
-            let sql = format!("{table} ({list})");
-            let mut q = sqlx::query(&sql);
-            for id in &ids {
-                q = q.bind(id);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(ids.len())
+/// Deletes up to `batch` executions (with their steps) that finished before `before`; returns how many.
+pub(super) async fn purge(db: &Db, before: &str, batch: i64) -> Result<usize, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM executions WHERE finished_at IS NOT NULL AND finished_at < $1 ORDER BY finished_at LIMIT $2",
+    )
+    .bind(before)
+    .bind(batch)
+    .fetch_all(db.pool())
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
     }
+    let list = placeholders(1, ids.len());
+    let mut tx = db.begin().await?;
+    for table in [
+        "DELETE FROM execution_steps WHERE execution_id IN",
+        "DELETE FROM executions WHERE id IN",
+    ] {
+        let sql = format!("{table} ({list})");
+        let mut q = sqlx::query(&sql);
+        for id in &ids {
+            q = q.bind(id);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
 }
 
 /// The message that continues execution `id` as `generation`; whoever holds it owns the execution.

@@ -11,39 +11,14 @@ use flowmate_domain::Envelope;
 use flowmate_store::{outbox, Backend, Db, Row, StoreError, Tx};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{json_text, opt_json};
-use crate::model::{Execution, Status, Step};
+use super::rows::{json_text, opt_json};
+use crate::model::{Checkpoint, Execution, Status, Step, Write};
 
 /// How many checkpoints one transaction carries at most.
 const GROUP: usize = 256;
 
-/// What a checkpoint may do to the execution row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
-    /// Only create the execution; write nothing if it exists (another message got there first).
-    Create,
-    /// The one write of a run that was not recorded while it ran (a flow without outside effects): create the
-    /// execution, or finish the queued one this message owns (a manual run, a retry from the start); write nothing
-    /// to an execution that is under way or done.
-    Start,
-    /// Update the execution the writer holds: queued or running, its generation, owned by its message.
-    Update,
-}
-
-/// Everything one checkpoint writes: the execution row, its new steps, and events to publish after commit.
-#[derive(Debug, Clone)]
-pub struct Checkpoint {
-    /// What it may do to the execution row.
-    pub write: Write,
-    /// The execution as it is now.
-    pub execution: Execution,
-    /// Steps recorded since the previous checkpoint.
-    pub steps: Vec<Step>,
-    /// Published through the outbox once committed.
-    pub events: Vec<Envelope>,
-}
-
-pub(super) type Reply = oneshot::Sender<Result<bool, String>>;
+/// Where a checkpoint's result goes: whether it was written.
+pub(super) type Reply = oneshot::Sender<Result<bool, StoreError>>;
 
 /// How long a running execution may go without a checkpoint before the timers take it back: longer than any
 /// step may take (an `http` step is capped at 5 minutes).
@@ -175,7 +150,7 @@ async fn insert_steps(tx: &mut Tx, steps: &[(&str, &Step)]) -> Result<(), StoreE
                 .bind(&s.step_id)
                 .bind(&s.component_id)
                 .bind(&s.function)
-                .bind(&s.status)
+                .bind(s.status.as_str())
                 .bind(i64::from(s.attempt))
                 .bind(&s.started_at)
                 .bind(&s.finished_at)
@@ -266,9 +241,7 @@ pub(super) async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<(Checkpoint,
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed; writing one by one");
                 for item in batch {
                     let one = write_group(&db, std::slice::from_ref(&item)).await;
-                    let _ = item
-                        .1
-                        .send(one.map(|written| written[0]).map_err(|e| e.to_string()));
+                    let _ = item.1.send(one.map(|written| written[0]));
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

@@ -8,8 +8,11 @@ use std::collections::HashSet;
 use chrono::Duration;
 use flowmate_domain::{execution::TriggerInfo, time, Envelope};
 use flowmate_execution::{
-    model::{Counters, Execution, RunState, Status},
-    store::{Checkpoint, Store, Write},
+    model::{
+        Apply, Checkpoint, Counters, Execution, ExecutionStore, FlowRegistration, RunState, Schedule, Status,
+        StepStatus, Write,
+    },
+    store::SqlStore as Store,
     MIGRATIONS,
 };
 use flowmate_store::{sqlx, Db};
@@ -104,28 +107,28 @@ async fn competing_claimers_fire_each_due_schedule_once_and_skip_missed_ticks() 
             None => a.clone(),
         };
         let long_ago = time::format(time::now() - Duration::hours(5));
-        {
-            let mut tx = a.db().begin().await.unwrap();
-            for i in 0..50 {
-                a.put_flow(
-                    &mut tx,
-                    &format!("f{i}"),
-                    "t",
-                    "u",
-                    1,
-                    &serde_json::json!({}),
-                    true,
-                    &long_ago,
-                    Some(("*/5 * * * *", &long_ago)),
-                )
+        for i in 0..50 {
+            let registration = FlowRegistration {
+                id: format!("f{i}"),
+                tenant: "t".into(),
+                started_by: "u".into(),
+                version: 1,
+                document: serde_json::json!({}),
+                active: true,
+                changed_at: long_ago.clone(),
+                schedule: Some(Schedule {
+                    cron: "*/5 * * * *".into(),
+                    next_due: long_ago.clone(),
+                }),
+            };
+            assert!(a
+                .register_flow(&registration, Apply::UnlessNewer, None)
                 .await
-                .unwrap();
-            }
-            tx.commit().await.unwrap();
+                .unwrap());
         }
         let now = time::now();
         let fire =
-            |flow: &str, due: &str, next: &str| Some(flowmate_execution::timers::tick(flow, due, next));
+            &|flow: &str, due: &str, next: &str| Some(flowmate_execution::timers::tick(flow, due, next));
         let (x, y) = tokio::join!(a.claim_schedules(now, 7, fire), b.claim_schedules(now, 7, fire));
         let mut claimed = x.unwrap() + y.unwrap();
         while claimed < 50 {
@@ -266,7 +269,7 @@ fn step(seq: u32) -> flowmate_execution::model::Step {
         step_id: format!("s{seq}"),
         component_id: "transform".into(),
         function: "map".into(),
-        status: "succeeded".into(),
+        status: StepStatus::Succeeded,
         attempt: 1,
         started_at: time::now_string(),
         finished_at: time::now_string(),

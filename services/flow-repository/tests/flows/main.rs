@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
 use flowmate_auth::{Claims, Principal};
 use flowmate_bus::{Envelope, SharedBus, SubscribeOptions};
@@ -149,12 +149,17 @@ async fn changes_are_announced_exactly_once_even_across_a_crash_before_publishin
     let db = Db::connect(&s.url, 4, MIGRATIONS).await.unwrap();
     let relay = outbox::start_relay(db.clone(), s.bus.clone(), shutdown.clone());
     collector.wait_for(3).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The sentinel: a change of the second process. The relay publishes in commit order, so a repeat of the first
+    // process's events would reach the (one-at-a-time) collector before the sentinel's event.
+    let core = FlowCore::new(Arc::new(SqlStore::new(db.clone())));
+    core.create(&admin(), flow("sentinel")).await.unwrap();
+    let all = collector.wait_for(4).await;
     assert_eq!(
         collector.kinds(),
-        ["flow.created", "flow.modified", "flow.starting"]
+        ["flow.created", "flow.modified", "flow.starting", "flow.created"]
     );
-    let events = collector.all();
+    assert_eq!(all[3].data["flow"]["name"], "sentinel");
+    let events = all[..3].to_vec();
     assert!(
         counts(&events).values().all(|n| *n == 1),
         "each event once: {:?}",

@@ -201,22 +201,19 @@ async fn grpc_and_the_operational_routes_share_one_port() {
             .unwrap(),
     );
     let config = flowmate_identity::IdentityConfig {
-        database_url: Db::sqlite_url(&dir.path().join("identity.db")),
+        database_url: Db::sqlite_url(&dir.path().join("identity.db")).into(),
         max_connections: 2,
-        grpc_addr: "127.0.0.1:0".into(),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
         policy: POLICY,
         admin_username: "root@example.com".into(),
         admin_password: None,
         default_tenant: "default".into(),
     };
     let shutdown = CancellationToken::new();
-    let running = flowmate_identity::start(config, bus, shutdown.clone())
+    let (running, first_start) = flowmate_identity::start(config, bus, shutdown.clone())
         .await
         .unwrap();
-    let first = running
-        .first_start
-        .clone()
-        .expect("first start creates the admin");
+    let first = first_start.expect("first start creates the admin");
     assert_eq!(
         first.generated_password.as_ref().map(String::len),
         Some(24),

@@ -4,7 +4,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use flowmate_auth::{secrets::MASK, Principal};
-use flowmate_domain::{error::Problems, event::types, time, Envelope, Id};
+use flowmate_domain::{error::Problems, event::types, permissions, time, Envelope, Id};
 use ring::{
     digest,
     rand::{SecureRandom, SystemRandom},
@@ -120,13 +120,13 @@ impl SecretCore {
         caller: &Principal,
         query: ListQuery,
     ) -> Result<(Vec<AuthClientRecord>, u64)> {
-        require(caller, "secrets.read")?;
+        require(caller, permissions::SECRETS_READ)?;
         self.store.list_auth_clients(tenant_scope(caller), &query).await
     }
 
     /// One auth client in the caller's scope.
     pub async fn get_client(&self, caller: &Principal, id: &str) -> Result<AuthClientRecord> {
-        require(caller, "secrets.read")?;
+        require(caller, permissions::SECRETS_READ)?;
         self.visible_client(caller, id).await
     }
 
@@ -146,7 +146,7 @@ impl SecretCore {
 
     /// Creates an auth client in the caller's tenant.
     pub async fn create_client(&self, caller: &Principal, body: Value) -> Result<AuthClientRecord> {
-        require(caller, "secrets.write")?;
+        require(caller, permissions::SECRETS_WRITE)?;
         let (doc, at) = document(&body)?;
         let mut p = Problems::default();
         let (display, secret) = client_fields(doc, at, true, &mut p);
@@ -168,7 +168,7 @@ impl SecretCore {
 
     /// Shallow-merges `body` into an auth client (`clientSecret: "***"` or absent keeps it).
     pub async fn update_client(&self, caller: &Principal, id: &str, body: Value) -> Result<AuthClientRecord> {
-        require(caller, "secrets.write")?;
+        require(caller, permissions::SECRETS_WRITE)?;
         let (doc, at) = document(&body)?;
         for _ in 0..3 {
             let current = self.visible_client(caller, id).await?;
@@ -199,7 +199,7 @@ impl SecretCore {
 
     /// Deletes an auth client; `409` while secrets were made from it, unless `force`.
     pub async fn delete_client(&self, caller: &Principal, id: &str, force: bool) -> Result<()> {
-        require(caller, "secrets.write")?;
+        require(caller, permissions::SECRETS_WRITE)?;
         self.visible_client(caller, id).await?;
         let secrets = self.store.secrets_of_auth_client(id).await?;
         if !secrets.is_empty() && !force {
@@ -223,7 +223,7 @@ impl SecretCore {
         secret_name: &str,
         scope: &str,
     ) -> Result<String> {
-        require(caller, "secrets.write")?;
+        require(caller, permissions::SECRETS_WRITE)?;
         let client = self.visible_client(caller, auth_client_id).await?;
         let mut p = Problems::default();
         if secret_name.trim().is_empty() || secret_name.chars().count() > 200 {

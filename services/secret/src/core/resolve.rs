@@ -58,6 +58,14 @@ pub struct Resolved {
     pub version: i64,
 }
 
+/// What a look at the stored secret says.
+enum Settled {
+    /// Nothing left to do: this is the answer.
+    Done(Result<Resolved>),
+    /// Its token must be refreshed.
+    Due(SecretRecord, Plain),
+}
+
 fn expires_at(plain: &Plain) -> Option<chrono::DateTime<chrono::Utc>> {
     plain.text("expires").and_then(time::parse)
 }
@@ -229,16 +237,8 @@ impl SecretCore {
     ) -> Result<Resolved> {
         let deadline = tokio::time::Instant::now() + self.tokens.timeout() + Duration::from_secs(10);
         loop {
-            let s = self.secret_of(id, tenant).await?;
-            let plain = self.open(&s)?;
-            if usable(&plain, refused) {
-                return Ok(token(&s, &plain));
-            }
-            if let (Some(error), Some(at)) = (&s.refresh.error, &s.refresh.failed_at) {
-                let recent = time::format(time::now() - FAILURE_HOLD);
-                if at.as_str() >= waiting_since || at.as_str() > recent.as_str() {
-                    return Err(SecretError::RefreshFailed(error.clone()));
-                }
+            if let Settled::Done(result) = self.settled(id, tenant, refused, waiting_since).await? {
+                return result;
             }
             let now = time::now();
             let lease = chrono::Duration::from_std(self.tokens.timeout() + Duration::from_secs(5))
@@ -248,14 +248,14 @@ impl SecretCore {
                 .try_lease(id, &self.replica, &time::format(now + lease), &time::format(now))
                 .await?;
             if taken {
-                // Another replica may have finished between the read above and the lease.
-                let s = self.secret_of(id, tenant).await?;
-                let plain = self.open(&s)?;
-                if usable(&plain, refused) {
-                    self.store.release_lease(id, &self.replica).await?;
-                    return Ok(token(&s, &plain));
-                }
-                return self.refresh_holding(s, plain).await;
+                // Another replica may have finished (refreshed, or failed) between the read above and the lease.
+                return match self.settled(id, tenant, refused, waiting_since).await? {
+                    Settled::Done(result) => {
+                        self.store.release_lease(id, &self.replica).await?;
+                        result
+                    }
+                    Settled::Due(s, plain) => self.refresh_holding(s, plain).await,
+                };
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(SecretError::RefreshFailed(
@@ -264,6 +264,29 @@ impl SecretCore {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Whether the secret still needs a refresh: `Done` with the token someone stored meanwhile, or with the error
+    /// of a refresh that failed while this caller waited (or within [`FAILURE_HOLD`]).
+    async fn settled(
+        &self,
+        id: &str,
+        tenant: &str,
+        refused: Option<&str>,
+        waiting_since: &str,
+    ) -> Result<Settled> {
+        let s = self.secret_of(id, tenant).await?;
+        let plain = self.open(&s)?;
+        if usable(&plain, refused) {
+            return Ok(Settled::Done(Ok(token(&s, &plain))));
+        }
+        if let (Some(error), Some(at)) = (&s.refresh.error, &s.refresh.failed_at) {
+            let recent = time::format(time::now() - FAILURE_HOLD);
+            if at.as_str() >= waiting_since || at.as_str() > recent.as_str() {
+                return Ok(Settled::Done(Err(SecretError::RefreshFailed(error.clone()))));
+            }
+        }
+        Ok(Settled::Due(s, plain))
     }
 
     /// Holding the lease: asks the token endpoint, stores the new tokens, releases the lease.

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use flowmate_auth::{secrets::SecretBox, Principal};
-use flowmate_domain::{error::Problems, event::types, time, Envelope, Fault, Id, Problem};
+use flowmate_domain::{error::Problems, event::types, permissions, time, Envelope, Fault, Id, Problem};
 use serde_json::{Map, Value};
 
 use crate::{
@@ -129,13 +129,13 @@ impl SecretCore {
 
     /// A page of secrets in the caller's scope.
     pub async fn list(&self, caller: &Principal, query: ListQuery) -> Result<(Vec<SecretRecord>, u64)> {
-        require(caller, "secrets.read")?;
+        require(caller, permissions::SECRETS_READ)?;
         self.store.list_secrets(tenant_scope(caller), &query).await
     }
 
     /// One secret in the caller's scope.
     pub async fn get(&self, caller: &Principal, id: &str) -> Result<SecretRecord> {
-        require(caller, "secrets.read")?;
+        require(caller, permissions::SECRETS_READ)?;
         self.visible(caller, id).await
     }
 
@@ -189,7 +189,7 @@ impl SecretCore {
 
     /// Creates a secret in the caller's tenant (a global admin may name another with `tenant`).
     pub async fn create(&self, caller: &Principal, body: Value) -> Result<SecretRecord> {
-        require(caller, "secrets.write")?;
+        require(caller, permissions::SECRETS_WRITE)?;
         let (doc, at) = document(&body)?;
         let mut p = Problems::default();
         let name = name_of(doc, at, "Secrets", &mut p);
@@ -248,7 +248,7 @@ impl SecretCore {
     /// Changes a secret's name and value fields (`"***"` keeps a field, `null` removes an optional one); its
     /// type cannot change.
     pub async fn update(&self, caller: &Principal, id: &str, body: Value) -> Result<SecretRecord> {
-        require(caller, "secrets.write")?;
+        require(caller, permissions::SECRETS_WRITE)?;
         let (doc, at) = document(&body)?;
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.visible(caller, id).await?;
@@ -296,7 +296,7 @@ impl SecretCore {
 
     /// Deletes a secret; `409` while started flows use it, unless `force`.
     pub async fn delete(&self, caller: &Principal, id: &str, force: bool) -> Result<()> {
-        require(caller, "secrets.write")?;
+        require(caller, permissions::SECRETS_WRITE)?;
         let s = self.visible(caller, id).await?;
         let users = self.store.secret_users(id).await?;
         if !users.is_empty() && !force {

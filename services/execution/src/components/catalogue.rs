@@ -1,0 +1,115 @@
+//! The component catalogue (API.md §6): what `componentId` + `function` a node may name, what each does, and the
+//! fields each reads, as `GET /components` shows them.
+
+use serde_json::{json, Value};
+
+/// What a built-in component does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A trigger: emits the trigger message's data.
+    Trigger,
+    /// `http.request`.
+    Http,
+    /// `transform.map`.
+    Transform,
+    /// `filter.check`.
+    Filter,
+    /// `split.each`.
+    Split,
+    /// `delay.wait`.
+    Delay,
+    /// `respond.reply`.
+    Respond,
+    /// `log.write`.
+    Log,
+}
+
+impl Kind {
+    /// Whether running it again would repeat an effect outside FlowMate (so the engine checkpoints after it).
+    pub fn has_side_effects(self) -> bool {
+        matches!(self, Kind::Http)
+    }
+}
+
+/// One catalogue entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// `componentId`.
+    pub component: &'static str,
+    /// `function`.
+    pub function: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Its behaviour.
+    pub kind: Kind,
+}
+
+/// The built-in components. (`code.execute` joins once its sandbox exists.)
+pub const CATALOGUE: &[Spec] = &[
+    Spec { component: "webhook", function: "receive", name: "Webhook", kind: Kind::Trigger,
+           description: "Trigger: the incoming webhook's message" },
+    Spec { component: "scheduler", function: "tick", name: "Schedule", kind: Kind::Trigger,
+           description: "Trigger for cron flows: {sheduledTimestamp, nextSheduledTimestamp}" },
+    Spec { component: "manual", function: "run", name: "Manual run", kind: Kind::Trigger,
+           description: "Trigger for POST /flows/{id}/run, with the request body as data" },
+    Spec { component: "http", function: "request", name: "HTTP request", kind: Kind::Http,
+           description: "Calls a URL; status, headers and body become data. Fails on a non-2xx status unless allowErrorStatus" },
+    Spec { component: "transform", function: "map", name: "Transform", kind: Kind::Transform,
+           description: "data = the JSONata expression's result" },
+    Spec { component: "filter", function: "check", name: "Filter", kind: Kind::Filter,
+           description: "Passes the message on only if the condition is true" },
+    Spec { component: "split", function: "each", name: "Split", kind: Kind::Split,
+           description: "One message per element of the array at path" },
+    Spec { component: "delay", function: "wait", name: "Delay", kind: Kind::Delay,
+           description: "Waits ms milliseconds durably, without holding a worker" },
+    Spec { component: "respond", function: "reply", name: "Respond", kind: Kind::Respond,
+           description: "Sets the sync webhook response: status, headers, body" },
+    Spec { component: "log", function: "write", name: "Log", kind: Kind::Log,
+           description: "Logs the message (for tests and debugging)" },
+];
+
+/// The catalogue entry for a component and function.
+pub fn find(component: &str, function: &str) -> Option<&'static Spec> {
+    CATALOGUE
+        .iter()
+        .find(|s| s.component == component && s.function == function)
+}
+
+/// The fields each component reads, for `GET /components`.
+fn fields_of(kind: Kind) -> Value {
+    match kind {
+        Kind::Trigger => json!({}),
+        Kind::Http => json!({
+            "method": "GET | POST | PUT | PATCH | DELETE | HEAD (default GET)",
+            "url": "string, {{ }} templated (required)",
+            "headers": "object of strings, {{ }} templated",
+            "body": "any JSON, {{ }} templated; sent as JSON",
+            "timeoutMs": "number (default: the server's http_timeout_ms)",
+            "allowErrorStatus": "boolean: a non-2xx status does not fail the step"}),
+        Kind::Transform => json!({"expression": "JSONata (required)"}),
+        Kind::Filter => json!({"condition": "JSONata (required)"}),
+        Kind::Split => json!({"path": "JSONata selecting an array (required)"}),
+        Kind::Delay => json!({"ms": "number of milliseconds (required)"}),
+        Kind::Respond => json!({
+            "status": "number (default 200)", "headers": "object, {{ }} templated",
+            "body": "any JSON, {{ }} templated (default: the data)"}),
+        Kind::Log => json!({"level": "debug | info | warn | error (default info)",
+                            "message": "string, {{ }} templated"}),
+    }
+}
+
+/// The catalogue as `GET /components` shows it.
+pub fn catalogue_json() -> Value {
+    Value::Array(
+        CATALOGUE
+            .iter()
+            .map(|s| {
+                json!({"componentId": s.component, "function": s.function, "name": s.name,
+                       "description": s.description, "trigger": s.kind == Kind::Trigger,
+                       "fields": fields_of(s.kind)})
+            })
+            .collect(),
+    )
+}

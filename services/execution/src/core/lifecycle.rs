@@ -1,0 +1,180 @@
+//! Starting and stopping flows (API.md §3 status machine, ARCHITECTURE.md "Starting a flow"): a started flow is
+//! checked (components, the one trigger, expressions, the cron) and registered — the running-flow row and its
+//! schedule — with `flow.started`, or refused with `flow.failed` naming the node and the problem; a stopped flow is
+//! unregistered with `flow.stopped`. Each decision and its event commit together (outbox). Decisions apply in the
+//! order of the events that caused them, so a late `flow.starting` cannot resurrect a stopped flow.
+
+use flowmate_domain::{event::types, flow::Flow, time, Envelope};
+use serde_json::{json, Value};
+
+use super::ExecutionCore;
+use crate::{
+    error::{ExecutionError, Result},
+    model::{Apply, FlowRegistration, Schedule},
+    plan::Plan,
+    SOURCE,
+};
+
+/// Who started the flow: `startedBy` in the event, else its first user owner.
+pub fn started_by(flow: &Flow, data: &Value) -> String {
+    data.get("startedBy")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            flow.body
+                .owners
+                .iter()
+                .find(|o| o.kind == "user")
+                .map(|o| o.id.clone())
+        })
+        .unwrap_or_default()
+}
+
+/// The next tick of a cron flow, from now.
+fn schedule_of(plan: &Plan) -> Option<Schedule> {
+    let cron = plan.flow.body.cron.as_ref()?;
+    let next = flowmate_domain::cron::parse(cron)?.next_after(time::now())?;
+    Some(Schedule {
+        cron: cron.clone(),
+        next_due: time::format(next),
+    })
+}
+
+impl ExecutionCore {
+    /// `flow.starting` (sent at `event_time`, carrying the flow document `data`): registers the flow if it can run
+    /// (`flow.started`), else records it as not running (`flow.failed` with the reason).
+    pub async fn flow_starting(&self, flow: &Flow, data: &Value, event_time: &str) -> Result<()> {
+        let by = started_by(flow, data);
+        let compiled = match Plan::compile(flow, &by) {
+            Ok(plan) => self
+                .check_credentials(flow, &by, event_time)
+                .await?
+                .map(|()| plan),
+            Err(reason) => Err(reason.to_string()),
+        };
+        let registration = FlowRegistration {
+            id: flow.id.clone(),
+            tenant: flow.body.tenant.clone(),
+            started_by: by,
+            version: flow.version,
+            document: data.clone(),
+            active: compiled.is_ok(),
+            changed_at: event_time.to_owned(),
+            schedule: compiled.as_ref().ok().and_then(schedule_of),
+        };
+        let reply = match &compiled {
+            Ok(_) => Envelope::new(
+                types::FLOW_STARTED,
+                SOURCE,
+                json!({"flowId": flow.id, "version": flow.version}),
+            ),
+            Err(reason) => {
+                tracing::info!(flow_id = %flow.id, %reason, "flow cannot start");
+                Envelope::new(
+                    types::FLOW_FAILED,
+                    SOURCE,
+                    json!({"flowId": flow.id, "reason": reason.to_string()}),
+                )
+            }
+        }
+        .with_tenant(&flow.body.tenant);
+        let applied = self
+            .store
+            .register_flow(&registration, Apply::UnlessNewer, Some(&reply))
+            .await?;
+        if applied {
+            self.registry.invalidate(&flow.id);
+            if compiled.is_ok() {
+                tracing::info!(flow_id = %flow.id, "flow started");
+            }
+        }
+        Ok(())
+    }
+
+    /// The credential part of the start check: `Err(reason)` when a node names a secret that does not exist,
+    /// belongs to another tenant or has a type its component cannot use. A secret service that cannot answer
+    /// makes the start wait (the event is retried).
+    async fn check_credentials(
+        &self,
+        flow: &Flow,
+        by: &str,
+        at: &str,
+    ) -> Result<std::result::Result<(), String>> {
+        let uses = crate::credentials::uses_of(flow);
+        if uses.is_empty() {
+            return Ok(Ok(()));
+        }
+        let Some(credentials) = &self.credentials else {
+            return Ok(Err(
+                "the flow names secrets but no secret service is configured".into()
+            ));
+        };
+        match credentials.check(&flow.id, &flow.body.tenant, by, at, uses).await {
+            Ok(None) => Ok(Ok(())),
+            Ok(Some(reason)) => Ok(Err(reason)),
+            Err(status) => Err(ExecutionError::Unavailable {
+                service: "secret",
+                cause: status.message().to_owned(),
+            }),
+        }
+    }
+
+    /// `flow.stopping` of flow `id` (sent at `event_time` with the event's `data`): unregisters it
+    /// (`flow.stopped`).
+    pub async fn flow_stopping(&self, id: &str, data: &Value, event_time: &str) -> Result<()> {
+        let tenant = data.get("tenant").and_then(Value::as_str).unwrap_or_default();
+        let registration = FlowRegistration {
+            id: id.to_owned(),
+            tenant: tenant.to_owned(),
+            started_by: String::new(),
+            version: data.get("version").and_then(Value::as_i64).unwrap_or(0),
+            document: data.clone(),
+            active: false,
+            changed_at: event_time.to_owned(),
+            schedule: None,
+        };
+        let reply = Envelope::new(types::FLOW_STOPPED, SOURCE, json!({"flowId": id})).with_tenant(tenant);
+        if self
+            .store
+            .register_flow(&registration, Apply::UnlessNewer, Some(&reply))
+            .await?
+        {
+            self.registry.invalidate(id);
+            tracing::info!(flow_id = id, "flow stopped");
+        }
+        Ok(())
+    }
+
+    /// Ids of the flows this service runs.
+    pub async fn running_flow_ids(&self) -> Result<Vec<String>> {
+        Ok(self.store.running_ids().await?)
+    }
+
+    /// Registers a flow the flow repository lists as active that this service knows nothing about (its database
+    /// was restored or replaced), without events. Returns whether it did.
+    pub async fn adopt_active(&self, flow: &Flow, data: &Value) -> Result<bool> {
+        let by = started_by(flow, data);
+        let Ok(plan) = Plan::compile(flow, &by) else {
+            tracing::warn!(flow_id = %flow.id, "an active flow no longer compiles; not registered");
+            return Ok(false);
+        };
+        let registration = FlowRegistration {
+            id: flow.id.clone(),
+            tenant: flow.body.tenant.clone(),
+            started_by: by,
+            version: flow.version,
+            document: data.clone(),
+            active: true,
+            changed_at: flow.updated_at.clone(),
+            schedule: schedule_of(&plan),
+        };
+        let added = self
+            .store
+            .register_flow(&registration, Apply::IfUnknown, None)
+            .await?;
+        if added {
+            self.registry.invalidate(&flow.id);
+        }
+        Ok(added)
+    }
+}

@@ -1,0 +1,17 @@
+//! The execution service's types: executions and their steps as stored and as the API shows them, the checkpoint
+//! an execution resumes from, the queries, and the store the core and the engine work over.
+
+mod execution;
+mod query;
+mod state;
+mod step;
+mod store;
+
+pub use execution::{Counters, Execution, FlowRef, Status, StepError};
+pub use query::{GroupBy, ListQuery, RetryFrom};
+pub use state::{RunState, Task};
+pub use step::{Step, StepRecord, StepStatus};
+pub use store::{
+    Apply, Checkpoint, ExecutionStore, FlowMarker, FlowRegistration, RunningFlow, Schedule, TickFactory,
+    Write,
+};

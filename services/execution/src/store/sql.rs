@@ -1,0 +1,136 @@
+//! [`SqlStore`]: the execution store over one database, with its group-commit writers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flowmate_domain::Envelope;
+use flowmate_store::{Backend, Db, StoreError};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::{claims, executions, flows, writer};
+use crate::model::{
+    Apply, Checkpoint, Execution, ExecutionStore, FlowMarker, FlowRegistration, GroupBy, ListQuery,
+    RunningFlow, Step, TickFactory,
+};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// The execution store.
+#[derive(Clone)]
+pub struct SqlStore {
+    db: Db,
+    writes: mpsc::Sender<(Checkpoint, writer::Reply)>,
+}
+
+impl SqlStore {
+    /// A store over `db`, with its group-commit writers (one on SQLite, several on PostgreSQL).
+    pub fn new(db: Db) -> SqlStore {
+        let (tx, rx) = mpsc::channel::<(Checkpoint, writer::Reply)>(4096);
+        let rx = Arc::new(Mutex::new(rx));
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        for _ in 0..writers {
+            tokio::spawn(writer::write_loop(db.clone(), rx.clone()));
+        }
+        SqlStore { db, writes: tx }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+#[async_trait]
+impl ExecutionStore for SqlStore {
+    async fn register_flow(
+        &self,
+        registration: &FlowRegistration,
+        apply: Apply,
+        event: Option<&Envelope>,
+    ) -> Result<bool> {
+        flows::register(&self.db, registration, apply, event).await
+    }
+
+    async fn running_flow(&self, id: &str) -> Result<Option<(FlowMarker, Option<RunningFlow>)>> {
+        flows::running(&self.db, id).await
+    }
+
+    async fn flow_marker(&self, id: &str) -> Result<Option<FlowMarker>> {
+        flows::marker_of(&self.db, id).await
+    }
+
+    async fn running_ids(&self) -> Result<Vec<String>> {
+        flows::running_ids(&self.db).await
+    }
+
+    async fn checkpoint(&self, checkpoint: Checkpoint) -> Result<bool> {
+        let (reply, answer) = oneshot::channel();
+        self.writes
+            .send((checkpoint, reply))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    async fn execution(&self, id: &str) -> Result<Option<Execution>> {
+        executions::one(&self.db, id).await
+    }
+
+    async fn steps(&self, id: &str) -> Result<Vec<Step>> {
+        executions::steps(&self.db, id).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<(Vec<Execution>, u64)> {
+        executions::list(&self.db, query).await
+    }
+
+    async fn count(
+        &self,
+        tenant: Option<&str>,
+        start: &str,
+        end: &str,
+        by: GroupBy,
+    ) -> Result<Vec<(String, i64)>> {
+        executions::count(&self.db, tenant, start, end, by).await
+    }
+
+    async fn cancel(&self, id: &str) -> Result<bool> {
+        executions::cancel(&self.db, id).await
+    }
+
+    async fn insert_queued(&self, execution: &Execution, message: &Envelope) -> Result<()> {
+        executions::insert_queued(&self.db, execution, message).await
+    }
+
+    async fn take_over(&self, id: &str, owner: &str, generation: i64) -> Result<Option<i64>> {
+        claims::take_over(&self.db, id, owner, generation).await
+    }
+
+    async fn claim_stale(&self, now: &str, limit: i64) -> Result<usize> {
+        claims::claim_stale(&self.db, now, limit).await
+    }
+
+    async fn claim_due(&self, now: &str, limit: i64) -> Result<usize> {
+        claims::claim_due(&self.db, now, limit).await
+    }
+
+    async fn next_wake(&self) -> Result<Option<String>> {
+        claims::next_wake(&self.db).await
+    }
+
+    async fn claim_schedules(&self, now: DateTime<Utc>, limit: i64, tick: &TickFactory) -> Result<usize> {
+        claims::claim_schedules(&self.db, now, limit, tick).await
+    }
+
+    async fn next_schedule(&self) -> Result<Option<String>> {
+        claims::next_schedule(&self.db).await
+    }
+
+    async fn purge(&self, before: &str, batch: i64) -> Result<usize> {
+        claims::purge(&self.db, before, batch).await
+    }
+}

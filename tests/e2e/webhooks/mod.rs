@@ -1,0 +1,7 @@
+//! Incoming webhooks (API.md §5) through the gateway, in both run modes: the trigger message, parsing by content
+//! type, authentication (HMAC and tokens), write-only secrets, Idempotency-Key, sync replies, rate limits.
+
+mod auth;
+mod delivery;
+mod helpers;
+mod replies;
