@@ -63,7 +63,7 @@ enum Settled {
     /// Nothing left to do: this is the answer.
     Done(Result<Resolved>),
     /// Its token must be refreshed.
-    Due(SecretRecord, Plain),
+    Due(Box<(SecretRecord, Plain)>),
 }
 
 fn expires_at(plain: &Plain) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -254,7 +254,10 @@ impl SecretCore {
                         self.store.release_lease(id, &self.replica).await?;
                         result
                     }
-                    Settled::Due(s, plain) => self.refresh_holding(s, plain).await,
+                    Settled::Due(due) => {
+                        let (s, plain) = *due;
+                        self.refresh_holding(s, plain).await
+                    }
                 };
             }
             if tokio::time::Instant::now() >= deadline {
@@ -286,7 +289,7 @@ impl SecretCore {
                 return Ok(Settled::Done(Err(SecretError::RefreshFailed(error.clone()))));
             }
         }
-        Ok(Settled::Due(s, plain))
+        Ok(Settled::Due(Box::new((s, plain))))
     }
 
     /// Holding the lease: asks the token endpoint, stores the new tokens, releases the lease.
