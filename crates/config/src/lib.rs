@@ -193,6 +193,23 @@ mod tests {
     }
 
     #[test]
+    fn a_keyring_is_accepted_and_a_bad_one_is_named() {
+        figment::Jail::expect_with(|jail| {
+            let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+            jail.set_env("FLOWMATE_SECRETS_KEYS", format!("k2:{key}, {key}"));
+            jail.set_env("FLOWMATE_SECRETS_KEY", format!("k1:{key}"));
+            jail.set_env("FLOWMATE_SECRETS_TOKEN_TIMEOUT_MS", "2500");
+            let s = load(jail, "missing.toml").expect("valid");
+            assert_eq!(s.secrets_keyring(), Some(format!("k2:{key}, {key}").as_str()));
+            assert_eq!(s.secrets_token_timeout, Duration::from_millis(2500));
+            jail.set_env("FLOWMATE_SECRETS_KEYS", format!("a:{key},a:{key}"));
+            let e = load(jail, "missing.toml").unwrap_err().to_string();
+            assert!(e.contains("FLOWMATE_SECRETS_KEYS") && !e.contains(key), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_defaults_are_valid() {
         Settings::default().validate().expect("defaults are valid");
     }
