@@ -36,7 +36,16 @@ async fn a_user_watches_executions_live_reads_outputs_retries_and_stops_the_flow
         "a new installation shows the empty state"
     );
     b.shot("flows-empty").await;
+    let (orders, broken) = two_flows(app).await;
+    let (exec, failing) = executions_appear_live(app, &b, &orders, &broken).await;
+    read_and_retry(app, &b, &exec, &failing).await;
+    flow_pages_and_stop(app, &b, &orders, &broken).await;
+    other_pages(app, &b).await;
+    b.close().await;
+}
 
+/// A webhook flow that succeeds and one whose third step fails.
+async fn two_flows(app: &App) -> (String, String) {
     let orders = started(
         app,
         &app.admin,
@@ -66,12 +75,17 @@ async fn a_user_watches_executions_live_reads_outputs_retries_and_stops_the_flow
         ),
     )
     .await;
+    (orders, broken)
+}
+
+/// The executions page, open while webhooks arrive, shows each run without a reload.
+async fn executions_appear_live(app: &App, b: &Browser, orders: &str, broken: &str) -> (String, String) {
     b.go("/console/executions").await;
     b.wait("#executions-empty").await;
     // The page is open; the webhook arrives; the row shows up (and as succeeded) without a reload.
     let exec = webhook(
         app,
-        &orders,
+        orders,
         &json!({"id": "ord-1", "items": [{"price": 3.5, "qty": 2}, {"price": 10, "qty": 1}]}),
     )
     .await;
@@ -80,7 +94,7 @@ async fn a_user_watches_executions_live_reads_outputs_retries_and_stops_the_flow
     ))
     .await;
     assert!(b.has("#executions-empty").await.eq(&false));
-    let failing = webhook(app, &broken, &json!({"invoice": 7})).await;
+    let failing = webhook(app, broken, &json!({"invoice": 7})).await;
     b.wait(&format!(
         "tr[data-execution-id=\"{failing}\"][data-status=\"failed\"]"
     ))
@@ -100,6 +114,11 @@ async fn a_user_watches_executions_live_reads_outputs_retries_and_stops_the_flow
     );
     b.shot("executions").await;
 
+    (exec, failing)
+}
+
+/// One execution's steps and output; a failed one retried from its failed step.
+async fn read_and_retry(app: &App, b: &Browser, exec: &str, failing: &str) {
     b.click(&format!("tr[data-execution-id=\"{exec}\"] a")).await;
     b.wait("#execution-status").await;
     assert_eq!(b.path().await, format!("/console/executions/{exec}"));
@@ -123,7 +142,7 @@ async fn a_user_watches_executions_live_reads_outputs_retries_and_stops_the_flow
         .unwrap();
     let retried = b.path().await;
     assert!(
-        retried.starts_with("/console/executions/") && !retried.ends_with(&failing),
+        retried.starts_with("/console/executions/") && !retried.ends_with(failing),
         "{retried}"
     );
     let retried_id = retried.trim_start_matches("/console/executions/").to_owned();
@@ -131,7 +150,10 @@ async fn a_user_watches_executions_live_reads_outputs_retries_and_stops_the_flow
         finished(app, &app.admin, &retried_id).await["trigger"]["type"],
         "retry"
     );
+}
 
+/// A flow's graph coloured by its last execution, its webhook URL, and stopping it.
+async fn flow_pages_and_stop(app: &App, b: &Browser, orders: &str, broken: &str) {
     b.go(&format!("/console/flows/{broken}")).await;
     b.wait("#graph svg").await;
     // Its last execution is the retry from the failed step: that step ran (and failed) again, the others did not.
@@ -148,10 +170,13 @@ async fn a_user_watches_executions_live_reads_outputs_retries_and_stops_the_flow
     );
     b.shot("flow").await;
     b.click("#flow-stop").await;
-    wait_flow(app, &app.admin, &orders, "inactive").await;
+    wait_flow(app, &app.admin, orders, "inactive").await;
     b.wait("#flow-start").await;
     assert_eq!(b.text("#flow-status").await, "inactive");
+}
 
+/// The flows list, templates, users, and the API docs rendering offline.
+async fn other_pages(app: &App, b: &Browser) {
     b.go("/console/flows").await;
     b.wait("#flow-rows").await;
     b.shot("flows").await;
@@ -204,7 +229,6 @@ async fn a_user_watches_executions_live_reads_outputs_retries_and_stops_the_flow
         "the docs viewer rendered offline"
     );
     b.shot("api-docs").await;
-    b.close().await;
 }
 
 /// A member of another tenant sees none of it; hostile names and outputs render as text.

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ids::{ExecutionId, FlowId};
+
 /// The work queue every trigger goes to; the execution service's workers compete for it.
 pub const WORK_QUEUE: &str = "execution.work";
 
@@ -26,9 +28,9 @@ pub struct TriggerInfo {
 #[serde(rename_all = "camelCase")]
 pub struct WorkItem {
     /// The execution's id (the webhook's request id); the execution is created idempotently on it.
-    pub execution_id: String,
+    pub execution_id: ExecutionId,
     /// The flow to run.
-    pub flow_id: String,
+    pub flow_id: FlowId,
     /// What started it.
     pub trigger: TriggerInfo,
     /// The message the trigger node emits: `{"data": …, "headers": …, "metadata": …}` (API.md §5).

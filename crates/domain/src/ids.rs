@@ -64,6 +64,129 @@ impl AsRef<str> for Id {
     }
 }
 
+/// Declares a typed id: a well-formed [`Id`] that says what it identifies, so a flow id cannot be passed where an
+/// execution id is expected. It reads as `&str` (`Deref`), compares with strings, and (de)serializes as one.
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh time-ordered id (UUIDv7).
+            pub fn new() -> Self {
+                $name(Id::new().into_string())
+            }
+
+            /// Validates `s` as an id.
+            pub fn parse(s: &str) -> Result<Self, InvalidId> {
+                Id::parse(s).map(|id| $name(id.into_string()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Consumes the id into its text.
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name::new()
+            }
+        }
+
+        /// Text that is already known to be an id (read from the service's own records); ids from outside go
+        /// through [`parse`](Self::parse).
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A flow's id.
+    FlowId
+);
+typed_id!(
+    /// An execution's id (the request id of the trigger that started it).
+    ExecutionId
+);
+typed_id!(
+    /// A template's id.
+    TemplateId
+);
+typed_id!(
+    /// A tenant's id.
+    TenantId
+);
+typed_id!(
+    /// A user's id.
+    UserId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +205,22 @@ mod tests {
             assert_eq!(Id::parse(bad), Err(InvalidId), "{bad:?}");
         }
         assert!(Id::parse("5f1e3c2b9d8a7f6e5d4c3b2a").is_ok());
+    }
+
+    #[test]
+    fn typed_ids_read_and_compare_as_text_and_serialize_as_strings() {
+        let flow = FlowId::new();
+        assert!(FlowId::parse(flow.as_str()).is_ok());
+        assert_eq!(FlowId::parse("a b"), Err(InvalidId));
+        let same = FlowId::from(flow.to_string());
+        assert_eq!(flow, same);
+        assert_eq!(flow, flow.as_str());
+        assert_eq!(
+            serde_json::to_value(&flow).unwrap(),
+            serde_json::json!(flow.as_str())
+        );
+        let back: FlowId = serde_json::from_value(serde_json::json!(flow.as_str())).unwrap();
+        assert_eq!(back, flow);
+        assert!(flow.starts_with(&flow[..4]), "derefs to str");
     }
 }

@@ -14,4 +14,4 @@ pub mod time;
 
 pub use error::{ErrorCode, Fault, Problem};
 pub use event::Envelope;
-pub use ids::{Id, InvalidId};
+pub use ids::{ExecutionId, FlowId, Id, InvalidId, TemplateId, TenantId, UserId};

@@ -59,7 +59,7 @@ async fn reconcile(url: &str, timeout: Duration, core: &ExecutionCore) -> anyhow
             let Ok(flow) = serde_json::from_value::<Flow>(data.clone()) else {
                 continue;
             };
-            if !known.contains(&flow.id) && core.adopt_active(&flow, &data).await? {
+            if !known.contains(flow.id.as_str()) && core.adopt_active(&flow, &data).await? {
                 added += 1;
             }
         }

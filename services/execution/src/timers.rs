@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use flowmate_domain::{
     event::types,
     execution::{TriggerInfo, WorkItem},
-    time, Envelope, Id,
+    time, Envelope, ExecutionId,
 };
 use serde_json::json;
 use tokio::{sync::Notify, task::JoinHandle};
@@ -24,7 +24,7 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// The `flow.execute` of one schedule tick.
 pub fn tick(flow_id: &str, due: &str, next: &str) -> Envelope {
-    let id = Id::new().into_string();
+    let id = ExecutionId::new();
     let message = json!({
         "id": id, "data": {"sheduledTimestamp": due, "nextSheduledTimestamp": if next.is_empty() { None } else { Some(next) }},
         "attachments": {}, "headers": {},
@@ -32,7 +32,7 @@ pub fn tick(flow_id: &str, due: &str, next: &str) -> Envelope {
     });
     let item = WorkItem {
         execution_id: id,
-        flow_id: flow_id.to_owned(),
+        flow_id: flow_id.into(),
         trigger: TriggerInfo {
             kind: "schedule".into(),
             request_id: None,

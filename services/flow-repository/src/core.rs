@@ -7,8 +7,8 @@ use std::sync::Arc;
 use flowmate_auth::Principal;
 use flowmate_domain::{
     event::types,
-    flow::{validate_body, Flow, FlowBody, FlowStatus, Owner, SERVER_FIELDS},
-    time, Envelope, Fault, Id,
+    flow::{validate_body, Flow, FlowBody, FlowStatus, Owner, OwnerKind, SERVER_FIELDS},
+    time, Envelope, Fault, FlowId, Id,
 };
 use serde_json::{json, Value};
 
@@ -123,7 +123,7 @@ impl FlowCore {
         complete_owners(&mut body, caller, None)?;
         let now = time::now_string();
         let flow = Flow {
-            id: Id::new().into_string(),
+            id: FlowId::new(),
             body,
             status: FlowStatus::Inactive,
             status_reason: None,
@@ -241,24 +241,25 @@ fn complete_owners(body: &mut FlowBody, caller: &Principal, previous_tenant: Opt
         && body
             .owners
             .iter()
-            .any(|o| o.kind == "tenant" && o.id != caller.tenant())
+            .any(|o| o.kind == OwnerKind::Tenant && o.id != caller.tenant())
     {
         return Err(FlowError::Forbidden("Flows cannot be given to another tenant"));
     }
     if let Some(old) = previous_tenant.filter(|old| *old != body.tenant) {
-        body.owners.retain(|o| !(o.kind == "tenant" && o.id == old));
+        body.owners
+            .retain(|o| !(o.kind == OwnerKind::Tenant && o.id == old));
     }
     if !body.owners.iter().any(|o| o.id == caller.user_id()) {
         body.owners.push(Owner {
             id: caller.user_id().to_owned(),
-            kind: "user".into(),
+            kind: OwnerKind::User,
         });
     }
     let moved = previous_tenant.is_some_and(|old| old != body.tenant);
     if (previous_tenant.is_none() || moved) && !body.owners.iter().any(|o| o.id == body.tenant) {
         body.owners.push(Owner {
             id: body.tenant.clone(),
-            kind: "tenant".into(),
+            kind: OwnerKind::Tenant,
         });
     }
     Ok(())

@@ -227,7 +227,7 @@ impl pb::flow_repository_server::FlowRepository for FlowGrpc {
         let limit = if r.limit == 0 { 500 } else { r.limit };
         let flows = self.core.list_active(&r.after_id, limit).await.map_err(status)?;
         let next_after_id = if flows.len() as u32 == limit.min(1000) {
-            flows.last().map(|f| f.id.clone()).unwrap_or_default()
+            flows.last().map(|f| f.id.to_string()).unwrap_or_default()
         } else {
             String::new()
         };

@@ -246,8 +246,8 @@ impl Webhooks {
     ) -> Reply {
         let message = self.message(flow, req, data, query, request_id);
         let item = WorkItem {
-            execution_id: request_id.to_owned(),
-            flow_id: flow.id.clone(),
+            execution_id: request_id.into(),
+            flow_id: flow.id.as_str().into(),
             trigger: TriggerInfo {
                 kind: "webhook".into(),
                 request_id: Some(request_id.to_owned()),

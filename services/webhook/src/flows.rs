@@ -104,7 +104,7 @@ impl HookFlow {
             }),
         };
         HookFlow {
-            id: flow.id.clone(),
+            id: flow.id.to_string(),
             tenant: flow.body.tenant.clone(),
             owners: flow.body.owners.iter().map(|o| o.id.clone()).collect(),
             webhook_trigger,
@@ -159,7 +159,7 @@ impl ActiveFlows {
             tracing::error!(flow_id = %flow.id, error = %e, "the flow's hmacSecret cannot be opened; its webhooks will be refused");
         }
         if let Ok(mut active) = self.active.write() {
-            active.insert(flow.id.clone(), hook);
+            active.insert(flow.id.to_string(), hook);
         }
     }
 
@@ -239,7 +239,7 @@ impl Handler for FlowEvents {
             types::FLOW_STARTING => {
                 if let Ok(flow) = serde_json::from_value::<Flow>(event.data.clone()) {
                     if let Ok(mut starting) = cache.starting.write() {
-                        starting.insert(flow.id.clone(), flow);
+                        starting.insert(flow.id.to_string(), flow);
                     }
                 }
             }

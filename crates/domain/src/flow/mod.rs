@@ -3,5 +3,5 @@
 mod model;
 pub(crate) mod validate;
 
-pub use model::{Edge, EdgeConfig, Flow, FlowBody, FlowStatus, Graph, Node, Owner};
+pub use model::{Edge, EdgeConfig, Flow, FlowBody, FlowStatus, Graph, Node, Owner, OwnerKind};
 pub use validate::{validate_body, SERVER_FIELDS};

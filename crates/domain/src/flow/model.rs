@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ids::FlowId;
+
 /// Where a flow is in its life cycle. Only start/stop (and the execution service's confirmations) move it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +42,16 @@ impl FlowStatus {
     }
 }
 
+/// What owns a flow or a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnerKind {
+    /// A user (the `id` is a user id).
+    User,
+    /// A tenant (the `id` is a tenant id): every member of the tenant owns it.
+    Tenant,
+}
+
 /// An owner of a flow: a user or a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
@@ -47,7 +59,7 @@ pub struct Owner {
     pub id: String,
     /// `user` or `tenant`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: OwnerKind,
 }
 
 /// Edge options: a condition that gates the edge and a mapper applied along it.
@@ -158,7 +170,7 @@ fn ordinary() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct Flow {
     /// Flow id.
-    pub id: String,
+    pub id: FlowId,
     /// The editable part, flattened into the document.
     #[serde(flatten)]
     pub body: FlowBody,

@@ -136,50 +136,7 @@ fn validate_graph(graph: &Map<String, Value>, kind: &str, p: &mut Problems) {
     }
     let mut ids: HashSet<&str> = HashSet::new();
     for (i, node) in nodes.iter().enumerate() {
-        let base = format!("/graph/nodes/{i}");
-        let Some(node) = node.as_object() else {
-            p.add(&base, "A node must be an object.");
-            continue;
-        };
-        if let Some(id) = required_string(
-            node,
-            "id",
-            &format!("{base}/id"),
-            &format!("{kind} nodes require an id."),
-            p,
-        ) {
-            if id.chars().count() > MAX_NODE_ID {
-                p.add(
-                    &format!("{base}/id"),
-                    format!("Node id must be at most {MAX_NODE_ID} characters."),
-                );
-            } else if !ids.insert(id) {
-                p.add(&format!("{base}/id"), format!("Duplicate node id \"{id}\"."));
-            }
-        }
-        required_string(
-            node,
-            "componentId",
-            &format!("{base}/componentId"),
-            &format!("{kind} nodes require a componentId."),
-            p,
-        );
-        required_string(
-            node,
-            "function",
-            &format!("{base}/function"),
-            &format!("{kind} nodes require a function."),
-            p,
-        );
-        for key in ["name", "description", "credentials_id"] {
-            optional_string(node, key, &format!("{base}/{key}"), p);
-        }
-        for key in ["fields", "nodeSettings"] {
-            match node.get(key) {
-                None | Some(Value::Null) | Some(Value::Object(_)) => {}
-                Some(_) => p.add(&format!("{base}/{key}"), format!("{key} must be an object.")),
-            }
-        }
+        validate_node(node, &format!("/graph/nodes/{i}"), kind, &mut ids, p);
     }
     let edges = match graph.get("edges") {
         Some(Value::Array(edges)) => edges.as_slice(),
@@ -196,38 +153,89 @@ fn validate_graph(graph: &Map<String, Value>, kind: &str, p: &mut Problems) {
         );
     }
     for (i, edge) in edges.iter().enumerate() {
-        let base = format!("/graph/edges/{i}");
-        let Some(edge) = edge.as_object() else {
-            p.add(&base, "An edge must be an object.");
-            continue;
-        };
-        optional_string(edge, "id", &format!("{base}/id"), p);
-        for (key, missing) in [
-            ("source", &format!("{kind} edges require a source.")),
-            ("target", &format!("{kind} edges require a target.")),
-        ] {
-            let ptr = format!("{base}/{key}");
-            if let Some(end) = required_string(edge, key, &ptr, missing, p) {
-                if !ids.contains(end) {
-                    let which = if key == "source" {
-                        "Edge source"
-                    } else {
-                        "Edge target"
-                    };
-                    p.add(
-                        &ptr,
-                        format!("{which} with id \"{end}\" could not be found among nodes."),
-                    );
-                }
+        validate_edge(edge, &format!("/graph/edges/{i}"), kind, &ids, p);
+    }
+}
+
+/// One node at JSON pointer `base`; its id joins `ids` (duplicates are a problem).
+fn validate_node<'a>(node: &'a Value, base: &str, kind: &str, ids: &mut HashSet<&'a str>, p: &mut Problems) {
+    let Some(node) = node.as_object() else {
+        p.add(base, "A node must be an object.");
+        return;
+    };
+    if let Some(id) = required_string(
+        node,
+        "id",
+        &format!("{base}/id"),
+        &format!("{kind} nodes require an id."),
+        p,
+    ) {
+        if id.chars().count() > MAX_NODE_ID {
+            p.add(
+                &format!("{base}/id"),
+                format!("Node id must be at most {MAX_NODE_ID} characters."),
+            );
+        } else if !ids.insert(id) {
+            p.add(&format!("{base}/id"), format!("Duplicate node id \"{id}\"."));
+        }
+    }
+    required_string(
+        node,
+        "componentId",
+        &format!("{base}/componentId"),
+        &format!("{kind} nodes require a componentId."),
+        p,
+    );
+    required_string(
+        node,
+        "function",
+        &format!("{base}/function"),
+        &format!("{kind} nodes require a function."),
+        p,
+    );
+    for key in ["name", "description", "credentials_id"] {
+        optional_string(node, key, &format!("{base}/{key}"), p);
+    }
+    for key in ["fields", "nodeSettings"] {
+        match node.get(key) {
+            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+            Some(_) => p.add(&format!("{base}/{key}"), format!("{key} must be an object.")),
+        }
+    }
+}
+
+/// One edge at JSON pointer `base`: its ends must name nodes in `ids`.
+fn validate_edge(edge: &Value, base: &str, kind: &str, ids: &HashSet<&str>, p: &mut Problems) {
+    let Some(edge) = edge.as_object() else {
+        p.add(base, "An edge must be an object.");
+        return;
+    };
+    optional_string(edge, "id", &format!("{base}/id"), p);
+    for (key, missing) in [
+        ("source", &format!("{kind} edges require a source.")),
+        ("target", &format!("{kind} edges require a target.")),
+    ] {
+        let ptr = format!("{base}/{key}");
+        if let Some(end) = required_string(edge, key, &ptr, missing, p) {
+            if !ids.contains(end) {
+                let which = if key == "source" {
+                    "Edge source"
+                } else {
+                    "Edge target"
+                };
+                p.add(
+                    &ptr,
+                    format!("{which} with id \"{end}\" could not be found among nodes."),
+                );
             }
         }
-        match edge.get("config") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(config)) => {
-                optional_string(config, "condition", &format!("{base}/config/condition"), p)
-            }
-            Some(_) => p.add(&format!("{base}/config"), "config must be an object."),
+    }
+    match edge.get("config") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(config)) => {
+            optional_string(config, "condition", &format!("{base}/config/condition"), p)
         }
+        Some(_) => p.add(&format!("{base}/config"), "config must be an object."),
     }
 }
 

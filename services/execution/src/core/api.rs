@@ -7,7 +7,7 @@ use flowmate_auth::Principal;
 use flowmate_domain::{
     event::types,
     execution::{TriggerInfo, WorkItem},
-    Envelope, Id,
+    Envelope, ExecutionId, Id,
 };
 use serde_json::{json, Value};
 
@@ -82,7 +82,7 @@ impl ExecutionCore {
         valid_id(id)?;
         let execution = self.store.execution(id).await?.ok_or(ExecutionError::NotFound)?;
         match scope(caller) {
-            Some(tenant) if tenant != execution.tenant => Err(ExecutionError::NotFound),
+            Some(tenant) if execution.tenant != tenant => Err(ExecutionError::NotFound),
             _ => Ok(execution),
         }
     }
@@ -132,13 +132,13 @@ impl ExecutionCore {
         let trigger = TriggerInfo {
             kind: "retry".into(),
             request_id: None,
-            retry_of: Some(original.id.clone()),
+            retry_of: Some(original.id.to_string()),
         };
         match from {
             RetryFrom::Start => {
                 self.queue(
                     &plan,
-                    Id::new().into_string(),
+                    ExecutionId::new(),
                     trigger,
                     original.message,
                     caller.user_id(),
@@ -152,7 +152,7 @@ impl ExecutionCore {
                 if state.failed.is_empty() {
                     return Err(Conflict::NoFailedStep.into());
                 }
-                let new_id = Id::new().into_string();
+                let new_id = ExecutionId::new();
                 let resume = Envelope::new(
                     types::EXECUTION_RESUME,
                     SOURCE,
@@ -167,7 +167,7 @@ impl ExecutionCore {
                 let queued = Execution::new(
                     new_id,
                     flow,
-                    caller.user_id().to_owned(),
+                    caller.user_id().into(),
                     Status::Queued,
                     trigger,
                     original.message.clone(),
@@ -208,10 +208,10 @@ impl ExecutionCore {
                 flow_id: flow_id.to_owned(),
             });
         }
-        let id = Id::new().into_string();
+        let id = ExecutionId::new();
         let trigger = TriggerInfo {
             kind: "manual".into(),
-            request_id: Some(id.clone()),
+            request_id: Some(id.to_string()),
             retry_of: None,
         };
         let message = manual_message(&id, body);
@@ -223,7 +223,7 @@ impl ExecutionCore {
     async fn queue(
         &self,
         plan: &Plan,
-        id: String,
+        id: ExecutionId,
         trigger: TriggerInfo,
         message: Value,
         user: &str,
@@ -247,7 +247,7 @@ impl ExecutionCore {
         let execution = Execution::new(
             id,
             flow_ref,
-            user.to_owned(),
+            user.into(),
             Status::Queued,
             trigger,
             message.clone(),

@@ -4,7 +4,11 @@
 //! unregistered with `flow.stopped`. Each decision and its event commit together (outbox). Decisions apply in the
 //! order of the events that caused them, so a late `flow.starting` cannot resurrect a stopped flow.
 
-use flowmate_domain::{event::types, flow::Flow, time, Envelope};
+use flowmate_domain::{
+    event::types,
+    flow::{Flow, OwnerKind},
+    time, Envelope,
+};
 use serde_json::{json, Value};
 
 use super::ExecutionCore;
@@ -24,7 +28,7 @@ pub fn started_by(flow: &Flow, data: &Value) -> String {
             flow.body
                 .owners
                 .iter()
-                .find(|o| o.kind == "user")
+                .find(|o| o.kind == OwnerKind::User)
                 .map(|o| o.id.clone())
         })
         .unwrap_or_default()
@@ -53,7 +57,7 @@ impl ExecutionCore {
             Err(reason) => Err(reason.to_string()),
         };
         let registration = FlowRegistration {
-            id: flow.id.clone(),
+            id: flow.id.to_string(),
             tenant: flow.body.tenant.clone(),
             started_by: by,
             version: flow.version,
@@ -159,7 +163,7 @@ impl ExecutionCore {
             return Ok(false);
         };
         let registration = FlowRegistration {
-            id: flow.id.clone(),
+            id: flow.id.to_string(),
             tenant: flow.body.tenant.clone(),
             started_by: by,
             version: flow.version,

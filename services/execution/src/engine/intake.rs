@@ -2,7 +2,7 @@
 //! id is taken), an `execution.resume` continues a parked or queued one, and a redelivered owner takes over.
 
 use flowmate_bus::HandlerError;
-use flowmate_domain::{execution::WorkItem, time, Envelope, Id};
+use flowmate_domain::{execution::WorkItem, time, Envelope, ExecutionId};
 use serde_json::Value;
 
 use super::{worker::retry, Engine};
@@ -25,7 +25,8 @@ impl Engine {
         } = envelope;
         let item: WorkItem = serde_json::from_value(data)
             .map_err(|e| HandlerError::Reject(format!("not a work item: {e}")))?;
-        Id::parse(&item.execution_id).map_err(|_| HandlerError::Reject("invalid execution id".into()))?;
+        ExecutionId::parse(&item.execution_id)
+            .map_err(|_| HandlerError::Reject("invalid execution id".into()))?;
         if self.start(&item, tenant.as_deref(), &message_id).await? {
             return Ok(());
         }
@@ -71,7 +72,7 @@ impl Engine {
         let execution = Execution::new(
             item.execution_id.clone(),
             flow,
-            item.user.clone().unwrap_or(user),
+            item.user.clone().unwrap_or(user).into(),
             Status::Running,
             item.trigger.clone(),
             item.message.clone(),
@@ -125,9 +126,7 @@ impl Engine {
         }
         // The new id is the message's own: unique, and the same when the message is redelivered, so a redelivery
         // finds the execution it started and continues it instead of running the trigger a second time.
-        let fresh = Id::parse(message_id)
-            .map(Id::into_string)
-            .unwrap_or_else(|_| Id::new().into_string());
+        let fresh = ExecutionId::parse(message_id).unwrap_or_else(|_| ExecutionId::new());
         if fresh == item.execution_id {
             return Err(HandlerError::Reject(format!(
                 "execution id {fresh} is taken by another flow's execution"
@@ -137,7 +136,7 @@ impl Engine {
                        "request id already used by another flow's execution; running under a new id");
         item.trigger
             .request_id
-            .get_or_insert_with(|| item.execution_id.clone());
+            .get_or_insert_with(|| item.execution_id.to_string());
         item.execution_id = fresh;
         if self.start(&item, tenant, message_id).await? {
             return Ok(());

@@ -1,6 +1,6 @@
 //! An execution as stored and as the API shows it (API.md §5): where it is, what started it, what it recorded.
 
-use flowmate_domain::{execution::TriggerInfo, time};
+use flowmate_domain::{execution::TriggerInfo, time, ExecutionId, FlowId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -99,15 +99,15 @@ pub struct FlowRef<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
     /// The request id it was triggered with.
-    pub id: String,
+    pub id: ExecutionId,
     /// The flow it runs.
-    pub flow_id: String,
+    pub flow_id: FlowId,
     /// The flow's version when it started.
     pub flow_version: i64,
     /// The flow's tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// On whose behalf it runs.
-    pub user: String,
+    pub user: UserId,
     /// Where it is.
     pub status: Status,
     /// What started it.
@@ -140,18 +140,18 @@ impl Execution {
     /// A new execution `id` of `flow` on behalf of `user`, starting now with `status`: nothing recorded yet, no
     /// checkpoint, no owner.
     pub fn new(
-        id: String,
+        id: ExecutionId,
         flow: FlowRef<'_>,
-        user: String,
+        user: UserId,
         status: Status,
         trigger: TriggerInfo,
         message: Value,
     ) -> Execution {
         Execution {
             id,
-            flow_id: flow.id.to_owned(),
+            flow_id: flow.id.into(),
             flow_version: flow.version,
-            tenant: flow.tenant.to_owned(),
+            tenant: flow.tenant.into(),
             user,
             status,
             trigger,

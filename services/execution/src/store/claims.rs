@@ -35,7 +35,7 @@ pub(super) async fn claim_stale(db: &Db, now: &str, limit: i64) -> Result<usize,
         sqlx::query("UPDATE executions SET generation = $2, owner = $3, lease_until = $4 WHERE id = $1")
             .bind(&id)
             .bind(generation)
-            .bind(&event.id)
+            .bind(event.id.as_str())
             .bind(&lease)
             .execute(&mut *tx)
             .await?;
@@ -67,7 +67,7 @@ pub(super) async fn claim_due(db: &Db, now: &str, limit: i64) -> Result<usize, S
         sqlx::query("UPDATE executions SET waiting_until = NULL, generation = $2, owner = $3 WHERE id = $1")
             .bind(&id)
             .bind(generation)
-            .bind(&event.id)
+            .bind(event.id.as_str())
             .execute(&mut *tx)
             .await?;
         outbox::enqueue(&mut tx, &event).await?;

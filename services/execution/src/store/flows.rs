@@ -39,8 +39,8 @@ pub(super) async fn register(
          active = excluded.active, changed_at = excluded.changed_at \
          WHERE running_flows.changed_at <= excluded.changed_at",
     )
-    .bind(&r.id)
-    .bind(&r.tenant)
+    .bind(r.id.as_str())
+    .bind(r.tenant.as_str())
     .bind(&r.started_by)
     .bind(r.version)
     .bind(json_text(&r.document))
@@ -54,12 +54,12 @@ pub(super) async fn register(
         return Ok(false); // a later change was applied by another replica meanwhile
     }
     sqlx::query("DELETE FROM schedules WHERE flow_id = $1")
-        .bind(&r.id)
+        .bind(r.id.as_str())
         .execute(&mut *tx)
         .await?;
     if let Some(schedule) = &r.schedule {
         sqlx::query("INSERT INTO schedules (flow_id, cron, next_due) VALUES ($1, $2, $3)")
-            .bind(&r.id)
+            .bind(r.id.as_str())
             .bind(&schedule.cron)
             .bind(&schedule.next_due)
             .execute(&mut *tx)

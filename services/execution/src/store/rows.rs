@@ -20,6 +20,10 @@ fn parse_opt<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
+fn text(r: &AnyRow, column: &str) -> Result<String, StoreError> {
+    Ok(r.try_get::<String, _>(column)?)
+}
+
 /// The execution columns every read selects (`message` and `state` only where the whole execution is read).
 pub(super) const EXEC_COLUMNS: &str =
     "id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \
@@ -38,11 +42,11 @@ pub(super) fn execution_of(r: &AnyRow, full: bool) -> Result<Execution, StoreErr
         (Value::Null, None)
     };
     Ok(Execution {
-        id: r.try_get("id")?,
-        flow_id: r.try_get("flow_id")?,
+        id: text(r, "id")?.into(),
+        flow_id: text(r, "flow_id")?.into(),
         flow_version: r.try_get("flow_version")?,
-        tenant: r.try_get("tenant")?,
-        user: r.try_get("user_id")?,
+        tenant: text(r, "tenant")?.into(),
+        user: text(r, "user_id")?.into(),
         status: Status::parse(&status).unwrap_or(Status::Failed),
         trigger: serde_json::from_str(&trigger).unwrap_or(TriggerInfo {
             kind: "unknown".into(),

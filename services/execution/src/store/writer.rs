@@ -60,11 +60,11 @@ fn upsert_sql(backend: Backend, rows: usize, write: Write) -> String {
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 fn bind_execution<'q>(q: AnyQuery<'q>, e: &'q Execution) -> AnyQuery<'q> {
-    q.bind(&e.id)
-        .bind(&e.flow_id)
+    q.bind(e.id.as_str())
+        .bind(e.flow_id.as_str())
         .bind(e.flow_version)
-        .bind(&e.tenant)
-        .bind(&e.user)
+        .bind(e.tenant.as_str())
+        .bind(e.user.as_str())
         .bind(e.status.as_str())
         .bind(json_text(&e.trigger))
         .bind(&e.started_at)
@@ -193,7 +193,7 @@ async fn write_group(db: &Db, batch: &[(Checkpoint, Reply)]) -> Result<Vec<bool>
             let executions: Vec<&Execution> = members.iter().map(|&i| &batch[i].0.execution).collect();
             let ids = upsert_many(&mut tx, &executions, write).await?;
             for &i in &members {
-                written[i] = ids.contains(&batch[i].0.execution.id);
+                written[i] = ids.contains(batch[i].0.execution.id.as_str());
             }
         }
     }

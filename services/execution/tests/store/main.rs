@@ -49,7 +49,7 @@ async fn finish(db: TestDb) {
 
 fn execution(id: &str, finished_at: Option<String>, waiting_until: Option<String>) -> Execution {
     Execution {
-        id: id.to_owned(),
+        id: id.into(),
         flow_id: "flow-1".into(),
         flow_version: 1,
         tenant: "t".into(),

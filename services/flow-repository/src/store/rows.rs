@@ -11,7 +11,7 @@ pub fn flow(row: &AnyRow) -> Result<Flow, StoreError> {
     let status: String = row.try_get("status")?;
     let body: String = row.try_get("body")?;
     Ok(Flow {
-        id: row.try_get("id")?,
+        id: row.try_get::<String, _>("id")?.into(),
         body: serde_json::from_str(&body)?,
         status: FlowStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         status_reason: row.try_get::<Option<String>, _>("status_reason")?,

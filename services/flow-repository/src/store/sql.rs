@@ -84,8 +84,8 @@ impl FlowStore for SqlStore {
             "INSERT INTO flows (id, tenant, name, name_key, search_text, type, status, status_reason, from_template, \
              body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind(&flow.id)
-        .bind(&flow.body.tenant)
+        .bind(flow.id.as_str())
+        .bind(flow.body.tenant.as_str())
         .bind(&flow.body.name)
         .bind(flow.body.name.to_lowercase())
         .bind(search_text(flow))
@@ -113,7 +113,7 @@ impl FlowStore for SqlStore {
              status_reason = NULL, from_template = $6, body = $7, version = $8, updated_at = $9 \
              WHERE id = $10 AND version = $11 AND status = 'inactive'",
         )
-        .bind(&flow.body.tenant)
+        .bind(flow.body.tenant.as_str())
         .bind(&flow.body.name)
         .bind(flow.body.name.to_lowercase())
         .bind(search_text(flow))
@@ -122,7 +122,7 @@ impl FlowStore for SqlStore {
         .bind(body_json(flow)?)
         .bind(flow.version)
         .bind(&flow.updated_at)
-        .bind(&flow.id)
+        .bind(flow.id.as_str())
         .bind(previous.version)
         .execute(&mut *tx)
         .await
@@ -132,7 +132,7 @@ impl FlowStore for SqlStore {
             return Ok(false);
         }
         sqlx::query("INSERT INTO flow_versions (flow_id, version, body, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&previous.id)
+            .bind(previous.id.as_str())
             .bind(previous.version)
             .bind(body_json(previous)?)
             .bind(time::now_string())

@@ -138,9 +138,7 @@ async fn changes_are_announced_exactly_once_even_across_a_crash_before_publishin
         core.update(&admin(), &created.id, json!({"name": "survivor v2"}))
             .await
             .unwrap();
-        core.start(&admin(), std::slice::from_ref(&created.id))
-            .await
-            .unwrap();
+        core.start(&admin(), &[created.id.to_string()]).await.unwrap();
         let down: SharedBus = Arc::new(RecordingBus::down());
         assert!(outbox::relay_batch(&db, &down).await.is_err());
         db.close().await;
@@ -193,7 +191,8 @@ async fn confirmations_apply_once_and_active_flows_are_listed_for_warm_starts(s:
                 .pop()
                 .unwrap()
                 .unwrap()
-                .id,
+                .id
+                .into_string(),
         );
     }
     core.start(&admin(), &ids[..3]).await.unwrap();
@@ -212,7 +211,7 @@ async fn confirmations_apply_once_and_active_flows_are_listed_for_warm_starts(s:
         .await
         .unwrap()
         .into_iter()
-        .map(|f| f.id)
+        .map(|f| f.id.into_string())
         .collect();
     assert_eq!(active, [ids[1].clone(), ids[2].clone()]);
     assert!(core.list_active(&ids[2], 10).await.unwrap().is_empty());
@@ -228,7 +227,7 @@ async fn confirmations_apply_once_and_active_flows_are_listed_for_warm_starts(s:
         search: None,
     };
     let (stopping, total) = core.list(&admin(), query).await.unwrap();
-    assert_eq!((stopping[0].id.clone(), total), (ids[0].clone(), 1));
+    assert_eq!((stopping[0].id.to_string(), total), (ids[0].clone(), 1));
     db.close().await;
     finish(s).await;
 }

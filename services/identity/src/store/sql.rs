@@ -96,7 +96,7 @@ impl IdentityStore for SqlStore {
         sqlx::query(
             "INSERT INTO tenants (id, name, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(&t.id)
+        .bind(t.id.as_str())
         .bind(&t.name)
         .bind(t.status.as_str())
         .bind(&t.created_at)
@@ -216,12 +216,12 @@ impl IdentityStore for SqlStore {
             "INSERT INTO users ({USER_COLUMNS}) VALUES ({})",
             placeholders(1, 17)
         ))
-        .bind(&u.id)
+        .bind(u.id.as_str())
         .bind(&u.username)
         .bind(&u.firstname)
         .bind(&u.lastname)
         .bind(u.status.as_str())
-        .bind(&u.tenant)
+        .bind(u.tenant.as_str())
         .bind(json(&u.roles))
         .bind(json(&u.permissions))
         .bind(u.confirmed as i64)
@@ -264,7 +264,7 @@ impl IdentityStore for SqlStore {
         .bind(&u.password_hash)
         .bind(&u.updated_at)
         .bind(u.revision)
-        .bind(&u.id)
+        .bind(u.id.as_str())
         .bind(u.revision - 1)
         .execute(&mut *tx)
         .await
@@ -411,7 +411,7 @@ async fn insert_role(db: &Db, r: &Role, on_conflict: &str) -> Result<()> {
     );
     let mut tx = db.begin().await?;
     sqlx::query(&sql)
-        .bind(&r.id)
+        .bind(r.id.as_str())
         .bind(&r.name)
         .bind(&r.tenant)
         .bind(r.tenant.clone().unwrap_or_default())

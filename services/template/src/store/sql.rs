@@ -100,7 +100,7 @@ impl TemplateStore for SqlStore {
             "INSERT INTO templates (id, tenant, name_key, search_text, type, status, body, version, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(&t.id)
+        .bind(t.id.as_str())
         .bind(t.text("tenant"))
         .bind(t.text("name").to_lowercase())
         .bind(search_text(t))
@@ -133,7 +133,7 @@ impl TemplateStore for SqlStore {
         .bind(Value::Object(t.body.clone()).to_string())
         .bind(t.version)
         .bind(&t.updated_at)
-        .bind(&t.id)
+        .bind(t.id.as_str())
         .bind(previous.version)
         .execute(&mut *tx)
         .await
@@ -143,7 +143,7 @@ impl TemplateStore for SqlStore {
             return Ok(false);
         }
         sqlx::query("INSERT INTO template_versions (template_id, version, document) VALUES ($1, $2, $3)")
-            .bind(&previous.id)
+            .bind(previous.id.as_str())
             .bind(previous.version)
             .bind(previous.to_json().to_string())
             .execute(&mut *tx)

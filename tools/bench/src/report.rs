@@ -161,9 +161,8 @@ impl Report {
         self.skipped.push((mode, why.to_owned()));
     }
 
-    /// The Markdown.
-    pub fn render(&self, took: Duration) -> String {
-        let mut out = String::new();
+    /// How the run was made: the command, the machine and the versions, what the limits are.
+    fn preamble(&self, out: &mut String, took: Duration) {
         let o = &self.options;
         let _ = writeln!(out, "# FlowMate benchmarks\n");
         if o.smoke {
@@ -203,132 +202,153 @@ impl Report {
             shell("psql", &["--version"])
         );
         let _ = writeln!(out, "Each scenario runs {} s of load. **Limit** is measured in the same run on the same machine: a bare axum handler that only parses the same JSON and answers 200 (webhooks), or a bare axum + sqlx handler reading one flow row from the same database (reads). The ratio is FlowMate's figure divided by the limit's. The sync scenario at a fixed rate measures the steady state: it follows 2 s of the same load that are not measured.\n", o.duration.as_secs());
+    }
 
+    /// The Markdown.
+    pub fn render(&self, took: Duration) -> String {
+        let mut out = String::new();
+        self.preamble(&mut out, took);
+        let secs = self.options.duration.as_secs_f64();
         for r in &self.modes {
-            let mode = match r.mode {
-                Mode::Standalone => "Standalone (one process, SQLite, embedded queue)",
-                Mode::Distributed => {
-                    "Distributed (a process per service, PostgreSQL, RabbitMQ, all on this machine)"
-                }
-            };
-            let secs = o.duration.as_secs_f64();
-            let _ = writeln!(out, "## {mode}\n");
-            let _ = writeln!(
-                out,
-                "| scenario | figure | p50 | p99 | limit | ratio |\n|---|---|---|---|---|---|"
-            );
-            let _ = writeln!(out, "| 1. async webhook ingest (webhook → transform), 32 connections | {:.0} accepted/s ({} accepted, {} refused) | {:.2} ms | {:.2} ms | {:.0}/s, p99 {:.2} ms | {} |",
-                r.ingest.ok_rate(secs), r.accepted, r.ingest.errors, r.ingest.p50, r.ingest.p99, r.ingest_limit.rate, r.ingest_limit.p99, ratio(r.ingest.ok_rate(secs), r.ingest_limit.rate));
-            let _ = writeln!(out, "| 1. executions completed and recorded | {:.0}/s; every accepted webhook has its succeeded execution, none twice: {} | | | {:.0}/s (ingest limit) | {} |",
-                r.executions_per_sec, if r.all_recorded { "yes" } else { "NO" }, r.ingest_limit.rate, ratio(r.executions_per_sec, r.ingest_limit.rate));
-            let _ = writeln!(out, "| 2. sync webhook at a fixed 1,000/s | {:.0}/s answered ({} failed) | {:.2} ms | {:.2} ms | | |",
-                r.sync_fixed.rate, r.sync_fixed.errors, r.sync_fixed.p50, r.sync_fixed.p99);
-            let _ = writeln!(
-                out,
-                "| 2. sync webhook flat out, 32 connections | {:.0}/s | {:.2} ms | {:.2} ms | {:.0}/s | {} |",
-                r.sync_max.ok_rate(secs),
-                r.sync_max.p50,
-                r.sync_max.p99,
-                r.ingest_limit.rate,
-                ratio(r.sync_max.ok_rate(secs), r.ingest_limit.rate)
-            );
-            let _ = writeln!(out, "| 3. five-step flow (transform, filter, split over 10 items, transform, log: 24 steps) | {:.0} executions/s = {:.0} steps/s | | | | |",
-                r.five_step_executions_per_sec, r.five_step_executions_per_sec * 24.0);
-            let _ = writeln!(out, "| 3. FlowMate CPU per step (everything: ingest, engine, recording) | {:.1} µs/step, {:.0} µs/execution | | | | |",
-                r.five_step_cpu_per_step_us, r.five_step_cpu_per_execution_us);
-            let _ = writeln!(out, "| 4. `GET /flows/{{id}}`, {} flows stored, 32 connections | {:.0}/s | {:.2} ms | {:.2} ms | {:.0}/s, p99 {:.2} ms | {} |",
-                r.flows_stored, r.get_one.ok_rate(secs), r.get_one.p50, r.get_one.p99, r.row_limit.rate, r.row_limit.p99, ratio(r.get_one.ok_rate(secs), r.row_limit.rate));
-            let _ = writeln!(
-                out,
-                "| 4. `GET /flows?page[size]=50` | {:.0}/s | {:.2} ms | {:.2} ms | {:.0}/s | {} |",
-                r.list_page.ok_rate(secs),
-                r.list_page.p50,
-                r.list_page.p99,
-                r.row_limit.rate,
-                ratio(r.list_page.ok_rate(secs), r.row_limit.rate)
-            );
-            let _ = writeln!(
-                out,
-                "| 5. start to `/readyz` 200 | {:.0} ms | | | | |",
-                r.ready_after.as_secs_f64() * 1000.0
-            );
-            let _ = writeln!(
-                out,
-                "| 5. RSS idle / peak under scenario 1 | {:.1} MiB / {:.1} MiB | | | | |\n",
-                r.idle_rss, r.load_rss
-            );
-            let _ = writeln!(
-                out,
-                "FlowMate CPU per accepted webhook in scenario 1 (ingest and execution): {:.0} µs.\n",
-                r.ingest_cpu_per_execution_us
-            );
-            if let Some(c) = &r.credentials {
-                crate::credentials::render(&mut out, c);
-            }
+            mode_table(&mut out, r, secs);
             if r.mode == Mode::Standalone {
-                let ingest = r.ingest.ok_rate(secs);
-                let _ = writeln!(
-                    out,
-                    "Targets (standalone, this machine, load generator included):\n"
-                );
-                let _ = writeln!(out, "| target | measured | |\n|---|---|---|");
-                let _ = writeln!(
-                    out,
-                    "| ≥ 5,000 accepted webhooks/s at p99 < 20 ms | {:.0}/s at p99 {:.2} ms | {} |",
-                    ingest,
-                    r.ingest.p99,
-                    verdict(ingest >= 5000.0 && r.ingest.p99 < 20.0)
-                );
-                let _ = writeln!(
-                    out,
-                    "| ≥ 3,000 executions/s completed and recorded | {:.0}/s | {} |",
-                    r.executions_per_sec,
-                    verdict(r.executions_per_sec >= 3000.0)
-                );
-                let _ = writeln!(
-                    out,
-                    "| sync p99 < 25 ms at 1,000 requests/s | p99 {:.2} ms at {:.0}/s | {} |",
-                    r.sync_fixed.p99,
-                    r.sync_fixed.rate,
-                    verdict(r.sync_fixed.p99 < 25.0 && r.sync_fixed.rate >= 990.0)
-                );
-                let get = r.get_one.ok_rate(secs) / r.row_limit.rate.max(1.0);
-                let _ = writeln!(
-                    out,
-                    "| gateway reads ≥ 50 % of the bare limit | `GET /flows/{{id}}` {} | {} |",
-                    ratio(r.get_one.ok_rate(secs), r.row_limit.rate),
-                    verdict(get >= 0.5)
-                );
-                let _ = writeln!(
-                    out,
-                    "| idle RSS < 40 MB | {:.1} MiB | {} |",
-                    r.idle_rss,
-                    verdict(r.idle_rss < 40.0 / 1.048_576)
-                );
-                let _ = writeln!(
-                    out,
-                    "| ready in < 1 s | {:.0} ms | {} |\n",
-                    r.ready_after.as_secs_f64() * 1000.0,
-                    verdict(r.ready_after < Duration::from_secs(1))
-                );
+                standalone_targets(&mut out, r, secs);
             }
-            let _ = writeln!(out, "Commands:\n");
-            for (name, load) in [
-                ("ingest", &r.ingest),
-                ("ingest limit", &r.ingest_limit),
-                ("sync", &r.sync_fixed),
-                ("sync flat out", &r.sync_max),
-                ("get", &r.get_one),
-                ("list", &r.list_page),
-                ("row limit", &r.row_limit),
-            ] {
-                let _ = writeln!(out, "- {name}: `{}`", load.command);
-            }
-            let _ = writeln!(out);
+            commands(&mut out, r);
         }
         for (mode, why) in &self.skipped {
             let _ = writeln!(out, "## {mode:?}\n\nNot run: {why}.\n");
         }
         out
     }
+}
+
+/// One mode's scenarios and figures.
+fn mode_table(out: &mut String, r: &ModeResults, secs: f64) {
+    let mode = match r.mode {
+        Mode::Standalone => "Standalone (one process, SQLite, embedded queue)",
+        Mode::Distributed => "Distributed (a process per service, PostgreSQL, RabbitMQ, all on this machine)",
+    };
+    let _ = writeln!(out, "## {mode}\n");
+    let _ = writeln!(
+        out,
+        "| scenario | figure | p50 | p99 | limit | ratio |\n|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(out, "| 1. async webhook ingest (webhook → transform), 32 connections | {:.0} accepted/s ({} accepted, {} refused) | {:.2} ms | {:.2} ms | {:.0}/s, p99 {:.2} ms | {} |",
+        r.ingest.ok_rate(secs), r.accepted, r.ingest.errors, r.ingest.p50, r.ingest.p99, r.ingest_limit.rate, r.ingest_limit.p99, ratio(r.ingest.ok_rate(secs), r.ingest_limit.rate));
+    let _ = writeln!(out, "| 1. executions completed and recorded | {:.0}/s; every accepted webhook has its succeeded execution, none twice: {} | | | {:.0}/s (ingest limit) | {} |",
+        r.executions_per_sec, if r.all_recorded { "yes" } else { "NO" }, r.ingest_limit.rate, ratio(r.executions_per_sec, r.ingest_limit.rate));
+    let _ = writeln!(
+        out,
+        "| 2. sync webhook at a fixed 1,000/s | {:.0}/s answered ({} failed) | {:.2} ms | {:.2} ms | | |",
+        r.sync_fixed.rate, r.sync_fixed.errors, r.sync_fixed.p50, r.sync_fixed.p99
+    );
+    let _ = writeln!(
+        out,
+        "| 2. sync webhook flat out, 32 connections | {:.0}/s | {:.2} ms | {:.2} ms | {:.0}/s | {} |",
+        r.sync_max.ok_rate(secs),
+        r.sync_max.p50,
+        r.sync_max.p99,
+        r.ingest_limit.rate,
+        ratio(r.sync_max.ok_rate(secs), r.ingest_limit.rate)
+    );
+    let _ = writeln!(out, "| 3. five-step flow (transform, filter, split over 10 items, transform, log: 24 steps) | {:.0} executions/s = {:.0} steps/s | | | | |",
+        r.five_step_executions_per_sec, r.five_step_executions_per_sec * 24.0);
+    let _ = writeln!(out, "| 3. FlowMate CPU per step (everything: ingest, engine, recording) | {:.1} µs/step, {:.0} µs/execution | | | | |",
+        r.five_step_cpu_per_step_us, r.five_step_cpu_per_execution_us);
+    let _ = writeln!(out, "| 4. `GET /flows/{{id}}`, {} flows stored, 32 connections | {:.0}/s | {:.2} ms | {:.2} ms | {:.0}/s, p99 {:.2} ms | {} |",
+        r.flows_stored, r.get_one.ok_rate(secs), r.get_one.p50, r.get_one.p99, r.row_limit.rate, r.row_limit.p99, ratio(r.get_one.ok_rate(secs), r.row_limit.rate));
+    let _ = writeln!(
+        out,
+        "| 4. `GET /flows?page[size]=50` | {:.0}/s | {:.2} ms | {:.2} ms | {:.0}/s | {} |",
+        r.list_page.ok_rate(secs),
+        r.list_page.p50,
+        r.list_page.p99,
+        r.row_limit.rate,
+        ratio(r.list_page.ok_rate(secs), r.row_limit.rate)
+    );
+    let _ = writeln!(
+        out,
+        "| 5. start to `/readyz` 200 | {:.0} ms | | | | |",
+        r.ready_after.as_secs_f64() * 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "| 5. RSS idle / peak under scenario 1 | {:.1} MiB / {:.1} MiB | | | | |\n",
+        r.idle_rss, r.load_rss
+    );
+    let _ = writeln!(
+        out,
+        "FlowMate CPU per accepted webhook in scenario 1 (ingest and execution): {:.0} µs.\n",
+        r.ingest_cpu_per_execution_us
+    );
+    if let Some(c) = &r.credentials {
+        crate::credentials::render(out, c);
+    }
+}
+
+/// The standalone targets of the benchmarks issue, with verdicts.
+fn standalone_targets(out: &mut String, r: &ModeResults, secs: f64) {
+    let ingest = r.ingest.ok_rate(secs);
+    let _ = writeln!(
+        out,
+        "Targets (standalone, this machine, load generator included):\n"
+    );
+    let _ = writeln!(out, "| target | measured | |\n|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| ≥ 5,000 accepted webhooks/s at p99 < 20 ms | {:.0}/s at p99 {:.2} ms | {} |",
+        ingest,
+        r.ingest.p99,
+        verdict(ingest >= 5000.0 && r.ingest.p99 < 20.0)
+    );
+    let _ = writeln!(
+        out,
+        "| ≥ 3,000 executions/s completed and recorded | {:.0}/s | {} |",
+        r.executions_per_sec,
+        verdict(r.executions_per_sec >= 3000.0)
+    );
+    let _ = writeln!(
+        out,
+        "| sync p99 < 25 ms at 1,000 requests/s | p99 {:.2} ms at {:.0}/s | {} |",
+        r.sync_fixed.p99,
+        r.sync_fixed.rate,
+        verdict(r.sync_fixed.p99 < 25.0 && r.sync_fixed.rate >= 990.0)
+    );
+    let get = r.get_one.ok_rate(secs) / r.row_limit.rate.max(1.0);
+    let _ = writeln!(
+        out,
+        "| gateway reads ≥ 50 % of the bare limit | `GET /flows/{{id}}` {} | {} |",
+        ratio(r.get_one.ok_rate(secs), r.row_limit.rate),
+        verdict(get >= 0.5)
+    );
+    let _ = writeln!(
+        out,
+        "| idle RSS < 40 MB | {:.1} MiB | {} |",
+        r.idle_rss,
+        verdict(r.idle_rss < 40.0 / 1.048_576)
+    );
+    let _ = writeln!(
+        out,
+        "| ready in < 1 s | {:.0} ms | {} |\n",
+        r.ready_after.as_secs_f64() * 1000.0,
+        verdict(r.ready_after < Duration::from_secs(1))
+    );
+}
+
+/// The commands each scenario ran.
+fn commands(out: &mut String, r: &ModeResults) {
+    let _ = writeln!(out, "Commands:\n");
+    for (name, load) in [
+        ("ingest", &r.ingest),
+        ("ingest limit", &r.ingest_limit),
+        ("sync", &r.sync_fixed),
+        ("sync flat out", &r.sync_max),
+        ("get", &r.get_one),
+        ("list", &r.list_page),
+        ("row limit", &r.row_limit),
+    ] {
+        let _ = writeln!(out, "- {name}: `{}`", load.command);
+    }
+    let _ = writeln!(out);
 }

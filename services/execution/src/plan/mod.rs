@@ -1,0 +1,9 @@
+//! A flow checked for running and ready for the engine to walk (API.md §3 "checked at start").
+
+mod compile;
+mod error;
+mod model;
+mod nodes;
+
+pub use error::PlanError;
+pub use model::{EdgePlan, NodePlan, Plan, Retry, SaveData};
