@@ -6,3 +6,4 @@ CREATE DATABASE flows;
 CREATE DATABASE templates;
 CREATE DATABASE executions;
 CREATE DATABASE webhooks;
+CREATE DATABASE secrets;

@@ -46,8 +46,9 @@ pub struct App {
     /// RabbitMQ URL and exchange of a distributed app, deleted at the end.
     amqp: Option<(String, String)>,
     settings: Settings,
-    /// Identity's and the flow repository's gRPC addresses of a distributed app (for extra replicas).
-    urls: Option<(String, String)>,
+    /// Identity's, the flow repository's and the secret service's gRPC addresses of a distributed app (for extra
+    /// replicas).
+    urls: Option<(String, String, String)>,
     _dir: TempDir,
 }
 
@@ -81,6 +82,7 @@ struct Databases {
     templates: PgDatabase,
     executions: PgDatabase,
     webhooks: PgDatabase,
+    secrets: PgDatabase,
 }
 
 /// Starts FlowMate in `mode`; `None` when the mode's servers are not configured (never in CI).
@@ -104,6 +106,7 @@ pub async fn spawn_with(mode: Mode, adjust: impl FnOnce(&mut Settings)) -> Optio
                 templates: PgDatabase::create().await?,
                 executions: PgDatabase::create().await?,
                 webhooks: PgDatabase::create().await?,
+                secrets: PgDatabase::create().await?,
             };
             let exchange = format!("flowmate.test.{}", uuid::Uuid::new_v4().simple());
             (Some(dbs), Some((amqp, exchange)))
@@ -163,10 +166,18 @@ impl App {
                 let templates = flowmate_template::start(templates_config, connect().await, shutdown.clone())
                     .await
                     .expect("templates");
+                let mut secrets_config = flowmate_secret::SecretConfig::from_settings(&settings);
+                secrets_config.database_url = dbs.secrets.url.clone().into();
+                secrets_config.identity_url = identity_url.clone();
+                let secrets = flowmate_secret::start(secrets_config, connect().await, shutdown.clone())
+                    .await
+                    .expect("secrets");
+                let secrets_url = format!("http://{}", secrets.addr);
                 let mut executions_config = flowmate_execution::ExecutionConfig::from_settings(&settings);
                 executions_config.database_url = dbs.executions.url.clone().into();
                 executions_config.identity_url = identity_url.clone();
                 executions_config.flows_url = flows_url.clone();
+                executions_config.secrets_url = secrets_url.clone();
                 let executions =
                     flowmate_execution::start(executions_config, connect().await, shutdown.clone())
                         .await
@@ -185,6 +196,7 @@ impl App {
                 gateway_config.templates_url = format!("http://{}", templates.addr);
                 gateway_config.executions_url = format!("http://{}", executions.addr);
                 gateway_config.webhooks_url = format!("http://{}", webhooks.addr);
+                gateway_config.secrets_url = secrets_url.clone();
                 let gateway = flowmate_gateway::start(gateway_config, connect().await, shutdown.clone())
                     .await
                     .expect("gateway");
@@ -195,11 +207,12 @@ impl App {
                     gateway.task,
                     webhooks.task,
                     executions.task,
+                    secrets.task,
                     templates.task,
                     flows.task,
                     identity.task,
                 ];
-                self.urls = Some((identity_url_copy, flows_url_copy));
+                self.urls = Some((identity_url_copy, flows_url_copy, secrets_url));
             }
             _ => {
                 let running = flowmate::start(&settings, shutdown.clone())
@@ -240,7 +253,7 @@ impl App {
     /// A second execution service replica on the same database and broker (distributed apps only); it stops
     /// when the returned token is cancelled.
     pub async fn execution_replica(&self) -> Option<(JoinHandle<()>, CancellationToken)> {
-        let (dbs, (amqp, exchange), (identity_url, flows_url)) =
+        let (dbs, (amqp, exchange), (identity_url, flows_url, secrets_url)) =
             (self.databases.as_ref()?, self.amqp.as_ref()?, self.urls.as_ref()?);
         let bus: SharedBus = Arc::new(
             flowmate_bus::amqp::AmqpBus::connect(amqp, exchange)
@@ -251,6 +264,7 @@ impl App {
         config.database_url = dbs.executions.url.clone().into();
         config.identity_url = identity_url.clone();
         config.flows_url = flows_url.clone();
+        config.secrets_url = secrets_url.clone();
         let shutdown = CancellationToken::new();
         let running = flowmate_execution::start(config, bus, shutdown.clone())
             .await
@@ -262,6 +276,34 @@ impl App {
     pub async fn restart(&mut self) {
         self.halt().await;
         self.boot().await;
+    }
+
+    /// Like [`App::restart`], with the settings changed by `adjust` first (e.g. a new secrets keyring).
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
+        self.halt().await;
+        adjust(&mut self.settings);
+        self.boot().await;
+    }
+
+    /// The settings the services run with, pointing at the secret service's database (for `flowmate secrets
+    /// rotate`, which connects to it).
+    pub fn secrets_settings(&self) -> Settings {
+        let mut s = self.settings.clone();
+        if let Some(dbs) = &self.databases {
+            s.database_url = Some(SecretString::from(dbs.secrets.url.clone()));
+        }
+        s
+    }
+
+    /// The secret service's database URL.
+    pub fn secrets_db(&self) -> String {
+        match &self.databases {
+            Some(dbs) => dbs.secrets.url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self._dir.path().join("secrets.db").display()
+            ),
+        }
     }
 }
 
@@ -296,6 +338,7 @@ impl App {
                 dbs.templates,
                 dbs.executions,
                 dbs.webhooks,
+                dbs.secrets,
             ] {
                 db.drop_database().await;
             }
@@ -308,6 +351,7 @@ impl App {
                     flowmate_flow_repository::CONFIRMATIONS_GROUP,
                     flowmate_execution::LIFECYCLE_GROUP,
                     flowmate_domain::execution::WORK_QUEUE,
+                    flowmate_secret::events::FLOWS_GROUP,
                 ],
             )
             .await;

@@ -12,6 +12,7 @@ mod directory;
 mod executions;
 mod flows;
 mod ops;
+mod secrets;
 mod templates;
 mod users;
 mod webhooks;

@@ -81,6 +81,23 @@ impl Settings {
         self.secrets_key.as_ref().map(|s| s.expose_secret())
     }
 
+    /// The secrets keyring if one is configured: `secrets_keys`, else `secrets_key` (both parse as a keyring).
+    pub fn secrets_keyring(&self) -> Option<&str> {
+        self.secrets_keys
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.secrets_key())
+    }
+
+    /// The service credential if one is configured.
+    pub fn service_token(&self) -> Option<&str> {
+        self.service_token
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .filter(|s| !s.is_empty())
+    }
+
     /// The RabbitMQ URL if one is configured.
     pub fn amqp_url(&self) -> Option<&str> {
         self.amqp_url.as_ref().map(|s| s.expose_secret())
@@ -171,6 +188,23 @@ mod tests {
                 assert!(e.contains(needle), "{needle} missing from: {e}");
             }
             assert!(!e.contains("mysql://db"), "URLs may hold passwords: {e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_keyring_is_accepted_and_a_bad_one_is_named() {
+        figment::Jail::expect_with(|jail| {
+            let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+            jail.set_env("FLOWMATE_SECRETS_KEYS", format!("k2:{key}, {key}"));
+            jail.set_env("FLOWMATE_SECRETS_KEY", format!("k1:{key}"));
+            jail.set_env("FLOWMATE_SECRETS_TOKEN_TIMEOUT_MS", "2500");
+            let s = load(jail, "missing.toml").expect("valid");
+            assert_eq!(s.secrets_keyring(), Some(format!("k2:{key}, {key}").as_str()));
+            assert_eq!(s.secrets_token_timeout, Duration::from_millis(2500));
+            jail.set_env("FLOWMATE_SECRETS_KEYS", format!("a:{key},a:{key}"));
+            let e = load(jail, "missing.toml").unwrap_err().to_string();
+            assert!(e.contains("FLOWMATE_SECRETS_KEYS") && !e.contains(key), "{e}");
             Ok(())
         });
     }

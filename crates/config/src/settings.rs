@@ -47,6 +47,8 @@ pub struct Settings {
     pub executions_url: String,
     /// Where the gateway reaches the webhook service (distributed mode).
     pub webhooks_url: String,
+    /// Where the gateway and the execution service reach the secret service (distributed mode).
+    pub secrets_url: String,
     /// The admin account created on first start.
     pub admin_username: String,
     /// Its password; when unset a random one is generated and printed once.
@@ -98,10 +100,21 @@ pub struct Settings {
     /// Default timeout of an `http` step.
     #[serde(rename = "http_timeout_ms", deserialize_with = "millis::deserialize")]
     pub http_timeout: Duration,
-    /// The key (32 bytes, base64) that encrypts secrets at rest such as webhook HMAC secrets. Standalone mode
-    /// creates one in `data_dir/secrets.key` when unset; distributed services that store or use such secrets
-    /// (flow-repository, webhook) need the same value.
+    /// The key (32 bytes, base64) that encrypts secrets at rest: credentials and webhook HMAC secrets (a keyring
+    /// as in `secrets_keys` is accepted too). Standalone mode creates one in `data_dir/secrets.key` when unset;
+    /// distributed services that store or use such secrets (secret, flow-repository, webhook) need the same value.
     pub secrets_key: Option<SecretString>,
+    /// A keyring in place of `secrets_key`: comma-separated `kid:base64` entries (or bare base64 keys, whose id is
+    /// derived from the key). The first seals; every key opens, so a key is rotated by putting the new one first
+    /// and running `flowmate secrets rotate`. Wins over `secrets_key` when both are set.
+    pub secrets_keys: Option<SecretString>,
+    /// A shared credential the execution service presents on the secret service's internal calls (resolving a
+    /// credential for a step). Unset in distributed mode: those calls are protected by the NetworkPolicy alone.
+    /// Standalone mode generates one per start.
+    pub service_token: Option<SecretString>,
+    /// Timeout of a call to an OAuth2 token endpoint.
+    #[serde(rename = "secrets_token_timeout_ms", deserialize_with = "millis::deserialize")]
+    pub secrets_token_timeout: Duration,
     /// How long a sync webhook waits for its execution before answering 202 (at most 55 s).
     #[serde(rename = "webhook_sync_timeout_ms", deserialize_with = "millis::deserialize")]
     pub webhook_sync_timeout: Duration,
@@ -129,6 +142,7 @@ impl Default for Settings {
             templates_url: "http://127.0.0.1:50053".into(),
             executions_url: "http://127.0.0.1:50054".into(),
             webhooks_url: "http://127.0.0.1:50055".into(),
+            secrets_url: "http://127.0.0.1:50056".into(),
             admin_username: "admin@flowmate.local".into(),
             admin_password: None,
             default_tenant: "default".into(),
@@ -152,6 +166,9 @@ impl Default for Settings {
             http_allow_private_network: false,
             http_timeout: Duration::from_secs(30),
             secrets_key: None,
+            secrets_keys: None,
+            service_token: None,
+            secrets_token_timeout: Duration::from_secs(10),
             webhook_sync_timeout: Duration::from_secs(30),
             webhook_rate_limit_per_sec: 0.0,
             webhook_rate_limit_burst: 100,

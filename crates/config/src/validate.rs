@@ -60,6 +60,34 @@ impl Problems {
     }
 }
 
+/// Whether `text` is a keyring: comma-separated entries, each a 32-byte base64 key, optionally `kid:`-prefixed.
+fn keyring_ok(text: &str) -> bool {
+    let mut kids = Vec::new();
+    let mut entries = 0;
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        entries += 1;
+        let (kid, key) = match entry.split_once(':') {
+            Some((kid, key)) => (Some(kid.trim()), key.trim()),
+            None => (None, entry),
+        };
+        if STANDARD.decode(key).map(|b| b.len()) != Ok(32) {
+            return false;
+        }
+        if let Some(kid) = kid {
+            let valid = !kid.is_empty()
+                && kid.len() <= 32
+                && kid
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid || kids.contains(&kid) {
+                return false;
+            }
+            kids.push(kid);
+        }
+    }
+    entries > 0
+}
+
 /// Every problem with `s`, in field order.
 pub(crate) fn problems(s: &Settings) -> Vec<String> {
     let mut p = Problems(Vec::new());
@@ -69,6 +97,7 @@ pub(crate) fn problems(s: &Settings) -> Vec<String> {
         ("templates_url", &s.templates_url),
         ("executions_url", &s.executions_url),
         ("webhooks_url", &s.webhooks_url),
+        ("secrets_url", &s.secrets_url),
     ] {
         p.service_url(key, url);
     }
@@ -90,13 +119,15 @@ pub(crate) fn problems(s: &Settings) -> Vec<String> {
             "must start with amqp:// or amqps://",
         );
     }
-    if let Some(key) = &s.secrets_key {
-        let bytes = STANDARD.decode(key.expose_secret().trim()).map(|b| b.len());
-        p.check(
-            bytes == Ok(32),
-            "secrets_key",
-            "must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)",
-        );
+    for (key, value) in [("secrets_key", &s.secrets_key), ("secrets_keys", &s.secrets_keys)] {
+        if let Some(ring) = value {
+            p.check(
+                keyring_ok(ring.expose_secret()),
+                key,
+                "must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`), or a keyring of such keys \
+                 `kid:base64,kid:base64` with distinct ids of letters, digits, _ and - (at most 32)",
+            );
+        }
     }
     p.check(!s.amqp_exchange.is_empty(), "amqp_exchange", "must not be empty");
     p.check(
@@ -141,6 +172,12 @@ pub(crate) fn problems(s: &Settings) -> Vec<String> {
         &format!("must be between 8 and 4096, not {}", s.code_memory_mb),
     );
     p.at_least("code_max_result_bytes", s.code_max_result_bytes as u64, 1024);
+    p.duration(
+        "secrets_token_timeout_ms",
+        s.secrets_token_timeout,
+        min,
+        Duration::from_secs(300),
+    );
     p.duration(
         "webhook_sync_timeout_ms",
         s.webhook_sync_timeout,

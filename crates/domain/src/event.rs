@@ -86,4 +86,11 @@ pub mod types {
     pub const TEMPLATE_MODIFIED: &str = "template.modified";
     /// A template was deleted; data: `{templateId, tenant, user}`.
     pub const TEMPLATE_DELETED: &str = "template.deleted";
+    /// A secret was created; data: `{secretId, tenant, user, name, type}` (never its value).
+    pub const SECRET_CREATED: &str = "secret.created";
+    /// A secret's name or value changed (also when an OAuth2 token was refreshed or the consent was renewed);
+    /// data: `{secretId, tenant, user, name, type}`. Consumers holding the value drop their copy.
+    pub const SECRET_MODIFIED: &str = "secret.modified";
+    /// A secret was deleted; data: `{secretId, tenant, user}`.
+    pub const SECRET_DELETED: &str = "secret.deleted";
 }

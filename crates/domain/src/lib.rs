@@ -7,6 +7,7 @@ pub mod execution;
 pub mod flow;
 pub mod identity;
 pub mod ids;
+pub mod net;
 pub mod permissions;
 pub mod template;
 pub mod time;

@@ -23,6 +23,10 @@ pub const EXECUTIONS_READ: &str = "executions.read";
 pub const ICENTER_READ: &str = "icenter.read";
 /// Call webhooks that require a bearer token.
 pub const WEBHOOKS_EXECUTE: &str = "webhooks.execute";
+/// Read secrets and auth clients (names, types and non-sensitive fields; values are never shown).
+pub const SECRETS_READ: &str = "secrets.read";
+/// Create, change and delete secrets and auth clients, and start a consent.
+pub const SECRETS_WRITE: &str = "secrets.write";
 /// Read users of one's tenant.
 pub const TENANT_ACCOUNT_READ: &str = "tenant.account.read";
 /// Create users in one's tenant.
@@ -114,6 +118,7 @@ pub const SERVICE: &[&str] = &[
     "components.write",
     "secrets.create",
     "secrets.read",
+    "secrets.write",
     "secrets.delete",
     "tagging.read",
     "tagging.write",

@@ -1,6 +1,7 @@
 //! FlowMate's gRPC contracts, generated from `proto/`, and the one place proto <-> domain conversions live.
 
 mod convert;
+mod redact;
 pub mod transport;
 
 /// The largest gRPC message services send or accept: well above the REST body limit (10 MiB by default), so a
@@ -60,5 +61,13 @@ pub mod webhooks {
     #[allow(clippy::all, clippy::pedantic, missing_docs)]
     pub mod v1 {
         tonic::include_proto!("flowmate.webhooks.v1");
+    }
+}
+
+/// The secret service.
+pub mod secrets {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("flowmate.secrets.v1");
     }
 }

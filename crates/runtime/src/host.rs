@@ -77,12 +77,24 @@ impl ServiceHost {
         max_connections: u32,
         migrations: Migrations,
     ) -> anyhow::Result<Db> {
-        let db = Db::connect(url, max_connections, migrations).await?;
+        let db = self.open_store(url, max_connections, migrations).await?;
         self.tasks.push(outbox::start_relay(
             db.clone(),
             self.bus.clone(),
             self.shutdown.clone(),
         ));
+        Ok(db)
+    }
+
+    /// Like [`ServiceHost::open_database`] for a database without an outbox (the service publishes nothing
+    /// through one): no relay.
+    pub async fn open_store(
+        &mut self,
+        url: &str,
+        max_connections: u32,
+        migrations: Migrations,
+    ) -> anyhow::Result<Db> {
+        let db = Db::connect(url, max_connections, migrations).await?;
         let probe_db = db.clone();
         self.checks.push(Check::probe("database", move || {
             let db = probe_db.clone();

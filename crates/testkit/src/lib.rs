@@ -6,9 +6,13 @@
 
 mod api;
 mod doubles;
+mod logs;
+pub mod oauth;
 mod servers;
 
 pub use api::{Api, Reply};
 pub use doubles::{Collector, RecordingBus};
+pub use logs::captured_logs;
+pub use oauth::OAuthProvider;
 pub use servers::{amqp_url, delete_amqp_objects, init_tracing, PgDatabase};
 pub use tempfile::TempDir;

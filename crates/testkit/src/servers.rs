@@ -2,11 +2,20 @@
 
 use sqlx::{Connection, Executor, PgConnection};
 
-/// Installs a test log subscriber once (`RUST_LOG` controls it; silent by default).
+/// Installs a test log subscriber once: printed lines as `RUST_LOG` says (silent by default), and every line
+/// captured for [`crate::captured_logs`] (FlowMate's at trace, the HTTP and gRPC stacks' at debug, the rest at
+/// info).
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+    use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
+    let printed = tracing_subscriber::fmt::layer()
         .with_test_writer()
+        .with_filter(EnvFilter::from_default_env());
+    let captured = crate::logs::Capture.with_filter(EnvFilter::new(
+        "info,flowmate=trace,reqwest=debug,hyper=debug,hyper_util=debug,tonic=debug,h2=debug",
+    ));
+    let _ = tracing_subscriber::registry()
+        .with(printed)
+        .with(captured)
         .try_init();
 }
 

@@ -41,6 +41,10 @@ pub struct ExecutionConfig {
     pub code_threads: usize,
     /// The largest result a code step may return, in bytes of JSON.
     pub code_max_result_bytes: usize,
+    /// The secret service, for steps that name a credential.
+    pub secrets_url: String,
+    /// The credential presented on the secret service's internal calls.
+    pub service_token: Option<SecretString>,
 }
 
 impl ExecutionConfig {
@@ -65,6 +69,8 @@ impl ExecutionConfig {
             code_memory_mb: s.code_memory_mb,
             code_threads: usize::from(s.code_threads),
             code_max_result_bytes: s.code_max_result_bytes,
+            secrets_url: s.secrets_url.clone(),
+            service_token: s.service_token().map(SecretString::from),
         }
     }
 }

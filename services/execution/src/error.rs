@@ -41,6 +41,14 @@ pub enum ExecutionError {
     /// A message could not be encoded.
     #[error("encoding: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A service this one needs did not answer (the work is retried).
+    #[error("the {service} service is unavailable: {cause}")]
+    Unavailable {
+        /// Which service.
+        service: &'static str,
+        /// What the call said.
+        cause: String,
+    },
 }
 
 /// Why an operation does not fit an execution's state.
@@ -94,6 +102,10 @@ impl From<ExecutionError> for Fault {
             ExecutionError::Encode(err) => {
                 tracing::error!(error = %err, "execution service could not encode a message");
                 Fault::internal()
+            }
+            ExecutionError::Unavailable { .. } => {
+                tracing::warn!(error = %e, "a dependency is unavailable");
+                Fault::new(ErrorCode::Unavailable, "service unavailable")
             }
         }
     }

@@ -6,6 +6,7 @@
 pub mod components;
 pub mod config;
 pub mod core;
+pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -63,6 +64,11 @@ pub async fn start(
         .await?;
     let store: Arc<dyn model::ExecutionStore> = Arc::new(store::SqlStore::new(db));
     let registry = Arc::new(registry::Registry::new(store.clone()));
+    let credentials = Arc::new(credentials::Credentials::new(
+        &config.secrets_url,
+        config.rpc_timeout,
+        config.service_token.as_ref().map(|t| t.expose_secret()),
+    )?);
     let verifier = host
         .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
         .await?;
@@ -82,8 +88,11 @@ pub async fn start(
         },
         code: code.clone(),
         code_timeout: config.code_timeout,
+        credentials: Some(credentials.clone()),
     };
-    let core = Arc::new(core::ExecutionCore::new(store.clone(), registry.clone(), code));
+    let core = Arc::new(
+        core::ExecutionCore::new(store.clone(), registry.clone(), code).with_credentials(credentials.clone()),
+    );
     let wake = Arc::new(Notify::new());
     let engine = Arc::new(engine::Engine::new(
         store.clone(),
@@ -107,6 +116,18 @@ pub async fn start(
             )
         },
         Arc::new(events::Invalidations(registry.clone())),
+    )
+    .await?;
+    // Every replica drops the secrets it cached when they change or are deleted.
+    host.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            ..SubscribeOptions::new(
+                format!("execution.secrets.{}", uuid::Uuid::new_v4().simple()),
+                &[types::SECRET_MODIFIED, types::SECRET_DELETED],
+            )
+        },
+        Arc::new(credentials::Invalidations(credentials)),
     )
     .await?;
     host.subscribe(

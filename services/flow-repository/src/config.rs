@@ -17,7 +17,8 @@ pub struct FlowConfig {
     pub identity_url: String,
     /// Deadline of calls to identity.
     pub rpc_timeout: Duration,
-    /// The key sealing webhook HMAC secrets (base64, 32 bytes); without it such secrets cannot be stored.
+    /// The keyring sealing webhook HMAC secrets (`kid:base64,…` or one base64 key of 32 bytes; the first key
+    /// seals); without it such secrets cannot be stored.
     pub secrets_key: Option<SecretString>,
 }
 
@@ -30,7 +31,7 @@ impl FlowConfig {
             grpc_addr: s.grpc_addr,
             identity_url: s.identity_url.clone(),
             rpc_timeout: s.rpc_timeout,
-            secrets_key: s.secrets_key.clone(),
+            secrets_key: s.secrets_keyring().map(SecretString::from),
         }
     }
 }

@@ -52,7 +52,7 @@ pub async fn start(
         )
         .await?;
     let secrets = match &config.secrets_key {
-        Some(key) => Some(Arc::new(flowmate_auth::secrets::SecretBox::from_base64(
+        Some(key) => Some(Arc::new(flowmate_auth::secrets::SecretBox::from_keys(
             key.expose_secret(),
         )?)),
         None => {

@@ -34,18 +34,24 @@ impl Standalone {
 /// Starts every service in this process until `shutdown` is cancelled.
 ///
 /// Services bind gRPC to `127.0.0.1:0`; only the gateway listens on `settings.http_addr`. Each service gets its own
-/// SQLite file under `settings.data_dir` (`identity.db`, `flows.db`, `templates.db`, `executions.db`, `webhooks.db`; the secrets key in `secrets.key`) and they share the embedded queue (`bus.db`), unless
-/// `amqp_url` points at RabbitMQ.
+/// SQLite file under `settings.data_dir` (`identity.db`, `flows.db`, `templates.db`, `secrets.db`, `executions.db`,
+/// `webhooks.db`; the secrets key in `secrets.key` unless `secrets_keys`/`secrets_key` is configured) and they share
+/// the embedded queue (`bus.db`), unless `amqp_url` points at RabbitMQ.
 pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<Standalone> {
     std::fs::create_dir_all(&settings.data_dir)?;
     let bus = flowmate_bus::open(settings.amqp_url(), &settings.amqp_exchange, &settings.data_dir).await?;
-    // Webhook HMAC secrets are sealed with this key; standalone keeps it beside the data unless one is configured.
-    let secrets_key = match &settings.secrets_key {
-        Some(key) => key.clone(),
-        None => SecretString::from(flowmate_auth::secrets::key_file(
-            &settings.data_dir.join("secrets.key"),
-        )?),
-    };
+    // Secrets and webhook HMAC secrets are sealed with this keyring; standalone keeps a key beside the data unless
+    // one is configured.
+    let secrets_key = SecretString::from(flowmate_auth::secrets::keyring_text(
+        settings.secrets_keyring(),
+        None,
+        &settings.data_dir.join("secrets.key"),
+    )?);
+    // The execution service presents it on the secret service's internal calls; a fresh one per start.
+    let service_token = SecretString::from(match settings.service_token() {
+        Some(t) => t.to_owned(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    });
 
     let mut identity_config = flowmate_identity::IdentityConfig::from_settings(settings);
     identity_config.database_url = sqlite(settings, "identity.db");
@@ -70,11 +76,22 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     templates_config.flows_url = flows_url.clone();
     let templates = flowmate_template::start(templates_config, bus.clone(), shutdown.clone()).await?;
 
+    let mut secrets_config = flowmate_secret::SecretConfig::from_settings(settings);
+    secrets_config.database_url = sqlite(settings, "secrets.db");
+    secrets_config.grpc_addr = LOOPBACK;
+    secrets_config.identity_url = identity_url.clone();
+    secrets_config.secrets_keys = Some(secrets_key.clone());
+    secrets_config.service_token = Some(service_token.clone());
+    let secrets = flowmate_secret::start(secrets_config, bus.clone(), shutdown.clone()).await?;
+    let secrets_url = format!("http://{}", secrets.addr);
+
     let mut executions_config = flowmate_execution::ExecutionConfig::from_settings(settings);
     executions_config.database_url = sqlite(settings, "executions.db");
     executions_config.grpc_addr = LOOPBACK;
     executions_config.identity_url = identity_url.clone();
     executions_config.flows_url = flows_url.clone();
+    executions_config.secrets_url = secrets_url.clone();
+    executions_config.service_token = Some(service_token);
     let executions = flowmate_execution::start(executions_config, bus.clone(), shutdown.clone()).await?;
 
     let mut webhooks_config = flowmate_webhook::WebhookConfig::from_settings(settings);
@@ -91,6 +108,7 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     gateway_config.templates_url = format!("http://{}", templates.addr);
     gateway_config.executions_url = format!("http://{}", executions.addr);
     gateway_config.webhooks_url = format!("http://{}", webhooks.addr);
+    gateway_config.secrets_url = secrets_url;
     let gateway = flowmate_gateway::start(gateway_config, bus.clone(), shutdown).await?;
 
     Ok(Standalone {
@@ -101,6 +119,7 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
             gateway.task,
             webhooks.task,
             executions.task,
+            secrets.task,
             templates.task,
             flows.task,
             identity.task,
@@ -121,6 +140,7 @@ pub const SERVICES: &[&str] = &[
     "identity",
     "flow-repository",
     "template",
+    "secret",
     "execution",
     "webhook",
     "gateway",
@@ -134,9 +154,32 @@ pub async fn run_service(name: &str, settings: Settings) -> anyhow::Result<()> {
         "identity" => run(settings, flowmate_identity::launch).await,
         "flow-repository" => run(settings, flowmate_flow_repository::launch).await,
         "template" => run(settings, flowmate_template::launch).await,
+        "secret" => run(settings, flowmate_secret::launch).await,
         "execution" => run(settings, flowmate_execution::launch).await,
         "webhook" => run(settings, flowmate_webhook::launch).await,
         "gateway" => run(settings, flowmate_gateway::launch).await,
         other => anyhow::bail!("unknown service {other:?}; one of: {}", SERVICES.join(", ")),
     }
+}
+
+/// `flowmate secrets rotate`: re-seals every value of the secret service's database (`database_url`, else
+/// `secrets.db` under the data directory) with the first key of the keyring (`secrets_keys`, else `secrets_key`,
+/// else the standalone key file). Prints progress; safe to interrupt and run again.
+pub async fn rotate_secrets(settings: &Settings) -> anyhow::Result<flowmate_secret::rotate::RotationReport> {
+    let mut config = flowmate_secret::SecretConfig::from_settings(settings);
+    config.secrets_keys = Some(SecretString::from(flowmate_auth::secrets::keyring_text(
+        settings.secrets_keyring(),
+        None,
+        &settings.data_dir.join("secrets.key"),
+    )?));
+    let keys = flowmate_secret::keyring(&config)?;
+    println!(
+        "re-sealing with key {:?} (keys in the ring: {})",
+        keys.primary_kid(),
+        keys.kids().join(", ")
+    );
+    flowmate_secret::rotate_keys(&config, |table, report| {
+        println!("{table:?}: {} re-sealed so far", report.resealed);
+    })
+    .await
 }

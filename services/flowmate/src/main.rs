@@ -8,7 +8,9 @@ use flowmate_config::Settings;
 use tokio_util::sync::CancellationToken;
 
 const USAGE: &str = "usage: flowmate                  every service in one process (standalone)
-       flowmate service <name>   one service: identity, flow-repository, template, execution, webhook, gateway
+       flowmate service <name>   one service: identity, flow-repository, template, secret, execution, webhook,
+                                 gateway
+       flowmate secrets rotate   re-seal every stored secret with the first key of FLOWMATE_SECRETS_KEYS
 
 Configuration: flowmate.toml (or FLOWMATE_CONFIG) and FLOWMATE_* environment variables; see the README.";
 
@@ -20,6 +22,7 @@ async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let service = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => None,
+        ["secrets", "rotate"] => return rotate().await,
         ["service", name] if flowmate::SERVICES.contains(name) => Some(name.to_string()),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -52,5 +55,19 @@ async fn run() -> anyhow::Result<()> {
     tracing::info!("shutting down");
     shutdown.cancel();
     running.stopped().await;
+    Ok(())
+}
+
+async fn rotate() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    let _telemetry = flowmate_telemetry::init("flowmate", settings.log_format, &settings.log_filter)?;
+    let report = flowmate::rotate_secrets(&settings).await?;
+    println!(
+        "done: {} re-sealed, {} changed meanwhile, {} unreadable, {} still sealed with another key",
+        report.resealed, report.skipped, report.unreadable, report.remaining
+    );
+    if report.remaining > 0 || report.unreadable > 0 {
+        anyhow::bail!("some values are not sealed with the first key yet: run it again (unreadable values need their key back in the ring)");
+    }
     Ok(())
 }

@@ -19,6 +19,8 @@ pub struct GatewayConfig {
     pub executions_url: String,
     /// The webhook service's gRPC address.
     pub webhooks_url: String,
+    /// The secret service's gRPC address.
+    pub secrets_url: String,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
     /// Deadline of each call to a service.
@@ -39,6 +41,7 @@ impl GatewayConfig {
             templates_url: s.templates_url.clone(),
             executions_url: s.executions_url.clone(),
             webhooks_url: s.webhooks_url.clone(),
+            secrets_url: s.secrets_url.clone(),
             body_limit_bytes: s.body_limit_bytes,
             rpc_timeout: s.rpc_timeout,
             auth_refresh: flowmate_runtime::KEY_REFRESH,

@@ -35,7 +35,7 @@ use utoipa::OpenApi;
 
 pub use crate::config::GatewayConfig;
 use crate::{
-    clients::{GrpcExecutions, GrpcFlows, GrpcIdentity, GrpcTemplates, GrpcWebhooks},
+    clients::{GrpcExecutions, GrpcFlows, GrpcIdentity, GrpcSecrets, GrpcTemplates, GrpcWebhooks},
     error::ApiError,
     state::AppState,
 };
@@ -67,12 +67,18 @@ pub async fn start(
         &config.webhooks_url,
         config.rpc_timeout.max(Duration::from_secs(600)),
     )?);
+    // A consent callback waits for the provider's token endpoint (bounded by the secret service).
+    let secrets: Arc<dyn clients::SecretsApi> = Arc::new(GrpcSecrets::new(
+        &config.secrets_url,
+        config.rpc_timeout.max(Duration::from_secs(30)),
+    )?);
     let state = AppState {
         identity,
         flows,
         templates,
         executions,
         webhooks,
+        secrets,
         verifier,
     };
     host.serve(
@@ -101,6 +107,7 @@ pub fn router(state: AppState, body_limit: usize, console: console::ConsoleConfi
         .merge(routes::templates::router())
         .merge(routes::executions::router())
         .merge(routes::hooks::router())
+        .merge(routes::secrets::router())
         .nest("/api/users", users.clone())
         .nest("/users", users)
         .nest("/api/tenants", routes::tenants::router())

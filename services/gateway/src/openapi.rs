@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::routes::{auth, executions, flows, hooks, roles, templates, tenants, users};
+use crate::routes::{auth, executions, flows, hooks, roles, secrets, templates, tenants, users};
 
 /// The FlowMate REST API.
 #[derive(OpenApi)]
@@ -22,6 +22,9 @@ use crate::routes::{auth, executions, flows, hooks, roles, templates, tenants, u
         templates::versions, templates::generate,
         executions::list, executions::get_one, executions::counts, executions::retry, executions::cancel,
         executions::run, executions::components, hooks::hook,
+        secrets::list, secrets::create, secrets::get_one, secrets::update, secrets::remove,
+        secrets::list_clients, secrets::create_client, secrets::get_client, secrets::update_client,
+        secrets::remove_client, secrets::start, secrets::callback,
     ),
     components(schemas(
         flowmate_api::ErrorBody, flowmate_api::ErrorItem,
@@ -31,7 +34,7 @@ use crate::routes::{auth, executions, flows, hooks, roles, templates, tenants, u
         flowmate_api::identity::CreateTenant, flowmate_api::identity::CreateRole,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows"), (name = "templates"), (name = "executions")),
+    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows"), (name = "templates"), (name = "executions"), (name = "secrets")),
 )]
 pub struct ApiDoc;
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use flowmate_auth::Verifier;
 
-use crate::clients::{ExecutionsApi, FlowsApi, IdentityApi, TemplatesApi, WebhooksApi};
+use crate::clients::{ExecutionsApi, FlowsApi, IdentityApi, SecretsApi, TemplatesApi, WebhooksApi};
 
 /// Clients of the services behind the gateway, and the token verifier.
 #[derive(Clone)]
@@ -19,6 +19,8 @@ pub struct AppState {
     pub executions: Arc<dyn ExecutionsApi>,
     /// The webhook service.
     pub webhooks: Arc<dyn WebhooksApi>,
+    /// The secret service.
+    pub secrets: Arc<dyn SecretsApi>,
     /// Verifies bearer tokens locally with identity's public key and the revocation list.
     pub verifier: Arc<Verifier>,
 }

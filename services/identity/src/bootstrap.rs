@@ -53,8 +53,10 @@ fn default_roles() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
                 permissions::EXECUTIONS_READ,
                 permissions::WEBHOOKS_EXECUTE,
                 "components.read",
+                permissions::SECRETS_READ,
+                permissions::SECRETS_WRITE,
             ],
-            "Administrator of one tenant: its accounts, roles, flows, templates and executions",
+            "Administrator of one tenant: its accounts, roles, flows, templates, secrets and executions",
         ),
         (
             "USER",
@@ -64,8 +66,9 @@ fn default_roles() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
                 permissions::FLOWS_READ,
                 permissions::TEMPLATES_READ,
                 permissions::EXECUTIONS_READ,
+                permissions::SECRETS_READ,
             ],
-            "Member of a tenant: reads its flows, templates and executions",
+            "Member of a tenant: reads its flows, templates, executions and secrets (names and types, never values)",
         ),
     ]
 }

@@ -19,7 +19,7 @@ pub struct WebhookConfig {
     pub flows_url: String,
     /// Deadline of calls to other services.
     pub rpc_timeout: Duration,
-    /// Opens sealed HMAC secrets (base64, 32 bytes).
+    /// Opens sealed HMAC secrets: a keyring (`kid:base64,…`) or one base64 key of 32 bytes.
     pub secrets_key: Option<SecretString>,
     /// Largest accepted body.
     pub body_limit_bytes: usize,
@@ -40,7 +40,7 @@ impl WebhookConfig {
             identity_url: s.identity_url.clone(),
             flows_url: s.flows_url.clone(),
             rpc_timeout: s.rpc_timeout,
-            secrets_key: s.secrets_key.clone(),
+            secrets_key: s.secrets_keyring().map(SecretString::from),
             body_limit_bytes: s.body_limit_bytes,
             sync_timeout: s.webhook_sync_timeout,
             rate_limit: (s.webhook_rate_limit_per_sec, s.webhook_rate_limit_burst),

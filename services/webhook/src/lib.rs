@@ -59,15 +59,16 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let mut host = ServiceHost::new("webhook", bus.clone(), shutdown.clone());
+    // Its database has no outbox: triggers are published with a broker confirm, not through one.
     let db = host
-        .open_database(
+        .open_store(
             config.database_url.expose_secret(),
             config.max_connections,
             MIGRATIONS,
         )
         .await?;
     let secrets = match &config.secrets_key {
-        Some(key) => Some(Arc::new(SecretBox::from_base64(key.expose_secret())?)),
+        Some(key) => Some(Arc::new(SecretBox::from_keys(key.expose_secret())?)),
         None => {
             tracing::warn!(
                 "no secrets key configured: flows with an hmacSecret cannot be called with a signature"

@@ -244,7 +244,8 @@ async fn the_component_catalogue_lists_the_built_ins(app: &App) {
             "split.each",
             "delay.wait",
             "respond.reply",
-            "log.write"
+            "log.write",
+            "code.execute"
         ]
     );
     assert_eq!(r.body["data"][0]["trigger"], true);

@@ -57,14 +57,14 @@ fn unrunnable() -> Vec<(Value, &'static str)> {
         ),
         (
             flow(
-                "code comes later",
+                "no such component",
                 vec![
                     node("a", "manual", "run", json!({})),
-                    node("b", "code", "execute", json!({})),
+                    node("b", "ftp", "upload", json!({})),
                 ],
                 vec![edge("a", "b")],
             ),
-            "node b: unknown component \"code\" with function \"execute\"",
+            "node b: unknown component \"ftp\" with function \"upload\"",
         ),
     ]
 }

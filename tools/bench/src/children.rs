@@ -143,6 +143,8 @@ fn common_env(dir: &Path) -> Vec<(String, String)> {
         ("FLOWMATE_LOG_FORMAT".into(), "json".into()),
         ("FLOWMATE_LOG_FILTER".into(), "warn".into()),
         ("FLOWMATE_SECRETS_KEY".into(), SECRETS_KEY.into()),
+        // Scenario 6's http steps call a target and a simulated OAuth2 provider on loopback.
+        ("FLOWMATE_HTTP_ALLOW_PRIVATE_NETWORK".into(), "true".into()),
         // Loopback benchmarks create many flows in one go.
         ("FLOWMATE_BODY_LIMIT_BYTES".into(), (64 * 1024 * 1024).to_string()),
     ]
@@ -203,6 +205,8 @@ pub async fn distributed(dir: &Path) -> anyhow::Result<Option<FlowMate>> {
             ("FLOWMATE_TEMPLATES_URL".into(), url("template")),
             ("FLOWMATE_EXECUTIONS_URL".into(), url("execution")),
             ("FLOWMATE_WEBHOOKS_URL".into(), url("webhook")),
+            ("FLOWMATE_SECRETS_URL".into(), url("secret")),
+            ("FLOWMATE_SERVICE_TOKEN".into(), "test-service-token".into()),
         ]);
         let ready = if *service == "gateway" {
             env.push(("FLOWMATE_HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")));

@@ -18,6 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod api;
 mod children;
 mod console;
+mod credentials;
 mod report;
 mod scenarios;
 mod wrk;

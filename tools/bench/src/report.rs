@@ -55,6 +55,8 @@ pub struct ModeResults {
     pub list_page: Load,
     /// Its limit: bare axum + sqlx reading one row.
     pub row_limit: Load,
+    /// Scenario 6: what a credential adds to an `http` step.
+    pub credentials: Option<crate::credentials::Cost>,
 }
 
 impl ModeResults {
@@ -80,6 +82,7 @@ impl ModeResults {
             get_one: Load::default(),
             list_page: Load::default(),
             row_limit: Load::default(),
+            credentials: None,
         }
     }
 }
@@ -279,6 +282,9 @@ fn mode_table(out: &mut String, r: &ModeResults, secs: f64) {
         "FlowMate CPU per accepted webhook in scenario 1 (ingest and execution): {:.0} µs.\n",
         r.ingest_cpu_per_execution_us
     );
+    if let Some(c) = &r.credentials {
+        crate::credentials::render(out, c);
+    }
 }
 
 /// The standalone targets of the benchmarks issue, with verdicts.

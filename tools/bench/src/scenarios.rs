@@ -36,7 +36,7 @@ fn sample_rss(flowmate: &FlowMate, stop: CancellationToken) -> tokio::task::Join
 }
 
 /// CPU seconds the processes used so far.
-fn cpu_seconds(flowmate: &FlowMate) -> f64 {
+pub(crate) fn cpu_seconds(flowmate: &FlowMate) -> f64 {
     flowmate
         .processes
         .iter()
@@ -141,6 +141,8 @@ pub async fn run(
     b.sync(&mut r, &url).await?;
     b.five_steps(&mut r).await?;
     b.reads(&mut r).await?;
+    // 6. What a credential adds to an `http` step.
+    r.credentials = Some(crate::credentials::run(&b.client, flowmate, options.duration, dir).await?);
     Ok(r)
 }
 

@@ -4,7 +4,7 @@
 //! data values; the engine carries each along the node's edges. Components never see the database: the engine
 //! records and checkpoints around them.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::{json, Value};
 
@@ -14,6 +14,7 @@ use super::{
     Kind,
 };
 use crate::{
+    credentials::{Credentials, StepCredential},
     expr::{self, Limits, Scope},
     model::{StepError, StepLogs},
 };
@@ -65,6 +66,8 @@ pub struct StepContext<'a> {
     pub tenant: &'a str,
     /// `nodeSettings.timeoutMs`.
     pub timeout: Option<Duration>,
+    /// The secret the node names (`credentials_id`), resolved at start.
+    pub credential: Option<&'a StepCredential>,
 }
 
 impl Outcome {
@@ -86,9 +89,12 @@ pub struct Runtime {
     pub code: CodeRunner,
     /// A code step's time limit unless `nodeSettings.timeoutMs` sets one (`FLOWMATE_CODE_TIMEOUT_MS`).
     pub code_timeout: Duration,
+    /// The secret service, for nodes that name a credential (`None`: such nodes fail).
+    pub credentials: Option<Arc<Credentials>>,
 }
 
-/// Runs `kind` on `data`. `fields` is the node's configuration; `cx` says where the step runs.
+/// Runs `kind` on `data`. `fields` is the node's configuration; `cx` says where the step runs (and which secret
+/// its node names).
 pub async fn run(
     kind: Kind,
     fields: &Value,
@@ -96,7 +102,7 @@ pub async fn run(
     cx: &StepContext<'_>,
     rt: &Runtime,
 ) -> Result<Outcome, StepFailure> {
-    let (node_id, waited) = (cx.node_id, cx.waited);
+    let (node_id, waited, credential) = (cx.node_id, cx.waited, cx.credential);
     let data = scope.data;
     let field = |name: &str| fields.get(name).filter(|v| !v.is_null());
     let expression = |name: &str| -> Result<&str, StepError> {
@@ -182,7 +188,15 @@ pub async fn run(
         }
         Kind::Http => {
             let rendered = render(fields)?;
-            let response = rt.http.call(node_id, &rendered).await?;
+            let response = match (credential, &rt.credentials) {
+                (None, _) => rt.http.call(node_id, &rendered).await?,
+                (Some(c), Some(creds)) => {
+                    crate::credentials::http_call(&rt.http, creds, c, node_id, &rendered).await?
+                }
+                (Some(_), None) => {
+                    return Err(StepError::new("CredentialError", "no secret service is configured").into())
+                }
+            };
             Ok(Outcome::one(response))
         }
     }

@@ -10,6 +10,7 @@ use std::{
 
 use reqwest::{
     dns::{Addrs, Name, Resolve, Resolving},
+    header::HeaderMap,
     redirect, Method,
 };
 use serde_json::{Map, Value};
@@ -52,56 +53,8 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Loopback, private (RFC 1918, unique local), link-local, carrier-grade NAT, unspecified, multicast, broadcast.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-                || o[0] == 0
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                || (o[0] == 198 && (o[1] & 0xfe) == 18)
-                || o[0] >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let seg = v6.segments();
-            let first = seg[0];
-            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16) embed an IPv4 address.
-            let embedded = if seg[..6] == [0, 0, 0, 0, 0, 0] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                Some(std::net::Ipv4Addr::new(
-                    (seg[6] >> 8) as u8,
-                    seg[6] as u8,
-                    (seg[7] >> 8) as u8,
-                    seg[7] as u8,
-                ))
-            } else if first == 0x2002 {
-                Some(std::net::Ipv4Addr::new(
-                    (seg[1] >> 8) as u8,
-                    seg[1] as u8,
-                    (seg[2] >> 8) as u8,
-                    seg[2] as u8,
-                ))
-            } else {
-                None
-            };
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || embedded.is_some_and(|v4| !v4.is_unspecified() && is_internal(IpAddr::V4(v4)))
-        }
-    }
-}
+/// Loopback, private, link-local and the other internal addresses (one rule for every outgoing call a user aims).
+pub use flowmate_domain::net::is_internal;
 
 fn literal_is_internal(url: &reqwest::Url) -> bool {
     url.host_str()
@@ -145,6 +98,14 @@ impl HttpCaller {
 
     /// Performs the request described by the node's (already templated) `fields`.
     pub async fn call(&self, node_id: &str, fields: &Value) -> Result<Value, StepError> {
+        self.send(node_id, fields, &HeaderMap::new())
+            .await?
+            .finish(fields)
+    }
+
+    /// Performs the request with `extra` headers set over the node's own (a credential's), and returns the answer
+    /// before its status is judged, so a caller can react to a `401` first.
+    pub async fn send(&self, node_id: &str, fields: &Value, extra: &HeaderMap) -> Result<Answer, StepError> {
         let url = fields
             .get("url")
             .and_then(Value::as_str)
@@ -187,6 +148,10 @@ impl HttpCaller {
                 request = request.header(k.as_str(), v);
             }
         }
+        if !extra.is_empty() {
+            // Replaces the node's headers of the same names.
+            request = request.headers(extra.clone());
+        }
         match fields.get("body") {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => request = request.body(s.clone()),
@@ -223,14 +188,39 @@ impl HttpCaller {
         } else {
             Value::String(String::from_utf8_lossy(&bytes).into_owned())
         };
+        Ok(Answer {
+            method,
+            url,
+            status: status.as_u16(),
+            value: serde_json::json!({"status": status.as_u16(), "headers": headers, "body": body}),
+        })
+    }
+}
+
+/// An `http` step's answer before its status is judged.
+#[derive(Debug)]
+pub struct Answer {
+    method: Method,
+    url: reqwest::Url,
+    /// The HTTP status.
+    pub status: u16,
+    value: Value,
+}
+
+impl Answer {
+    /// `{status, headers, body}`, or the step's failure on a non-2xx status unless `allowErrorStatus`.
+    pub fn finish(self, fields: &Value) -> Result<Value, StepError> {
         let allow_errors = fields
             .get("allowErrorStatus")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        if !status.is_success() && !allow_errors {
-            return Err(fail(format!("{method} {url} answered {}", status.as_u16())));
+        if !(200..300).contains(&self.status) && !allow_errors {
+            return Err(fail(format!(
+                "{} {} answered {}",
+                self.method, self.url, self.status
+            )));
         }
-        Ok(serde_json::json!({"status": status.as_u16(), "headers": headers, "body": body}))
+        Ok(self.value)
     }
 }
 

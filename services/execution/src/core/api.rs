@@ -15,6 +15,7 @@ use flowmate_domain::permissions;
 
 use crate::{
     components::code::CodeRunner,
+    credentials::Credentials,
     error::{Conflict, ExecutionError, Result},
     model::{
         Execution, ExecutionStore, FlowRef, GroupBy, ListQuery, RetryFrom, RunState, Status, Step, Task,
@@ -30,6 +31,8 @@ pub struct ExecutionCore {
     pub(super) registry: Arc<Registry>,
     /// Compiles code steps when a flow starts.
     pub(super) code: CodeRunner,
+    /// The secret service, for the start-time check of the secrets nodes name.
+    pub(super) credentials: Option<Arc<Credentials>>,
 }
 
 fn require(caller: &Principal, permission: &str) -> Result<()> {
@@ -62,7 +65,14 @@ impl ExecutionCore {
             store,
             registry,
             code,
+            credentials: None,
         }
+    }
+
+    /// Checks the secrets a starting flow's nodes name with `credentials` (the secret service).
+    pub fn with_credentials(mut self, credentials: Arc<Credentials>) -> Self {
+        self.credentials = Some(credentials);
+        self
     }
 
     /// A page of executions in the caller's scope (newest first unless `ascending`).

@@ -51,8 +51,14 @@ impl ExecutionCore {
     pub async fn flow_starting(&self, flow: &Flow, data: &Value, event_time: &str) -> Result<()> {
         let by = started_by(flow, data);
         let compiled = match Plan::compile(flow, &by) {
-            Ok(plan) => self.check_code(plan).await?,
-            Err(e) => Err(e),
+            Ok(plan) => match self.check_code(plan).await? {
+                Ok(plan) => self
+                    .check_credentials(flow, &by, event_time)
+                    .await?
+                    .map(|()| plan),
+                Err(reason) => Err(reason.to_string()),
+            },
+            Err(reason) => Err(reason.to_string()),
         };
         let registration = FlowRegistration {
             id: flow.id.to_string(),
@@ -109,12 +115,14 @@ impl ExecutionCore {
                     message,
                     line,
                     column,
-                }) => return Ok(Err(PlanError::Node {
-                    node: node.node.id.clone(),
-                    problem: format!(
+                }) => {
+                    return Ok(Err(PlanError::Node {
+                        node: node.node.id.clone(),
+                        problem: format!(
                         "fields.code does not compile: SyntaxError: {message} (line {line}, column {column})"
                     ),
-                })),
+                    }))
+                }
                 Err(Failure::Thrown { name, message, .. }) => {
                     return Ok(Err(PlanError::Node {
                         node: node.node.id.clone(),
@@ -125,6 +133,34 @@ impl ExecutionCore {
             }
         }
         Ok(Ok(plan))
+    }
+
+    /// The credential part of the start check: `Err(reason)` when a node names a secret that does not exist,
+    /// belongs to another tenant or has a type its component cannot use. A secret service that cannot answer
+    /// makes the start wait (the event is retried).
+    async fn check_credentials(
+        &self,
+        flow: &Flow,
+        by: &str,
+        at: &str,
+    ) -> Result<std::result::Result<(), String>> {
+        let uses = crate::credentials::uses_of(flow);
+        if uses.is_empty() {
+            return Ok(Ok(()));
+        }
+        let Some(credentials) = &self.credentials else {
+            return Ok(Err(
+                "the flow names secrets but no secret service is configured".into()
+            ));
+        };
+        match credentials.check(&flow.id, &flow.body.tenant, by, at, uses).await {
+            Ok(None) => Ok(Ok(())),
+            Ok(Some(reason)) => Ok(Err(reason)),
+            Err(status) => Err(ExecutionError::Unavailable {
+                service: "secret",
+                cause: status.message().to_owned(),
+            }),
+        }
     }
 
     /// `flow.stopping` of flow `id` (sent at `event_time` with the event's `data`): unregisters it

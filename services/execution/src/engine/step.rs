@@ -72,6 +72,7 @@ impl Engine {
             flow_version: execution.flow_version,
             tenant: &execution.tenant,
             timeout: node.timeout,
+            credential: node.credential.as_ref(),
         };
         let run = components::run(node.kind, &node.node.fields, s, &cx, &self.runtime);
         let result = match node.timeout {

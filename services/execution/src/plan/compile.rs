@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     components::{self, Kind},
+    credentials::StepCredential,
     expr,
 };
 
@@ -23,7 +24,17 @@ impl Plan {
         let trigger = trigger_of(graph)?;
         let mut nodes = HashMap::new();
         for node in &graph.nodes {
-            nodes.insert(node.id.clone(), plan_node(node, node.id == trigger.id)?);
+            let mut plan = plan_node(node, node.id == trigger.id)?;
+            plan.credential = node
+                .credentials_id
+                .as_deref()
+                .filter(|id| !id.trim().is_empty())
+                .map(|id| StepCredential {
+                    secret_id: id.to_owned(),
+                    tenant: flow.body.tenant.to_string(),
+                    user: started_by.to_owned(),
+                });
+            nodes.insert(node.id.clone(), plan);
         }
         check_cron(flow, trigger)?;
         let outgoing = edges(graph, &nodes)?;

@@ -6,7 +6,7 @@ use std::{collections::HashMap, time::Duration};
 use flowmate_domain::flow::{Flow, Node};
 use serde_json::Value;
 
-use crate::components::Kind;
+use crate::{components::Kind, credentials::StepCredential};
 
 /// `flowSettings.executions.saveData`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct NodePlan {
     pub before: Option<String>,
     /// `applyTransform` after the step.
     pub after: Option<String>,
+    /// The secret its `credentials_id` names, for the flow's tenant and owner.
+    pub credential: Option<StepCredential>,
 }
 
 /// An edge ready to follow.

@@ -126,5 +126,6 @@ pub(super) fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> 
         timeout,
         before,
         after,
+        credential: None,
     })
 }

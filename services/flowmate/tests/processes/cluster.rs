@@ -162,6 +162,8 @@ impl Cluster {
                 ("FLOWMATE_TEMPLATES_URL".into(), url("template")),
                 ("FLOWMATE_EXECUTIONS_URL".into(), url("execution")),
                 ("FLOWMATE_WEBHOOKS_URL".into(), url("webhook")),
+                ("FLOWMATE_SECRETS_URL".into(), url("secret")),
+                ("FLOWMATE_SERVICE_TOKEN".into(), "test-service-token".into()),
                 ("FLOWMATE_SECRETS_KEY".into(), SECRETS_KEY.into()),
                 ("FLOWMATE_ADMIN_PASSWORD".into(), PASSWORD.into()),
                 ("FLOWMATE_DATABASE_MAX_CONNECTIONS".into(), "4".into()),

@@ -10,6 +10,7 @@ mod login;
 mod page;
 mod people;
 mod router;
+mod secrets;
 mod session;
 mod templates;
 mod view;

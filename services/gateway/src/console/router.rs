@@ -6,7 +6,7 @@ use axum::{
     Extension, Router,
 };
 
-use super::{assets, executions, flows, login, page, people, session, templates};
+use super::{assets, executions, flows, login, page, people, secrets, session, templates};
 use crate::state::AppState;
 
 /// Console options.
@@ -34,6 +34,7 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         .route("/console/executions/{id}/cancel", post(executions::cancel))
         .route("/console/templates", get(templates::list))
         .route("/console/templates/{id}/generate", post(templates::generate))
+        .route("/console/secrets", get(secrets::list))
         .route("/console/users", get(people::users))
         .route("/console/tenants", get(people::tenants))
         .route("/console/assets/{stamp}/{file}", get(assets::serve))

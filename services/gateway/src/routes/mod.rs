@@ -5,6 +5,7 @@ pub mod executions;
 pub mod flows;
 pub mod hooks;
 pub mod roles;
+pub mod secrets;
 pub mod templates;
 pub mod tenants;
 pub mod users;
