@@ -6,6 +6,7 @@ mod harness;
 mod support;
 
 mod auth;
+mod code;
 mod console;
 mod conventions;
 mod directory;
