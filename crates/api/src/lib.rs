@@ -2,6 +2,7 @@
 //! and the end-to-end tests.
 
 pub mod errors;
+pub mod executions;
 pub mod identity;
 
 pub use errors::{ErrorBody, ErrorItem};

@@ -133,6 +133,9 @@ pub async fn start(
     host.subscribe(
         SubscribeOptions {
             prefetch: 1,
+            // As for triggers: a database failover must not dead-letter a start (the flow would stay `starting`).
+            max_attempts: 100,
+            retry_backoff: Duration::from_millis(500),
             ..SubscribeOptions::new(LIFECYCLE_GROUP, &[types::FLOW_STARTING, types::FLOW_STOPPING])
         },
         Arc::new(events::Lifecycle(core.clone())),

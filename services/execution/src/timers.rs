@@ -22,8 +22,8 @@ const CLAIM: i64 = 256;
 /// The longest the timers sleep without looking at the database (other replicas may have parked executions).
 const POLL: Duration = Duration::from_secs(1);
 
-/// The `flow.execute` of one schedule tick.
-pub fn tick(flow_id: &str, due: &str, next: &str) -> Envelope {
+/// The `flow.execute` of one schedule tick of flow `flow_id` (of `tenant`).
+pub fn tick(flow_id: &str, tenant: &str, due: &str, next: &str) -> Envelope {
     let id = ExecutionId::new();
     let message = json!({
         "id": id, "data": {"sheduledTimestamp": due, "nextSheduledTimestamp": if next.is_empty() { None } else { Some(next) }},
@@ -47,6 +47,7 @@ pub fn tick(flow_id: &str, due: &str, next: &str) -> Envelope {
         SOURCE,
         serde_json::to_value(item).unwrap_or_default(),
     )
+    .with_tenant(tenant)
 }
 
 /// Resumes due executions and fires due schedules until `shutdown`; `wake` makes it look again at once.
@@ -74,7 +75,9 @@ pub fn start(
             }
             loop {
                 match store
-                    .claim_schedules(now, CLAIM, &|flow, due, next| Some(tick(flow, due, next)))
+                    .claim_schedules(now, CLAIM, &|flow, tenant, due, next| {
+                        Some(tick(flow, tenant, due, next))
+                    })
                     .await
                 {
                     Ok(n) if n as i64 >= CLAIM => continue,

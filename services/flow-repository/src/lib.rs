@@ -65,10 +65,15 @@ pub async fn start(
         .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
         .await?;
     host.subscribe(
-        SubscribeOptions::new(
-            CONFIRMATIONS_GROUP,
-            &[types::FLOW_STARTED, types::FLOW_STOPPED, types::FLOW_FAILED],
-        ),
+        SubscribeOptions {
+            // A database failover must not dead-letter a confirmation (the flow would stay `starting`).
+            max_attempts: 100,
+            retry_backoff: std::time::Duration::from_millis(500),
+            ..SubscribeOptions::new(
+                CONFIRMATIONS_GROUP,
+                &[types::FLOW_STARTED, types::FLOW_STOPPED, types::FLOW_FAILED],
+            )
+        },
         Arc::new(lifecycle::Confirmations(core.clone())),
     )
     .await?;

@@ -32,15 +32,33 @@ async fn an_infinite_loop_is_a_timeout_error(app: &App) {
 
 async fn a_long_native_call_is_stopped(app: &App) {
     fails_with(app, "return 'x'.repeat(1e9).length;", 1000, "MemoryLimitError").await;
-    fails_with(app, "return new Array(1e8).fill(0).join().length;", 1000, "MemoryLimitError").await;
+    fails_with(
+        app,
+        "return new Array(1e8).fill(0).join().length;",
+        1000,
+        "MemoryLimitError",
+    )
+    .await;
 }
 
 async fn a_memory_bomb_is_a_memory_limit_error(app: &App) {
-    fails_with(app, "let a = []; for (;;) a.push(new Array(1e6));", 2000, "MemoryLimitError").await;
+    fails_with(
+        app,
+        "let a = []; for (;;) a.push(new Array(1e6));",
+        2000,
+        "MemoryLimitError",
+    )
+    .await;
 }
 
 async fn unbounded_recursion_is_a_stack_overflow_error(app: &App) {
-    fails_with(app, "function f(n) { return f(n + 1) + 1; }\nreturn f(0);", 2000, "StackOverflowError").await;
+    fails_with(
+        app,
+        "function f(n) { return f(n + 1) + 1; }\nreturn f(0);",
+        2000,
+        "StackOverflowError",
+    )
+    .await;
 }
 
 async fn require_fetch_and_process_do_not_exist(app: &App) {
@@ -50,7 +68,10 @@ async fn require_fetch_and_process_do_not_exist(app: &App) {
         "return process.env;",
     ] {
         let error = fails_with(app, code, 1000, "ReferenceError").await;
-        assert!(error["message"].as_str().unwrap().ends_with("is not defined"), "{error}");
+        assert!(
+            error["message"].as_str().unwrap().ends_with("is not defined"),
+            "{error}"
+        );
     }
 }
 
@@ -69,7 +90,10 @@ async fn results_that_are_not_json_are_code_errors(app: &App) {
 async fn a_ten_megabyte_result_is_a_code_error(app: &App) {
     let error = fails_with(app, "return 'x'.repeat(10 * 1000 * 1000);", 2000, "CodeError").await;
     assert!(
-        error["message"].as_str().unwrap().contains("FLOWMATE_CODE_MAX_RESULT_BYTES"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("FLOWMATE_CODE_MAX_RESULT_BYTES"),
         "{error}"
     );
 }
@@ -86,19 +110,31 @@ async fn other_flows_keep_running_while_a_script_loops(app: &App) {
             "orders in",
             vec![
                 node("in", "webhook", "receive", json!({})),
-                node("sum", "transform", "map", json!({"expression": "{\"total\": $sum(items.(price * qty))}"})),
+                node(
+                    "sum",
+                    "transform",
+                    "map",
+                    json!({"expression": "{\"total\": $sum(items.(price * qty))}"}),
+                ),
             ],
             vec![edge("in", "sum")],
         ),
     )
     .await;
     // The script is running before the webhooks come in.
-    wait_execution(app, &app.admin, &busy, |e| e["status"] == "running" || e["status"] == "queued").await;
+    wait_execution(app, &app.admin, &busy, |e| {
+        e["status"] == "running" || e["status"] == "queued"
+    })
+    .await;
     let mut ids = Vec::new();
     for _ in 0..50 {
         let r = app
             .api
-            .post(&format!("/hook/{hook}"), None, &json!({"items": [{"price": 2, "qty": 3}]}))
+            .post(
+                &format!("/hook/{hook}"),
+                None,
+                &json!({"items": [{"price": 2, "qty": 3}]}),
+            )
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         ids.push(r.body["data"]["requestId"].as_str().unwrap().to_owned());
@@ -108,7 +144,10 @@ async fn other_flows_keep_running_while_a_script_loops(app: &App) {
         assert_eq!(e["status"], "succeeded");
         assert_eq!(e["steps"][1]["output"], json!({"total": 6}));
     }
-    let script = app.api.get(&format!("/executions/{busy}"), Some(&app.admin)).await;
+    let script = app
+        .api
+        .get(&format!("/executions/{busy}"), Some(&app.admin))
+        .await;
     assert_ne!(
         script.body["data"]["status"], "failed",
         "the 50 executions finished while the script still ran"

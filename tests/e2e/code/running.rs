@@ -41,11 +41,19 @@ async fn a_code_step_returns_its_output_and_records_its_console_lines(app: &App)
 
 async fn console_lines_follow_save_data_and_are_bounded(app: &App) {
     let code = "for (let i = 0; i < 120; i++) console.log('line', i);\nif (data.fail) throw new Error('no');\nreturn 1;";
-    for (save, fail, kept) in [("none", true, false), ("errors", false, false), ("errors", true, true)] {
+    for (save, fail, kept) in [
+        ("none", true, false),
+        ("errors", false, false),
+        ("errors", true, true),
+    ] {
         let id = code_flow(app, code, json!({}), json!({"executions": {"saveData": save}})).await;
         let execution = finished(app, &run(app, &app.admin, &id, json!({"fail": fail})).await).await;
         let step = code_step(&execution);
-        assert_eq!(step.get("logs").is_some(), kept, "saveData {save}, failing {fail}: {step}");
+        assert_eq!(
+            step.get("logs").is_some(),
+            kept,
+            "saveData {save}, failing {fail}: {step}"
+        );
         if kept {
             assert_eq!(step["logs"].as_array().unwrap().len(), 100);
             assert_eq!(step["logsTruncated"], 20);
@@ -99,7 +107,10 @@ async fn a_thrown_error_fails_the_step_with_its_position_and_retries_apply(app: 
     assert_eq!(error["name"], "TypeError");
     assert_eq!(error["message"], "attempt 2 of 1");
     let stack = error["stack"].as_str().unwrap();
-    assert!(stack.contains("code.js:2:"), "the throw is on line 2 of the code: {stack}");
+    assert!(
+        stack.contains("code.js:2:"),
+        "the throw is on line 2 of the code: {stack}"
+    );
     assert_eq!(execution["error"]["name"], "TypeError");
 }
 
@@ -125,7 +136,13 @@ async fn a_syntax_error_fails_the_start_naming_the_node_line_and_column(app: &Ap
 }
 
 async fn a_global_set_in_one_run_is_undefined_in_the_next(app: &App) {
-    let first = run_code(app, "globalThis.shared = 'secret'; return typeof shared;", 1000, json!({})).await;
+    let first = run_code(
+        app,
+        "globalThis.shared = 'secret'; return typeof shared;",
+        1000,
+        json!({}),
+    )
+    .await;
     assert_eq!(code_step(&first)["output"], "string");
     let second = run_code(app, "return typeof shared;", 1000, json!({})).await;
     assert_eq!(code_step(&second)["output"], "undefined");
@@ -145,6 +162,13 @@ async fn the_catalogue_describes_the_code_step(app: &App) {
     assert_eq!(code["trigger"], false);
     assert!(code["fields"]["code"].as_str().unwrap().contains("required"));
     assert!(code["fields"]["mode"].as_str().unwrap().contains("each"));
+    let doc = app.api.get("/api/openapi.json", None).await.body;
+    let step = &doc["components"]["schemas"]["Step"]["properties"];
+    assert_eq!(
+        step["logs"]["items"]["$ref"], "#/components/schemas/StepLog",
+        "{step}"
+    );
+    assert!(step.get("logsTruncated").is_some());
 }
 
 crate::both_modes!(

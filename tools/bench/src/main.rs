@@ -17,6 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod api;
 mod children;
+mod code;
 mod console;
 mod credentials;
 mod report;

@@ -57,6 +57,8 @@ pub struct ModeResults {
     pub row_limit: Load,
     /// Scenario 6: what a credential adds to an `http` step.
     pub credentials: Option<crate::credentials::Cost>,
+    /// Scenario 7: the code step next to the transform step.
+    pub code: Option<crate::code::CodeFigures>,
 }
 
 impl ModeResults {
@@ -83,6 +85,7 @@ impl ModeResults {
             list_page: Load::default(),
             row_limit: Load::default(),
             credentials: None,
+            code: None,
         }
     }
 }
@@ -284,6 +287,9 @@ fn mode_table(out: &mut String, r: &ModeResults, secs: f64) {
     );
     if let Some(c) = &r.credentials {
         crate::credentials::render(out, c);
+    }
+    if let Some(c) = &r.code {
+        crate::code::render(out, c, secs);
     }
 }
 

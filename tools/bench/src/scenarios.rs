@@ -143,6 +143,8 @@ pub async fn run(
     b.reads(&mut r).await?;
     // 6. What a credential adds to an `http` step.
     r.credentials = Some(crate::credentials::run(&b.client, flowmate, options.duration, dir).await?);
+    // 7. The code step next to the transform step.
+    r.code = Some(crate::code::run(&b.client, flowmate, options.duration, dir).await?);
     Ok(r)
 }
 

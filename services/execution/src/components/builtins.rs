@@ -218,12 +218,22 @@ async fn code_step(
     let mode = Mode::parse(fields.get("mode").and_then(Value::as_str)).unwrap_or(Mode::Once);
     let timeout = cx.timeout.unwrap_or(rt.code_timeout);
     let text = |v: &Value| serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+    // Only code that names `$msg` or `$steps` (or reaches its arguments) can see them: skip them otherwise.
+    let names = |name: &str| code.contains(name) || code.contains("arguments");
     let job = code::Job {
         tenant: cx.tenant.to_owned(),
         code: code.to_owned(),
         data: text(scope.data),
-        msg: text(scope.msg),
-        steps: text(scope.steps),
+        msg: if names("$msg") {
+            text(scope.msg)
+        } else {
+            "null".into()
+        },
+        steps: if names("$steps") {
+            text(scope.steps)
+        } else {
+            "null".into()
+        },
         flow: json!({"id": cx.flow_id, "version": cx.flow_version, "tenant": cx.tenant}).to_string(),
         execution: json!({"id": cx.execution_id, "attempt": cx.attempt}).to_string(),
         each: mode == Mode::Each,

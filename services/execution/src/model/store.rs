@@ -96,8 +96,8 @@ pub struct FlowMarker {
     pub active: bool,
 }
 
-/// Makes the `flow.execute` of one schedule tick: flow id, due time, next due time (empty: none).
-pub type TickFactory = dyn Fn(&str, &str, &str) -> Option<Envelope> + Send + Sync;
+/// Makes the `flow.execute` of one schedule tick: flow id, its tenant, due time, next due time (empty: none).
+pub type TickFactory = dyn Fn(&str, &str, &str, &str) -> Option<Envelope> + Send + Sync;
 
 /// The execution service's data.
 #[async_trait]

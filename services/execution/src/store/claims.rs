@@ -119,8 +119,14 @@ pub(super) async fn claim_schedules(
     let lock = skip_locked(db);
     let now_text = time::format(now);
     let mut tx = db.begin().await?;
+    let lock = if lock.is_empty() {
+        ""
+    } else {
+        "FOR UPDATE OF s SKIP LOCKED"
+    };
     let rows = sqlx::query(&format!(
-        "SELECT flow_id, cron, next_due FROM schedules WHERE next_due <= $1 ORDER BY next_due LIMIT $2 {lock}"
+        "SELECT s.flow_id, s.cron, s.next_due, COALESCE(r.tenant, '') AS tenant FROM schedules s \
+         LEFT JOIN running_flows r ON r.id = s.flow_id WHERE s.next_due <= $1 ORDER BY s.next_due LIMIT $2 {lock}"
     ))
     .bind(&now_text)
     .bind(limit)
@@ -130,6 +136,7 @@ pub(super) async fn claim_schedules(
         let flow_id: String = r.try_get("flow_id")?;
         let cron: String = r.try_get("cron")?;
         let due: String = r.try_get("next_due")?;
+        let tenant: String = r.try_get("tenant")?;
         let next = flowmate_domain::cron::parse(&cron).and_then(|s| s.next_after(now));
         match next {
             Some(next) => {
@@ -139,7 +146,7 @@ pub(super) async fn claim_schedules(
                     .bind(&next)
                     .execute(&mut *tx)
                     .await?;
-                if let Some(event) = trigger(&flow_id, &due, &next) {
+                if let Some(event) = trigger(&flow_id, &tenant, &due, &next) {
                     outbox::enqueue(&mut tx, &event).await?;
                 }
             }
@@ -148,7 +155,7 @@ pub(super) async fn claim_schedules(
                     .bind(&flow_id)
                     .execute(&mut *tx)
                     .await?;
-                if let Some(event) = trigger(&flow_id, &due, "") {
+                if let Some(event) = trigger(&flow_id, &tenant, &due, "") {
                     outbox::enqueue(&mut tx, &event).await?;
                 }
             }

@@ -259,6 +259,12 @@ async fn a_global_set_in_one_run_is_undefined_in_the_next_and_built_ins_cannot_b
     assert_eq!(name, "ReferenceError", "code is strict: no implicit globals");
     let (name, _, _) = thrown(&run(&r, "Object.prototype.polluted = 1; return 1;").await);
     assert_eq!(name, "TypeError", "built-in prototypes are frozen");
+    let (name, _, _) = thrown(&run(&r, "JSON = {parse: () => 'mine'}; return 1;").await);
+    assert_eq!(name, "TypeError", "built-in globals cannot be replaced");
+    assert_eq!(
+        run(&r, "return JSON.stringify([1]);").await.result,
+        Ok(json!("[1]"))
+    );
     assert_eq!(
         run(&r, "const o = {}; o.toString = () => 'mine'; return String(o);")
             .await

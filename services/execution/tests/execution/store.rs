@@ -125,8 +125,9 @@ async fn competing_claimers_fire_each_due_schedule_once_and_skip_missed_ticks() 
                 .unwrap());
         }
         let now = time::now();
-        let fire =
-            &|flow: &str, due: &str, next: &str| Some(flowmate_execution::timers::tick(flow, due, next));
+        let fire = &|flow: &str, tenant: &str, due: &str, next: &str| {
+            Some(flowmate_execution::timers::tick(flow, tenant, due, next))
+        };
         let (x, y) = tokio::join!(a.claim_schedules(now, 7, fire), b.claim_schedules(now, 7, fire));
         let mut claimed = x.unwrap() + y.unwrap();
         while claimed < 50 {
@@ -147,6 +148,10 @@ async fn competing_claimers_fire_each_due_schedule_once_and_skip_missed_ticks() 
             .collect();
         assert_eq!(events.len(), 50, "five hours of missed ticks fire once per flow");
         assert_eq!(flows.len(), 50);
+        assert!(
+            events.iter().all(|e| e.tenant.as_deref() == Some("t")),
+            "a tick carries its flow's tenant"
+        );
         let next = a.next_schedule().await.unwrap().unwrap();
         assert!(
             next > time::format(now),

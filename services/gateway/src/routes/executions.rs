@@ -76,7 +76,8 @@ fn list_request(params: &Params) -> Result<ListExecutionsRequest, ApiError> {
            ("filter[from]" = Option<String>, Query, description = "RFC 3339: started at or after"),
            ("filter[to]" = Option<String>, Query, description = "RFC 3339: started at or before"),
            ("sort" = Option<String>, Query, description = "startedAt | -startedAt (default)")),
-    responses((status = 200, description = "{data: [Execution], meta: {total, page, perPage, totalPages}}"),
+    responses((status = 200, description = "A page of executions (items without steps)",
+               body = flowmate_api::executions::ExecutionPage),
               (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -92,7 +93,8 @@ pub async fn list(
 /// One execution with its steps.
 #[utoipa::path(get, path = "/executions/{id}", operation_id = "getExecution", tag = "executions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "{data: Execution with steps, meta: {}}"),
+    responses((status = 200, description = "The execution with its steps (a code step's console lines in `logs`)",
+               body = flowmate_api::executions::ExecutionEnvelope),
               (status = 404, description = "No execution found", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,

@@ -80,22 +80,25 @@
   seen.delete(g);
   for (const o of seen) freeze(o);
 
-  // 4. The global object stays writable during a run; `reset` puts it back as it is now. It answers false when
-  // it cannot (a run froze the global object or defined a property that cannot be deleted): the engine then
-  // throws the context away.
-  const baseline = new NativeMap(ownKeys(g).map((k) => [k, getOwnPropertyDescriptor(g, k)]));
-  const same = (a, b) => a.value === b.value && a.get === b.get && a.set === b.set &&
-    a.writable === b.writable && a.enumerable === b.enumerable && a.configurable === b.configurable;
+  // 4. The global object takes new properties during a run, and `reset` deletes them afterwards; what it has now
+  // (the built-ins) cannot be changed or deleted. `reset` answers false when it cannot put the global object back
+  // (a run froze it, or defined a property that cannot be deleted): the engine then throws the context away.
+  for (const k of ownKeys(g)) {
+    const d = getOwnPropertyDescriptor(g, k);
+    if (d.configurable) {
+      if ('value' in d) d.writable = false;
+      d.configurable = false;
+      defineProperty(g, k, d);
+    }
+  }
+  const baseline = new NativeSet(ownKeys(g));
+  const count = baseline.size;
   const reset = function () {
     if (!isExtensible(g)) return false;
-    for (const k of ownKeys(g)) {
+    const keys = ownKeys(g);
+    if (keys.length === count) return true;
+    for (const k of keys) {
       if (!baseline.has(k) && !delete g[k]) return false;
-    }
-    for (const [k, d] of baseline) {
-      const now = getOwnPropertyDescriptor(g, k);
-      if (!now || !same(now, d)) {
-        try { defineProperty(g, k, d); } catch (e) { return false; }
-      }
     }
     return true;
   };
@@ -138,25 +141,36 @@
     }
     return { out: text };
   };
-  // `sink` ({lines: [], dropped: 0}) belongs to the engine, which reads it whether the run succeeds or not.
-  const harness = async function (fn, input) {
-    const { sink, each, maxLines, maxBytes, maxResult } = input;
+  // The console writes to the current run's sink ({lines: [], dropped: 0}), which belongs to the engine: it reads
+  // the lines whether the run succeeds or not. One console object serves every run; it is frozen.
+  let sink = null;
+  let bytes = 0;
+  let maxLines = 0;
+  let maxBytes = 0;
+  const line = (level) => (...args) => {
+    if (sink === null) return;
+    let message = '';
+    for (let i = 0; i < args.length; i++) message += (i ? ' ' : '') + show(args[i]);
     const logs = sink.lines;
-    let bytes = 0;
-    const line = (level) => (...args) => {
-      let message = '';
-      for (let i = 0; i < args.length; i++) message += (i ? ' ' : '') + show(args[i]);
-      if (logs.length >= maxLines || bytes + message.length > maxBytes) {
-        sink.dropped++;
-        return;
-      }
-      bytes += message.length;
-      logs[logs.length] = { level, message, at: new NativeDate().toISOString() };
-    };
-    const console = freeze({
-      log: line('info'), info: line('info'), warn: line('warn'), error: line('error'), debug: line('debug'),
-      trace: line('debug'),
-    });
+    if (logs.length >= maxLines || bytes + message.length > maxBytes) {
+      sink.dropped++;
+      return;
+    }
+    bytes += message.length;
+    logs[logs.length] = { level, message, at: new NativeDate().toISOString() };
+  };
+  const console = freeze({
+    log: line('info'), info: line('info'), warn: line('warn'), error: line('error'), debug: line('debug'),
+    trace: line('debug'),
+  });
+  const harness = async function (fn, input) {
+    const { each, maxResult } = input;
+    sink = input.sink;
+    bytes = 0;
+    maxLines = input.maxLines;
+    maxBytes = input.maxBytes;
+    // `$msg` and `$steps` come as null when the code does not name them (nor `arguments`): nothing else can reach
+    // them, and parsing them would cost every run.
     const data = parse(input.data);
     const $msg = parse(input.msg);
     const $steps = parse(input.steps);
@@ -169,7 +183,9 @@
     } else {
       result = await fn(data, $msg, $steps, $flow, $execution, console);
     }
-    return toJson(result, maxResult);
+    const json = toJson(result, maxResult);
+    sink = null;
+    return json;
   };
   return { harness, reset };
 })()

@@ -41,6 +41,8 @@ type Intrinsics = (
 
 /// Runs after which a context is replaced by a fresh one.
 const RUNS_PER_CONTEXT: u32 = 500;
+/// Runs between two explicit garbage collections of a context (besides QuickJS's own, by allocation).
+const GC_EVERY: u32 = 32;
 /// Tenants whose contexts one thread keeps.
 const CONTEXTS_PER_THREAD: usize = 4;
 /// The JavaScript stack a run may use (the thread's own stack is larger).
@@ -177,7 +179,8 @@ impl Sandbox {
         );
         if !clean || spent || slot.runs >= RUNS_PER_CONTEXT {
             self.slots.remove(0);
-        } else {
+        } else if slot.runs % GC_EVERY == 0 {
+            // Reference counting frees most of a run at once; cycles wait for a collection.
             slot.runtime.run_gc();
         }
         outcome
