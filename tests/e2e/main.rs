@@ -14,6 +14,7 @@ mod executions;
 mod flows;
 mod ops;
 mod secrets;
+mod steps;
 mod templates;
 mod users;
 mod webhooks;

@@ -98,6 +98,19 @@ impl Settings {
             .filter(|s| !s.is_empty())
     }
 
+    /// The public base URL of the REST API: `public_url`, else `http://<http_addr>`.
+    pub fn public_url(&self) -> String {
+        match self
+            .public_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.http_addr),
+        }
+    }
+
     /// The RabbitMQ URL if one is configured.
     pub fn amqp_url(&self) -> Option<&str> {
         self.amqp_url.as_ref().map(|s| s.expose_secret())

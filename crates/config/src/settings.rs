@@ -82,6 +82,11 @@ pub struct Settings {
     pub execution_max_output_bytes: usize,
     /// The most steps one execution may run (guards against cycles that never end).
     pub execution_max_steps: u32,
+    /// The deepest chain of `flow.call`s (a flow calling itself ends with a clear error at this depth).
+    pub execution_max_depth: u32,
+    /// The public base URL of the REST API, as callers reach it (resume URLs of `wait.event` steps). Unset:
+    /// `http://<http_addr>`.
+    pub public_url: Option<String>,
     /// The longest one expression may evaluate.
     #[serde(rename = "expression_timeout_ms", deserialize_with = "millis::deserialize")]
     pub expression_timeout: Duration,
@@ -158,6 +163,8 @@ impl Default for Settings {
             execution_retention_days: 14,
             execution_max_output_bytes: 64 * 1024,
             execution_max_steps: 10_000,
+            execution_max_depth: 8,
+            public_url: None,
             expression_timeout: Duration::from_secs(1),
             code_timeout: Duration::from_secs(1),
             code_memory_mb: 64,

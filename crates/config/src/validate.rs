@@ -158,6 +158,16 @@ pub(crate) fn problems(s: &Settings) -> Vec<String> {
         64,
     );
     p.at_least("execution_max_steps", u64::from(s.execution_max_steps), 1);
+    p.at_least("execution_max_depth", u64::from(s.execution_max_depth), 1);
+    if let Some(url) = &s.public_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            p.check(
+                false,
+                "public_url",
+                &format!("must be an http:// or https:// URL, not \"{url}\""),
+            );
+        }
+    }
     p.duration(
         "expression_timeout_ms",
         s.expression_timeout,

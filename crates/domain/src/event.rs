@@ -80,6 +80,9 @@ pub mod types {
     /// An execution reached a final state; data: `{executionId, flowId, tenant, status, output, response, error,
     /// durationMs}`.
     pub const EXECUTION_FINISHED: &str = "execution.finished";
+    /// A child execution (started by a waiting `flow.call`) reached a final state; data: `{parentId, nodeId,
+    /// childId, status, output, error}`.
+    pub const EXECUTION_CHILD_DONE: &str = "execution.child.done";
     /// A template was created; data: `{templateId, tenant, user, template}`.
     pub const TEMPLATE_CREATED: &str = "template.created";
     /// A template was changed; data: `{templateId, tenant, user, template}`.

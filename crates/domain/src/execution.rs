@@ -42,6 +42,22 @@ pub struct WorkItem {
     /// is published with this routing key, which the waiting replica's own queue is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// The execution whose `flow.call` step started this one (a child execution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
+}
+
+/// The execution that started a child execution with a `flow.call` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentLink {
+    /// The calling execution.
+    pub execution_id: ExecutionId,
+    /// The calling node, when the parent waits for the child's result (`None`: fire and forget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// How deep the child is: its parent's depth + 1 (an execution nobody called is at depth 0).
+    pub depth: u32,
 }
 
 /// The routing-key prefix of replies to waiting callers (see [`WorkItem::reply_to`]).

@@ -27,6 +27,10 @@ pub struct ExecutionConfig {
     pub max_output_bytes: usize,
     /// The most steps one execution may run.
     pub max_steps: u32,
+    /// The deepest chain of `flow.call`s.
+    pub max_depth: u32,
+    /// The public base URL of the API (resume URLs of `wait.event`).
+    pub public_url: String,
     /// The longest one expression may evaluate.
     pub expression_timeout: Duration,
     /// Whether `http` steps may reach loopback and private networks.
@@ -62,6 +66,8 @@ impl ExecutionConfig {
                 .then(|| chrono::Duration::days(i64::from(s.execution_retention_days))),
             max_output_bytes: s.execution_max_output_bytes,
             max_steps: s.execution_max_steps.max(1),
+            max_depth: s.execution_max_depth,
+            public_url: s.public_url(),
             expression_timeout: s.expression_timeout,
             http_allow_private_network: s.http_allow_private_network,
             http_timeout: s.http_timeout,

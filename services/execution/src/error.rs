@@ -26,6 +26,12 @@ pub enum ExecutionError {
     /// The caller lacks the permission.
     #[error("MISSING_PERMISSION")]
     MissingPermission,
+    /// A resume call's token is not the node's.
+    #[error("Invalid resume token")]
+    BadResumeToken,
+    /// A resume call names a node that is no `wait.event` of the execution.
+    #[error("No wait.event node {0} in this execution")]
+    NoWaitNode(String),
     /// The operation does not fit the execution's state.
     #[error(transparent)]
     Conflict(#[from] Conflict),
@@ -60,6 +66,12 @@ pub enum Conflict {
     /// Cancelling an execution that finished while the cancel was on its way.
     #[error("Execution has already finished.")]
     FinishedMeanwhile,
+    /// Resuming an execution that is over.
+    #[error("Execution is {}: it no longer waits.", .0.as_str())]
+    NotWaiting(Status),
+    /// A resume token used a second time.
+    #[error("This resume token was used already.")]
+    ResumedAlready,
     /// Retrying an execution that has not finished.
     #[error("Execution is still running.")]
     StillRunning,
@@ -85,10 +97,12 @@ impl From<ExecutionError> for Fault {
             ExecutionError::InvalidId | ExecutionError::InvalidRetryFrom => {
                 Fault::new(ErrorCode::InvalidArgument, e.to_string())
             }
-            ExecutionError::NotFound | ExecutionError::FlowNotActive { .. } => {
-                Fault::new(ErrorCode::NotFound, e.to_string())
+            ExecutionError::NotFound
+            | ExecutionError::FlowNotActive { .. }
+            | ExecutionError::NoWaitNode(_) => Fault::new(ErrorCode::NotFound, e.to_string()),
+            ExecutionError::MissingPermission | ExecutionError::BadResumeToken => {
+                Fault::new(ErrorCode::Forbidden, e.to_string())
             }
-            ExecutionError::MissingPermission => Fault::new(ErrorCode::Forbidden, e.to_string()),
             ExecutionError::Conflict(_) => Fault::new(ErrorCode::FailedPrecondition, e.to_string()),
             ExecutionError::Unauthenticated(a) => a.into(),
             ExecutionError::Store(err) => {

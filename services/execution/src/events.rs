@@ -1,5 +1,6 @@
 //! What the execution service consumes from the bus besides triggers: `flow.starting` / `flow.stopping` (the
-//! lifecycle decisions, in the core) and other replicas' `flow.started` / `flow.stopped` (dropping cached plans).
+//! lifecycle decisions, in the core), children's results (`execution.child.done`) and other replicas'
+//! `flow.started` / `flow.stopped` (dropping cached plans).
 
 use std::sync::Arc;
 
@@ -41,6 +42,16 @@ impl Handler for Lifecycle {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// Consumes `execution.child.done` (queue `execution.children`): a child's result resumes its parent.
+pub struct ChildDone(pub Arc<ExecutionCore>);
+
+#[async_trait]
+impl Handler for ChildDone {
+    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        self.0.child_done(&delivery.envelope.data).await.map_err(retry)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Expressions (API.md §6): JSONata through `jsonata-rs`, evaluated with the message's `data` as input, `$msg`
-//! bound to the whole message and `$steps` to earlier steps' outputs by node id; and `{{ expression }}`
+//! bound to the whole message, `$steps` to earlier steps' outputs by node id and `$execution` to the execution; and `{{ expression }}`
 //! templating inside strings. Every evaluation is bounded in time and depth and isolated from panics: a bad
 //! expression fails its step, never the worker.
 
@@ -47,6 +47,8 @@ pub struct Scope<'s> {
     pub msg: &'s Value,
     /// `$steps`: outputs of earlier steps by node id.
     pub steps: &'s Value,
+    /// `$execution`: the execution's id, flow and resume URLs (`resumeUrl`, `resumeUrls` by node).
+    pub execution: &'s Value,
 }
 
 /// How long one evaluation may take.
@@ -78,6 +80,9 @@ pub fn eval(expression: &str, scope: Scope<'_>, limits: Limits) -> Result<Option
         }
         if expression.contains("$steps") {
             program.assign_var("steps", to_jsonata(&arena, scope.steps));
+        }
+        if expression.contains("$execution") {
+            program.assign_var("execution", to_jsonata(&arena, scope.execution));
         }
         let input = serde_json::to_string(scope.data).map_err(|e| e.to_string())?;
         let timeout = usize::try_from(limits.timeout.as_millis()).unwrap_or(usize::MAX);
@@ -243,6 +248,7 @@ mod tests {
                 data: &data,
                 msg: &msg,
                 steps: &steps,
+                execution: &json!({"id": "e-1"}),
             },
             LIMITS,
         )
@@ -274,6 +280,7 @@ mod tests {
     fn msg_and_steps_are_bound() {
         assert_eq!(ev("$msg.headers.`x-a`", json!({})), Ok(Some(json!("1"))));
         assert_eq!(ev("$steps.step_1.n + 1", json!({})), Ok(Some(json!(8))));
+        assert_eq!(ev("$execution.id", json!({})), Ok(Some(json!("e-1"))));
     }
 
     #[test]
@@ -297,6 +304,7 @@ mod tests {
             data: &data,
             msg: &Value::Null,
             steps: &Value::Null,
+            execution: &Value::Null,
         };
         let rendered = render(
             &json!({"url": "https://x.test/orders/{{ id }}?n={{name}}", "body": "{{ $ }}", "n": 3}),

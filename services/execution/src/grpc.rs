@@ -80,6 +80,7 @@ impl pb::executions_server::Executions for ExecutionGrpc {
         let query = ListQuery {
             tenant: None,
             flow_id: r.flow_id,
+            parent_id: r.parent_id,
             status: wanted,
             from: timestamp(r.from, "filter[from]")?,
             to: timestamp(r.to, "filter[to]")?,
@@ -99,12 +100,16 @@ impl pb::executions_server::Executions for ExecutionGrpc {
         request: Request<pb::GetExecutionRequest>,
     ) -> Result<Response<pb::ExecutionDocument>, Status> {
         let caller = self.caller(&request)?;
-        let (execution, steps) = self
+        let (execution, steps, children) = self
             .core
             .get(&caller, &request.get_ref().id)
             .await
             .map_err(status)?;
-        Ok(Response::new(document(&execution, Some(&steps))))
+        let mut json = execution.to_json(Some(&steps));
+        json["children"] = serde_json::json!(children);
+        Ok(Response::new(pb::ExecutionDocument {
+            json: json.to_string(),
+        }))
     }
 
     async fn count_executions(
@@ -160,6 +165,23 @@ impl pb::executions_server::Executions for ExecutionGrpc {
         };
         let execution = self.core.run(&caller, &r.flow_id, body).await.map_err(status)?;
         Ok(Response::new(document(&execution, None)))
+    }
+
+    async fn resume_execution(
+        &self,
+        request: Request<pb::ResumeExecutionRequest>,
+    ) -> Result<Response<pb::ResumeExecutionResponse>, Status> {
+        let r = request.into_inner();
+        let body: Value = if r.body_json.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&r.body_json).map_err(|e| invalid(&format!("Invalid JSON: {e}")))?
+        };
+        self.core
+            .resume(&r.id, &r.node_id, &r.token, body)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ResumeExecutionResponse {}))
     }
 
     async fn list_components(

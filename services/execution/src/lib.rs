@@ -38,6 +38,9 @@ pub const SOURCE: &str = "flowmate/execution";
 /// The durable queue `flow.starting` / `flow.stopping` are consumed from (shared by every replica).
 pub const LIFECYCLE_GROUP: &str = "execution.lifecycle";
 
+/// The durable queue children's results (`execution.child.done`) are consumed from (shared by every replica).
+pub const CHILDREN_GROUP: &str = "execution.children";
+
 static POSTGRES: flowmate_store::Migrator = flowmate_store::sqlx::migrate!("./migrations/postgres");
 static SQLITE: flowmate_store::Migrator = flowmate_store::sqlx::migrate!("./migrations/sqlite");
 
@@ -89,11 +92,14 @@ pub async fn start(
         code: code.clone(),
         code_timeout: config.code_timeout,
         credentials: Some(credentials.clone()),
+        store: Some(store.clone()),
     };
-    let core = Arc::new(
-        core::ExecutionCore::new(store.clone(), registry.clone(), code).with_credentials(credentials.clone()),
-    );
     let wake = Arc::new(Notify::new());
+    let core = Arc::new(
+        core::ExecutionCore::new(store.clone(), registry.clone(), code)
+            .with_credentials(credentials.clone())
+            .with_wake(wake.clone()),
+    );
     let engine = Arc::new(engine::Engine::new(
         store.clone(),
         registry.clone(),
@@ -101,6 +107,8 @@ pub async fn start(
         engine::EngineSettings {
             max_steps: config.max_steps,
             max_output_bytes: config.max_output_bytes,
+            max_depth: config.max_depth,
+            public_url: config.public_url.clone(),
         },
         wake.clone(),
         bus.clone(),
@@ -153,7 +161,18 @@ pub async fn start(
         Arc::new(engine::Worker(engine)),
     )
     .await?;
+    // A waiting `flow.call`'s child finished: its result resumes the parent.
+    host.subscribe(
+        SubscribeOptions {
+            max_attempts: 100,
+            retry_backoff: Duration::from_millis(500),
+            ..SubscribeOptions::new(CHILDREN_GROUP, &[types::EXECUTION_CHILD_DONE])
+        },
+        Arc::new(events::ChildDone(core.clone())),
+    )
+    .await?;
     host.spawn(timers::start(store.clone(), wake, shutdown.clone()));
+    host.spawn(timers::start_dedupe_purge(store.clone(), shutdown.clone()));
     if let Some(retention) = config.retention {
         host.spawn(timers::start_purge(store.clone(), retention, shutdown.clone()));
     }

@@ -41,6 +41,7 @@ pub fn tick(flow_id: &str, tenant: &str, due: &str, next: &str) -> Envelope {
         message,
         user: None,
         reply_to: None,
+        parent: None,
     };
     Envelope::new(
         types::FLOW_EXECUTE,
@@ -149,6 +150,34 @@ pub fn start_purge(
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    })
+}
+
+/// How often expired `dedupe.check` keys are deleted.
+const DEDUPE_PURGE_EVERY: Duration = Duration::from_secs(300);
+
+/// Deletes expired `dedupe.check` keys in bounded batches every few minutes until `shutdown` (an expired key
+/// already lets its next message through; this only keeps the table small).
+pub fn start_dedupe_purge(store: Arc<dyn ExecutionStore>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(DEDUPE_PURGE_EVERY) => {}
+            }
+            loop {
+                match store.purge_dedupe(&time::now_string(), 1000).await {
+                    Ok(n) if n >= 1000 && !shutdown.is_cancelled() => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "purging expired dedupe keys failed");
+                        break;
+                    }
+                }
             }
         }
     })

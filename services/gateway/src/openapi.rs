@@ -21,7 +21,7 @@ use crate::routes::{auth, executions, flows, hooks, roles, secrets, templates, t
         templates::list, templates::create, templates::get_one, templates::update, templates::remove,
         templates::versions, templates::generate,
         executions::list, executions::get_one, executions::counts, executions::retry, executions::cancel,
-        executions::run, executions::components, hooks::hook,
+        executions::run, executions::resume, executions::components, hooks::hook,
         secrets::list, secrets::create, secrets::get_one, secrets::update, secrets::remove,
         secrets::list_clients, secrets::create_client, secrets::get_client, secrets::update_client,
         secrets::remove_client, secrets::start, secrets::callback,

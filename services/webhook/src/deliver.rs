@@ -256,6 +256,7 @@ impl Webhooks {
             message,
             user: None,
             reply_to: sync.then(|| self.replies.routing_key.clone()),
+            parent: None,
         };
         let data = match serde_json::to_value(&item) {
             Ok(d) => d,

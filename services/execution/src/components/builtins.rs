@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::{
     code::{self, CodeRunner, Mode},
+    control,
     outbound::HttpCaller,
     Kind,
 };
@@ -68,10 +69,16 @@ pub struct StepContext<'a> {
     pub timeout: Option<Duration>,
     /// The secret the node names (`credentials_id`), resolved at start.
     pub credential: Option<&'a StepCredential>,
+    /// What resumed a parked `wait.event` or `flow.call` (the resume body, the child's result).
+    pub resumed: Option<&'a Value>,
+    /// Who this step is, for claims that must hold across a redelivery (`dedupe.check`): execution and step
+    /// number.
+    pub claimant: &'a str,
 }
 
 impl Outcome {
-    fn one(data: Value) -> Outcome {
+    /// One message with `data`.
+    pub fn one(data: Value) -> Outcome {
         Outcome {
             emitted: vec![data],
             ..Outcome::default()
@@ -91,6 +98,8 @@ pub struct Runtime {
     pub code_timeout: Duration,
     /// The secret service, for nodes that name a credential (`None`: such nodes fail).
     pub credentials: Option<Arc<Credentials>>,
+    /// Where `dedupe.check` keeps its keys (`None`: such nodes fail).
+    pub store: Option<Arc<dyn crate::model::ExecutionStore>>,
 }
 
 /// Runs `kind` on `data`. `fields` is the node's configuration; `cx` says where the step runs (and which secret
@@ -120,6 +129,9 @@ pub async fn run(
         |v: &Value| expr::render(v, scope, rt.limits).map_err(|m| StepError::new("ExpressionError", m));
     match kind {
         Kind::Code => code_step(fields, scope, cx, rt).await,
+        Kind::Merge | Kind::FlowCall | Kind::WaitEvent | Kind::Dedupe | Kind::Raise => {
+            control::run(kind, fields, scope, cx, rt).await
+        }
         Kind::Trigger => Ok(Outcome::one(data.clone())),
         Kind::Transform => Ok(Outcome::one(
             eval(expression("expression")?)?.unwrap_or(Value::Null),
@@ -202,6 +214,16 @@ pub async fn run(
     }
 }
 
+/// `$execution` for a code step: the execution as expressions see it, with the attempt.
+fn execution_json(execution: &Value, attempt: u32) -> String {
+    let mut v = match execution {
+        Value::Object(map) => Value::Object(map.clone()),
+        _ => json!({}),
+    };
+    v["attempt"] = json!(attempt);
+    v.to_string()
+}
+
 /// `code.execute`: the node's code in the sandbox, with the step's scope.
 async fn code_step(
     fields: &Value,
@@ -235,7 +257,7 @@ async fn code_step(
             "null".into()
         },
         flow: json!({"id": cx.flow_id, "version": cx.flow_version, "tenant": cx.tenant}).to_string(),
-        execution: json!({"id": cx.execution_id, "attempt": cx.attempt}).to_string(),
+        execution: execution_json(scope.execution, cx.attempt),
         each: mode == Mode::Each,
         timeout,
     };

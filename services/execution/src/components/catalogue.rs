@@ -24,12 +24,27 @@ pub enum Kind {
     Log,
     /// `code.execute`.
     Code,
+    /// `merge.wait`: joins the branches of one execution.
+    Merge,
+    /// `flow.call`: runs another flow as a child execution.
+    FlowCall,
+    /// `wait.event`: parks until its resume URL is called.
+    WaitEvent,
+    /// `dedupe.check`: passes a message on only if its key was not seen within the TTL.
+    Dedupe,
+    /// `error.raise`: fails the execution.
+    Raise,
 }
 
 impl Kind {
     /// Whether running it again would repeat an effect outside FlowMate (so the engine checkpoints after it).
     pub fn has_side_effects(self) -> bool {
-        matches!(self, Kind::Http)
+        matches!(self, Kind::Http | Kind::FlowCall)
+    }
+
+    /// Whether an execution running it may park on it (so the execution is recorded as soon as it starts).
+    pub fn waits(self) -> bool {
+        matches!(self, Kind::Delay | Kind::WaitEvent | Kind::FlowCall)
     }
 }
 
@@ -72,6 +87,16 @@ pub const CATALOGUE: &[Spec] = &[
            description: "Logs the message (for tests and debugging)" },
     Spec { component: "code", function: "execute", name: "Code", kind: Kind::Code,
            description: "Runs JavaScript in a sandbox: the body of an async function whose return value is the output; console lines are recorded with the step" },
+    Spec { component: "merge", function: "wait", name: "Merge", kind: Kind::Merge,
+           description: "Joins the branches of one execution: waits until every branch that can reach it has settled (or fields.count messages arrived), then emits what arrived" },
+    Spec { component: "flow", function: "call", name: "Call a flow", kind: Kind::FlowCall,
+           description: "Runs another active flow of the same tenant as a child execution and emits its result (or, with wait false, its execution id)" },
+    Spec { component: "wait", function: "event", name: "Wait for an event", kind: Kind::WaitEvent,
+           description: "Parks the execution until its resume URL is called (single-use token) or timeoutMs passes; emits the resume body" },
+    Spec { component: "dedupe", function: "check", name: "Deduplicate", kind: Kind::Dedupe,
+           description: "Passes a message on only if its key was not seen in this flow within ttlMs" },
+    Spec { component: "error", function: "raise", name: "Raise an error", kind: Kind::Raise,
+           description: "Fails the execution with a message; the steps still to run are abandoned" },
 ];
 
 /// The catalogue entry for a component and function.
@@ -104,6 +129,21 @@ fn fields_of(kind: Kind) -> Value {
         Kind::Code => json!({
             "code": "JavaScript (required): the body of an async function; data, $msg, $steps, $flow, $execution and console are in scope; its return value is the output",
             "mode": "once (default) | each: with each, when data is an array the body runs once per element and the output is the array of results"}),
+        Kind::Merge => json!({
+            "mode": "object (default): {\"<source node id>\": data} (an array of data when several messages came from one node) | array: every data in order",
+            "count": "number: fire as soon as this many messages arrived (default: when every incoming branch has settled)"}),
+        Kind::FlowCall => json!({
+            "flowId": "the id of an active flow of the same tenant (required)",
+            "input": "JSONata: the child's trigger data (default: data)",
+            "wait": "boolean (default true): wait for the child and emit its output; false: start it and emit {executionId}"}),
+        Kind::WaitEvent => json!({
+            "timeoutMs": "number (default 604800000 = 7 days)",
+            "onTimeout": "fail (default): the step fails with WaitTimeout | continue: emits {\"timedOut\": true}"}),
+        Kind::Dedupe => json!({
+            "key": "JSONata: the message's key (required)",
+            "ttlMs": "number: how long a key is remembered (required)"}),
+        Kind::Raise => json!({"message": "string, {{ }} templated (required)",
+                              "name": "the error's name (default FlowError)"}),
     }
 }
 

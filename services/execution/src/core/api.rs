@@ -33,6 +33,8 @@ pub struct ExecutionCore {
     pub(super) code: CodeRunner,
     /// The secret service, for the start-time check of the secrets nodes name.
     pub(super) credentials: Option<Arc<Credentials>>,
+    /// Signalled when a resume is recorded, so the timers hand the parked execution on at once.
+    pub(super) wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 fn require(caller: &Principal, permission: &str) -> Result<()> {
@@ -48,7 +50,7 @@ fn scope(caller: &Principal) -> Option<String> {
     (!caller.is_admin()).then(|| caller.tenant().to_owned())
 }
 
-fn valid_id(id: &str) -> Result<()> {
+pub(super) fn valid_id(id: &str) -> Result<()> {
     Id::parse(id).map(|_| ()).map_err(|_| ExecutionError::InvalidId)
 }
 
@@ -66,7 +68,14 @@ impl ExecutionCore {
             registry,
             code,
             credentials: None,
+            wake: None,
         }
+    }
+
+    /// Signals `wake` when a resume is recorded (the timers look at parked executions again).
+    pub fn with_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.wake = Some(wake);
+        self
     }
 
     /// Checks the secrets a starting flow's nodes name with `credentials` (the secret service).
@@ -91,12 +100,13 @@ impl ExecutionCore {
         }
     }
 
-    /// One execution with its steps.
-    pub async fn get(&self, caller: &Principal, id: &str) -> Result<(Execution, Vec<Step>)> {
+    /// One execution with its steps and the ids of the executions it called (`flow.call`).
+    pub async fn get(&self, caller: &Principal, id: &str) -> Result<(Execution, Vec<Step>, Vec<String>)> {
         require(caller, permissions::EXECUTIONS_READ)?;
         let execution = self.visible(caller, id).await?;
         let steps = self.store.steps(id).await?;
-        Ok((execution, steps))
+        let children = self.children(id).await?;
+        Ok((execution, steps, children))
     }
 
     /// Executions started in `[start, end)` in the caller's tenant, grouped.
@@ -240,6 +250,7 @@ impl ExecutionCore {
             message: message.clone(),
             user: Some(user.to_owned()),
             reply_to: None,
+            parent: None,
         };
         let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, serde_json::to_value(&item)?)
             .with_tenant(flow.body.tenant.clone());

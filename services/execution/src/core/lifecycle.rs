@@ -51,7 +51,10 @@ impl ExecutionCore {
     pub async fn flow_starting(&self, flow: &Flow, data: &Value, event_time: &str) -> Result<()> {
         let by = started_by(flow, data);
         let compiled = match Plan::compile(flow, &by) {
-            Ok(plan) => match self.check_code(plan).await? {
+            Ok(plan) => match match self.check_code(plan).await? {
+                Ok(plan) => self.check_calls(plan).await?,
+                Err(e) => Err(e),
+            } {
                 Ok(plan) => self
                     .check_credentials(flow, &by, event_time)
                     .await?
@@ -97,6 +100,36 @@ impl ExecutionCore {
             }
         }
         Ok(())
+    }
+
+    /// Every `flow.call` names the flow itself or an active flow of its tenant (a flow must be started before the
+    /// flows that call it). Another tenant's flow gets the same answer as one that does not exist.
+    async fn check_calls(&self, plan: Plan) -> Result<std::result::Result<Plan, PlanError>> {
+        for node in plan.nodes.values().filter(|n| n.kind == Kind::FlowCall) {
+            let target = node
+                .node
+                .fields
+                .get("flowId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if target == plan.flow.id.as_str() {
+                continue;
+            }
+            let known = self
+                .registry
+                .get(target)
+                .await?
+                .is_some_and(|p| p.flow.body.tenant == plan.flow.body.tenant);
+            if !known {
+                return Ok(Err(PlanError::Node {
+                    node: node.node.id.clone(),
+                    problem: format!(
+                        "fields.flowId: {target} is not an active flow of this tenant (start the called flow first)"
+                    ),
+                }));
+            }
+        }
+        Ok(Ok(plan))
     }
 
     /// Compiles every code step of `plan` in the sandbox: the plan, or the first node whose code does not

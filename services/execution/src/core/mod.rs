@@ -3,5 +3,6 @@
 
 mod api;
 mod lifecycle;
+mod resume;
 
 pub use api::ExecutionCore;

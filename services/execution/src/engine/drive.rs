@@ -8,18 +8,29 @@ use flowmate_bus::HandlerError;
 use flowmate_domain::{event::types, time, Envelope};
 use serde_json::{json, Value};
 
-use super::{step::Attempt, worker::retry, Engine};
+use super::{
+    step::{Attempt, Frame},
+    worker::retry,
+    Engine,
+};
 use crate::{
-    components::StepFailure,
+    components::{Kind, Outcome, StepFailure},
     model::{Checkpoint, Execution, RunState, Status, Step, StepError, StepRecord, Task, Write},
     plan::{NodePlan, Plan, SaveData},
     SOURCE,
 };
 
-/// An execution under way: its state and the steps recorded since its last checkpoint.
-struct Run {
-    state: RunState,
-    steps: Vec<Step>,
+/// An execution under way: its state, the steps recorded, the events to publish and the resumes applied since
+/// its last checkpoint.
+pub(super) struct Run {
+    pub state: RunState,
+    pub steps: Vec<Step>,
+    /// Published with the next checkpoint (a `flow.call`'s child).
+    pub events: Vec<Envelope>,
+    /// Resumes (node, key) applied since the last checkpoint: deleted with the next one.
+    pub resumed: Vec<(String, String)>,
+    /// `$execution`.
+    pub execution: Value,
 }
 
 /// What the next task is.
@@ -48,15 +59,45 @@ impl Run {
         }
     }
 
+    fn new(state: RunState) -> Run {
+        Run {
+            state,
+            steps: Vec::new(),
+            events: Vec::new(),
+            resumed: Vec::new(),
+            execution: Value::Null,
+        }
+    }
+
+    /// What the next step sees besides its message.
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            outputs: &self.state.outputs,
+            execution: &self.execution,
+            seq: self.state.seq + 1,
+        }
+    }
+
+    /// A checkpoint of `execution` carrying what was recorded, published and applied since the last one.
+    pub fn checkpoint(&mut self, write: Write, execution: Execution) -> Checkpoint {
+        Checkpoint {
+            write,
+            execution,
+            steps: std::mem::take(&mut self.steps),
+            events: std::mem::take(&mut self.events),
+            resumed: std::mem::take(&mut self.resumed),
+        }
+    }
+
     /// Fails every task still to do.
-    fn abandon(&mut self) {
+    pub fn abandon(&mut self) {
         let tasks: Vec<Task> = self.state.tasks.drain(..).collect();
         self.state.failed.extend(tasks);
     }
 }
 
 /// `duration` from now, as RFC 3339.
-fn due_in(duration: std::time::Duration) -> String {
+pub(super) fn due_in(duration: std::time::Duration) -> String {
     time::format(time::now() + chrono::Duration::milliseconds(duration.as_millis() as i64))
 }
 
@@ -71,10 +112,7 @@ impl Engine {
         mut execution: Execution,
         last: Write,
     ) -> Result<bool, HandlerError> {
-        let mut run = Run {
-            state: execution.state.take().unwrap_or_default(),
-            steps: Vec::new(),
-        };
+        let mut run = Run::new(execution.state.take().unwrap_or_default());
         let Some(plan) = plan else {
             run.state.error = Some(StepError::new(
                 "FlowNotActive",
@@ -83,6 +121,8 @@ impl Engine {
             run.abandon();
             return self.finish(&mut execution, run, None, last).await;
         };
+        super::control::ensure_tokens(&plan, &mut run.state);
+        run.execution = self.execution_json(&plan, &execution, &run.state);
         loop {
             if run.state.seq >= self.settings.max_steps {
                 let max = self.settings.max_steps;
@@ -97,6 +137,8 @@ impl Engine {
             }
             let task = match run.next() {
                 Next::Task(task) => task,
+                // Before parking or finishing: resumes that came meanwhile, merges whose branches have settled.
+                _ if self.settle(&plan, &execution, &mut run).await? => continue,
                 Next::Later(until) => return self.park(execution, run, until).await,
                 Next::Done => break,
             };
@@ -110,8 +152,26 @@ impl Engine {
                 run.state.failed.push(task);
                 continue;
             };
-            if !self.step(&plan, node, &mut execution, &mut run, task).await? {
+            let kind = node.kind;
+            let go_on = match kind {
+                Kind::Merge if !task.merged => {
+                    run.arrive(node, task, &execution.message);
+                    true
+                }
+                Kind::WaitEvent if task.resumed.is_none() => {
+                    self.wait_event(&plan, node, &mut execution, &mut run, task)
+                        .await?
+                }
+                Kind::FlowCall if task.resumed.is_none() => {
+                    self.call(&plan, node, &mut execution, &mut run, task).await?
+                }
+                _ => self.step(&plan, node, &mut execution, &mut run, task).await?,
+            };
+            if !go_on {
                 return Ok(false); // cancelled or taken over meanwhile
+            }
+            if kind == Kind::Raise {
+                run.abandon(); // error.raise ends the execution: nothing else runs
             }
         }
         self.finish(&mut execution, run, Some(&plan), last).await
@@ -119,7 +179,7 @@ impl Engine {
 
     /// Runs one task at `node` and records it. Returns `false` when a checkpoint found the execution cancelled
     /// or taken over meanwhile.
-    async fn step(
+    pub(super) async fn step(
         &self,
         plan: &Plan,
         node: &NodePlan,
@@ -129,7 +189,7 @@ impl Engine {
     ) -> Result<bool, HandlerError> {
         let record = StepRecord::begin(&node.node, task.attempt);
         let clock = Instant::now();
-        let attempt = self.attempt(execution, node, &task, &run.state.outputs).await;
+        let attempt = self.attempt(execution, node, &task, run.frame()).await;
         metrics::histogram!("flowmate_step_duration_seconds", "component" => node.node.component_id.clone())
             .record(clock.elapsed().as_secs_f64());
         match attempt {
@@ -142,39 +202,8 @@ impl Engine {
                 Ok(true)
             }
             Attempt::Done(outcome) => {
-                let output = match outcome.emitted.as_slice() {
-                    [] => Value::Null,
-                    [one] => one.clone(),
-                    many => Value::Array(many.to_vec()),
-                };
-                if let Value::Object(map) = &mut run.state.outputs {
-                    map.insert(node.node.id.clone(), output.clone());
-                }
-                let state = &mut run.state;
-                state.seq += 1;
-                state.counters.started += 1;
-                state.counters.succeeded += 1;
-                let kept = (plan.save == SaveData::All).then(|| self.clip(&output));
-                let logs = outcome.logs.filter(|_| plan.save == SaveData::All);
-                run.steps.push(record.with_logs(logs).succeeded(state.seq, kept));
-                if outcome.response.is_some() {
-                    state.response = outcome.response;
-                }
-                state.last = Some(output);
-                for data in outcome.emitted {
-                    match self.follow(plan, &node.node.id, &task.msg, data, &state.outputs) {
-                        Ok(next) => state.tasks.extend(next),
-                        Err(e) => {
-                            state.counters.errors += 1;
-                            state.error.get_or_insert(e);
-                        }
-                    }
-                }
-                if node.kind.has_side_effects() {
-                    // Its effect happened: a redelivery must not repeat it.
-                    return self.save_effect(execution, run).await;
-                }
-                Ok(true)
+                self.done(plan, node, execution, run, (task, record), outcome)
+                    .await
             }
             Attempt::Failed(StepFailure { error, logs }) => {
                 let message = error.message.clone();
@@ -192,9 +221,59 @@ impl Engine {
         }
     }
 
+    /// Records a step that emitted `outcome` and queues what its output follows; checkpoints after a step with
+    /// outside effects. Returns `false` when that checkpoint found the execution cancelled or taken over.
+    pub(super) async fn done(
+        &self,
+        plan: &Plan,
+        node: &NodePlan,
+        execution: &mut Execution,
+        run: &mut Run,
+        (task, record): (Task, StepRecord<'_>),
+        outcome: Outcome,
+    ) -> Result<bool, HandlerError> {
+        let output = match outcome.emitted.as_slice() {
+            [] => Value::Null,
+            [one] => one.clone(),
+            many => Value::Array(many.to_vec()),
+        };
+        if let Value::Object(map) = &mut run.state.outputs {
+            map.insert(node.node.id.clone(), output.clone());
+        }
+        let state = &mut run.state;
+        state.seq += 1;
+        state.counters.started += 1;
+        state.counters.succeeded += 1;
+        let kept = (plan.save == SaveData::All).then(|| self.clip(&output));
+        let logs = outcome.logs.filter(|_| plan.save == SaveData::All);
+        run.steps.push(record.with_logs(logs).succeeded(state.seq, kept));
+        if outcome.response.is_some() {
+            state.response = outcome.response;
+        }
+        state.last = Some(output);
+        let split = node.kind == Kind::Split;
+        let mut next = Vec::new();
+        for (i, data) in outcome.emitted.into_iter().enumerate() {
+            let index = if split { Some(i as u32) } else { task.index };
+            match self.follow(plan, (&node.node.id, index), &task.msg, data, run.frame()) {
+                Ok(tasks) => next.extend(tasks),
+                Err(e) => {
+                    run.state.counters.errors += 1;
+                    run.state.error.get_or_insert(e);
+                }
+            }
+        }
+        run.state.tasks.extend(next);
+        if node.kind.has_side_effects() {
+            // Its effect happened: a redelivery must not repeat it.
+            return self.save_effect(execution, run).await;
+        }
+        Ok(true)
+    }
+
     /// Records a failed attempt, and queues the next attempt after its backoff while the node's retry policy
     /// allows another (returning the backoff); otherwise the task has failed for good.
-    fn record_failure(
+    pub(super) fn record_failure(
         &self,
         plan: &Plan,
         node: &NodePlan,
@@ -215,6 +294,8 @@ impl Engine {
             state.tasks.push_back(Task {
                 attempt: task.attempt + 1,
                 due: Some(due_in(wait)),
+                awaiting: None,
+                resumed: None,
                 ..task
             });
             Some(wait)
@@ -226,15 +307,14 @@ impl Engine {
     }
 
     /// Checkpoints the run after a step with outside effects. Returns whether the checkpoint applied.
-    async fn save_effect(&self, execution: &mut Execution, run: &mut Run) -> Result<bool, HandlerError> {
+    pub(super) async fn save_effect(
+        &self,
+        execution: &mut Execution,
+        run: &mut Run,
+    ) -> Result<bool, HandlerError> {
         execution.counters = run.state.counters;
         execution.state = Some(run.state.clone());
-        let checkpoint = Checkpoint {
-            write: Write::Update,
-            execution: execution.clone(),
-            steps: std::mem::take(&mut run.steps),
-            events: vec![],
-        };
+        let checkpoint = run.checkpoint(Write::Update, execution.clone());
         self.store.checkpoint(checkpoint).await.map_err(retry)
     }
 
@@ -243,19 +323,14 @@ impl Engine {
     async fn park(
         &self,
         mut execution: Execution,
-        run: Run,
+        mut run: Run,
         until: Option<String>,
     ) -> Result<bool, HandlerError> {
         execution.waiting_until = until;
         execution.owner = None;
         execution.counters = run.state.counters;
-        execution.state = Some(run.state);
-        let checkpoint = Checkpoint {
-            write: Write::Update,
-            execution,
-            steps: run.steps,
-            events: vec![],
-        };
+        execution.state = Some(std::mem::take(&mut run.state));
+        let checkpoint = run.checkpoint(Write::Update, execution);
         let written = self.store.checkpoint(checkpoint).await.map_err(retry)?;
         self.wake.notify_one();
         Ok(written)
@@ -266,11 +341,11 @@ impl Engine {
     async fn finish(
         &self,
         execution: &mut Execution,
-        run: Run,
+        mut run: Run,
         plan: Option<&Plan>,
         write: Write,
     ) -> Result<bool, HandlerError> {
-        let Run { mut state, steps } = run;
+        let mut state = std::mem::take(&mut run.state);
         let failed = state.error.is_some() || !state.failed.is_empty();
         let finished = time::now();
         execution.status = if failed { Status::Failed } else { Status::Succeeded };
@@ -285,19 +360,14 @@ impl Engine {
             Some(SaveData::All) | None => state.last.clone().map(|v| self.clip(&v)),
             _ => None,
         };
-        let events = self.final_events(execution, &mut state);
+        run.events.extend(self.final_events(execution, &mut state));
         // A failed execution keeps what a retry "from failed" needs; a successful one keeps nothing.
         execution.state = failed.then(|| {
             state.tasks.clear();
             state.last = output;
             state
         });
-        let checkpoint = Checkpoint {
-            write,
-            execution: execution.clone(),
-            steps,
-            events,
-        };
+        let checkpoint = run.checkpoint(write, execution.clone());
         let written = self.store.checkpoint(checkpoint).await.map_err(retry)?;
         if written {
             metrics::counter!("flowmate_executions_finished_total", "status" => execution.status.as_str())
@@ -314,6 +384,9 @@ impl Engine {
         let mut events = Vec::with_capacity(2);
         if let Some(reply_to) = state.reply_to.take() {
             events.push(Envelope::new(reply_to, SOURCE, data.clone()).with_tenant(execution.tenant.clone()));
+        }
+        if let Some(parent) = execution.parent.as_ref().filter(|p| p.node_id.is_some()) {
+            events.push(super::control::child_done(execution, parent, state.last.clone()));
         }
         // The embedded queue drops an event no group is bound to; not writing it saves the outbox row and the
         // relay's round (standalone has no `execution.finished` consumer unless one subscribes). Bindings are

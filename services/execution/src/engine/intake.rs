@@ -60,7 +60,7 @@ impl Engine {
                 String::new(),
             ),
         };
-        let state = RunState {
+        let mut state = RunState {
             tasks: plan
                 .as_ref()
                 .map(|p| Task::new(p.trigger.clone(), item.message.clone()))
@@ -69,6 +69,10 @@ impl Engine {
             reply_to: item.reply_to.clone(),
             ..RunState::default()
         };
+        if let Some(p) = &plan {
+            // Recorded with the first checkpoint, so a resume URL handed out is valid from the start.
+            super::control::ensure_tokens(p, &mut state);
+        }
         let execution = Execution::new(
             item.execution_id.clone(),
             flow,
@@ -78,16 +82,12 @@ impl Engine {
             item.message.clone(),
         )
         .with_state(state)
+        .with_parent(item.parent.clone())
         .owned_by(message_id);
         if plan.as_ref().is_some_and(|p| p.long_running) {
             // A step acts outside FlowMate or waits: the execution is recorded before it runs, visible as running,
             // and a redelivery finds it and resumes from its checkpoints. Creating it is the claim on its id.
-            let first = Checkpoint {
-                write: Write::Create,
-                execution: execution.clone(),
-                steps: vec![],
-                events: vec![],
-            };
+            let first = Checkpoint::of(Write::Create, execution.clone(), vec![]);
             if !self.store.checkpoint(first).await.map_err(retry)? {
                 return Ok(false);
             }

@@ -3,6 +3,7 @@
 //! execution, a resumed one, a redelivered one taken over); `drive` runs tasks until the execution finishes or
 //! parks, recording as it goes; `step` is one attempt at one node and the edges its output follows.
 
+mod control;
 mod drive;
 mod intake;
 mod step;

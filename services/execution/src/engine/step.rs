@@ -21,6 +21,18 @@ pub(super) enum Attempt {
     Failed(StepFailure),
 }
 
+/// What a step sees besides its message: earlier outputs (`$steps`), the execution (`$execution`), and the number
+/// its record will have.
+#[derive(Clone, Copy)]
+pub(super) struct Frame<'a> {
+    /// `$steps`.
+    pub outputs: &'a Value,
+    /// `$execution`.
+    pub execution: &'a Value,
+    /// The step's record number (`seq`).
+    pub seq: u32,
+}
+
 fn failed(name: &str, message: String) -> Attempt {
     Attempt::Failed(StepError::new(name, message).into())
 }
@@ -43,8 +55,9 @@ impl Engine {
         execution: &Execution,
         node: &NodePlan,
         task: &Task,
-        outputs: &Value,
+        frame: Frame<'_>,
     ) -> Attempt {
+        let outputs = frame.outputs;
         let limits = self.runtime.limits;
         let mut data = task.msg.get("data").cloned().unwrap_or(Value::Null);
         if let Some(before) = &node.before {
@@ -52,6 +65,7 @@ impl Engine {
                 data: &data,
                 msg: &task.msg,
                 steps: outputs,
+                execution: frame.execution,
             };
             match expr::eval(before, s, limits) {
                 Ok(v) => data = v.unwrap_or(Value::Null),
@@ -62,7 +76,9 @@ impl Engine {
             data: &data,
             msg: &task.msg,
             steps: outputs,
+            execution: frame.execution,
         };
+        let claimant = format!("{}:{}", execution.id, frame.seq);
         let cx = StepContext {
             node_id: &node.node.id,
             waited: task.waited,
@@ -73,6 +89,8 @@ impl Engine {
             tenant: &execution.tenant,
             timeout: node.timeout,
             credential: node.credential.as_ref(),
+            resumed: task.resumed.as_ref(),
+            claimant: &claimant,
         };
         let run = components::run(node.kind, &node.node.fields, s, &cx, &self.runtime);
         let result = match node.timeout {
@@ -103,6 +121,7 @@ impl Engine {
                     data: value,
                     msg: &task.msg,
                     steps: outputs,
+                    execution: frame.execution,
                 };
                 match expr::eval(after, s, limits) {
                     Ok(v) => transformed.push(v.unwrap_or(Value::Null)),
@@ -114,16 +133,17 @@ impl Engine {
         Attempt::Done(outcome)
     }
 
-    /// The tasks `data` (emitted by `node_id`) creates: one per outgoing edge whose condition holds, with the
-    /// edge's mapper applied.
+    /// The tasks `data` (emitted by `node_id`, as the `index`-th element of a split if it was one) creates: one
+    /// per outgoing edge whose condition holds, with the edge's mapper applied.
     pub(super) fn follow(
         &self,
         plan: &Plan,
-        node_id: &str,
+        (node_id, index): (&str, Option<u32>),
         msg: &Value,
         data: Value,
-        outputs: &Value,
+        frame: Frame<'_>,
     ) -> Result<Vec<Task>, StepError> {
+        let outputs = frame.outputs;
         let Some(edges) = plan.outgoing.get(node_id) else {
             return Ok(vec![]);
         };
@@ -133,6 +153,7 @@ impl Engine {
             data,
             msg: &message,
             steps: outputs,
+            execution: frame.execution,
         };
         let limits = self.runtime.limits;
         let mut out = Vec::with_capacity(edges.len());
@@ -165,7 +186,11 @@ impl Engine {
                     )
                 })?,
             };
-            out.push(Task::new(edge.target.clone(), with_data(&message, mapped)));
+            out.push(Task {
+                from: Some(node_id.to_owned()),
+                index,
+                ..Task::new(edge.target.clone(), with_data(&message, mapped))
+            });
         }
         Ok(out)
     }

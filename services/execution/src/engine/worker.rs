@@ -31,12 +31,16 @@ impl Handler for Worker {
 }
 
 /// The engine's bounds.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EngineSettings {
     /// The most steps one execution may run.
     pub max_steps: u32,
     /// Recorded inputs and outputs larger than this (bytes of JSON) are replaced by a marker.
     pub max_output_bytes: usize,
+    /// The deepest chain of `flow.call`s (`FLOWMATE_EXECUTION_MAX_DEPTH`).
+    pub max_depth: u32,
+    /// The public base URL of the API, for `wait.event` resume URLs (`FLOWMATE_PUBLIC_URL`).
+    pub public_url: String,
 }
 
 /// Runs executions.

@@ -1,6 +1,9 @@
 //! An execution as stored and as the API shows it (API.md §5): where it is, what started it, what it recorded.
 
-use flowmate_domain::{execution::TriggerInfo, time, ExecutionId, FlowId, TenantId, UserId};
+use flowmate_domain::{
+    execution::{ParentLink, TriggerInfo},
+    time, ExecutionId, FlowId, TenantId, UserId,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -138,6 +141,8 @@ pub struct Execution {
     pub owner: Option<String>,
     /// Fencing token: bumped on every takeover and resume claim.
     pub generation: i64,
+    /// The execution whose `flow.call` started this one.
+    pub parent: Option<ParentLink>,
 }
 
 impl Execution {
@@ -170,7 +175,18 @@ impl Execution {
             waiting_until: None,
             owner: None,
             generation: 0,
+            parent: None,
         }
+    }
+
+    /// The same execution as a child of `parent`.
+    pub fn with_parent(self, parent: Option<ParentLink>) -> Execution {
+        Execution { parent, ..self }
+    }
+
+    /// How deep in a chain of `flow.call`s it runs (0: nobody called it).
+    pub fn depth(&self) -> u32 {
+        self.parent.as_ref().map_or(0, |p| p.depth)
     }
 
     /// The same execution continuing from `state`.
@@ -201,6 +217,10 @@ impl Execution {
             if let Some(until) = &self.waiting_until {
                 map.insert("waitingUntil".into(), Value::String(until.clone()));
             }
+            map.insert(
+                "parentId".into(),
+                json!(self.parent.as_ref().map(|p| &p.execution_id)),
+            );
             if let Some(steps) = steps {
                 map.insert(
                     "steps".into(),

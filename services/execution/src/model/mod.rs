@@ -9,9 +9,9 @@ mod store;
 
 pub use execution::{Counters, Execution, FlowRef, Status, StepError};
 pub use query::{GroupBy, ListQuery, RetryFrom};
-pub use state::{RunState, Task};
+pub use state::{Arrival, RunState, Task, WaitToken};
 pub use step::{LogLine, Step, StepLogs, StepRecord, StepStatus};
 pub use store::{
-    Apply, Checkpoint, ExecutionStore, FlowMarker, FlowRegistration, RunningFlow, Schedule, TickFactory,
-    Write,
+    Apply, Checkpoint, ExecutionStore, FlowMarker, FlowRegistration, Resume, RunningFlow, Schedule,
+    TickFactory, Write,
 };

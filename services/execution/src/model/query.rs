@@ -8,6 +8,8 @@ pub struct ListQuery {
     pub tenant: Option<String>,
     /// `filter[flowId]`.
     pub flow_id: Option<String>,
+    /// `filter[parentId]`: children of this execution.
+    pub parent_id: Option<String>,
     /// `filter[status]`.
     pub status: Option<super::Status>,
     /// `filter[from]`: startedAt at or after.

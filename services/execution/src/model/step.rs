@@ -14,6 +14,9 @@ pub enum StepStatus {
     Succeeded,
     /// It failed (it may be retried).
     Failed,
+    /// It waits (`wait.event` for its resume URL, `flow.call` for its child); another record follows when it
+    /// goes on.
+    Waiting,
 }
 
 impl StepStatus {
@@ -22,6 +25,7 @@ impl StepStatus {
         match self {
             StepStatus::Succeeded => "succeeded",
             StepStatus::Failed => "failed",
+            StepStatus::Waiting => "waiting",
         }
     }
 
@@ -30,6 +34,7 @@ impl StepStatus {
         match s {
             "succeeded" => Some(StepStatus::Succeeded),
             "failed" => Some(StepStatus::Failed),
+            "waiting" => Some(StepStatus::Waiting),
             _ => None,
         }
     }
@@ -97,6 +102,11 @@ impl Step {
             if let Some(input) = &self.input {
                 map.insert("input".into(), input.clone());
             }
+            if let Some(url) = self.output.as_ref().and_then(|o| o.get("resumeUrl")) {
+                if self.status == StepStatus::Waiting {
+                    map.insert("resumeUrl".into(), url.clone());
+                }
+            }
             if let Some(logs) = &self.logs {
                 map.insert("logs".into(), json!(logs.lines));
                 if logs.truncated > 0 {
@@ -160,6 +170,14 @@ impl<'a> StepRecord<'a> {
         Step {
             output,
             ..self.end(seq, StepStatus::Succeeded)
+        }
+    }
+
+    /// The record of a step that now waits: `about` says for what (`resumeUrl`, `executionId`).
+    pub fn waiting(self, seq: u32, about: Value) -> Step {
+        Step {
+            output: Some(about),
+            ..self.end(seq, StepStatus::Waiting)
         }
     }
 

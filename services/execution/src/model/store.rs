@@ -37,6 +37,32 @@ pub struct Checkpoint {
     pub steps: Vec<Step>,
     /// Published through the outbox once committed.
     pub events: Vec<Envelope>,
+    /// The resumes (node, key) this checkpoint applied: deleted with it.
+    pub resumed: Vec<(String, String)>,
+}
+
+impl Checkpoint {
+    /// A checkpoint that writes `execution` as `write` allows, with `steps`, publishing nothing.
+    pub fn of(write: Write, execution: Execution, steps: Vec<Step>) -> Checkpoint {
+        Checkpoint {
+            write,
+            execution,
+            steps,
+            events: Vec::new(),
+            resumed: Vec::new(),
+        }
+    }
+}
+
+/// A resume of a parked node: a `wait.event` resume call or a child execution's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    /// The node it resumes.
+    pub node: String,
+    /// The token it came with (`wait.event`) or the child's id (`flow.call`).
+    pub key: String,
+    /// The resume body, or the child's result `{"status", "output", "error"}`.
+    pub body: Value,
 }
 
 /// A cron flow's schedule.
@@ -163,4 +189,17 @@ pub trait ExecutionStore: Send + Sync + 'static {
     async fn next_schedule(&self) -> Result<Option<String>>;
     /// Deletes up to `batch` executions (with their steps) that finished before `before`; returns how many.
     async fn purge(&self, before: &str, batch: i64) -> Result<usize>;
+
+    // ----- resumes and dedupe keys -----
+
+    /// Records a resume of `execution_id` and makes the execution due now if it is parked. `false`: this
+    /// resume (node and key) was recorded before.
+    async fn add_resume(&self, execution_id: &str, resume: &Resume) -> Result<bool>;
+    /// The resumes recorded for `execution_id` and not applied yet.
+    async fn resumes(&self, execution_id: &str) -> Result<Vec<Resume>>;
+    /// Claims `key` in `flow_id` for `claimant` until `expires_at` (RFC 3339) unless another claimant holds it
+    /// unexpired; `true` when the claim is `claimant`'s.
+    async fn dedupe(&self, flow_id: &str, key: &str, claimant: &str, expires_at: &str) -> Result<bool>;
+    /// Deletes up to `batch` dedupe keys that expired by `now`; returns how many.
+    async fn purge_dedupe(&self, now: &str, batch: i64) -> Result<usize>;
 }

@@ -41,7 +41,18 @@ impl Plan {
         let save = save_data(&flow.body.flow_settings)?;
         let long_running = nodes
             .values()
-            .any(|n| n.kind.has_side_effects() || n.kind == Kind::Delay || n.retry.max_attempts > 1);
+            .any(|n| n.kind.has_side_effects() || n.kind.waits() || n.retry.max_attempts > 1);
+        let upstream = nodes
+            .values()
+            .filter(|n| n.kind == Kind::Merge)
+            .map(|n| (n.node.id.clone(), ancestors(graph, &n.node.id)))
+            .collect();
+        let mut waits: Vec<String> = nodes
+            .values()
+            .filter(|n| n.kind == Kind::WaitEvent)
+            .map(|n| n.node.id.clone())
+            .collect();
+        waits.sort();
         Ok(Plan {
             flow: flow.clone(),
             started_by: started_by.to_owned(),
@@ -50,8 +61,24 @@ impl Plan {
             outgoing,
             save,
             long_running,
+            upstream,
+            waits,
         })
     }
+}
+
+/// Every node from which `target` can be reached (not `target` itself, unless it is on a cycle).
+fn ancestors(graph: &Graph, target: &str) -> HashSet<String> {
+    let mut found = HashSet::new();
+    let mut todo = vec![target.to_owned()];
+    while let Some(node) = todo.pop() {
+        for edge in graph.edges.iter().filter(|e| e.target == node) {
+            if found.insert(edge.source.clone()) {
+                todo.push(edge.source.clone());
+            }
+        }
+    }
+    found
 }
 
 /// The one node that is no edge's target.

@@ -1,7 +1,10 @@
 //! A runnable flow: its nodes with their component kind, retry policy, time limit and transforms, its edges by
 //! source, and what its steps record.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use flowmate_domain::flow::{Flow, Node};
 use serde_json::Value;
@@ -86,4 +89,9 @@ pub struct Plan {
     pub save: SaveData,
     /// Whether any step has effects outside FlowMate or waits (the execution is recorded as soon as it starts).
     pub long_running: bool,
+    /// For each `merge` node, the nodes from which it can be reached: while a message is still to be handled at
+    /// one of them, the merge waits.
+    pub upstream: HashMap<String, HashSet<String>>,
+    /// The `wait.event` nodes, sorted (each gets a resume token when an execution starts).
+    pub waits: Vec<String>,
 }

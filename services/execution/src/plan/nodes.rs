@@ -70,12 +70,17 @@ pub(super) fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> 
             }
         }
         Kind::Trigger => {}
+        Kind::Merge | Kind::FlowCall | Kind::WaitEvent | Kind::Dedupe | Kind::Raise => {
+            super::control::check(node, kind)?
+        }
     }
     let settings = &node.node_settings;
     let number = |pointer: &str| settings.pointer(pointer).and_then(Value::as_f64);
     let retry = Retry {
+        // An error.raise means to fail: trying it again would only fail again.
         max_attempts: number("/retry/maxAttempts")
             .map(|n| n.clamp(1.0, 100.0) as u32)
+            .filter(|_| kind != Kind::Raise)
             .unwrap_or(1),
         backoff: Duration::from_millis(
             number("/retry/backoffMs")

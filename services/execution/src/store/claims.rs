@@ -46,14 +46,15 @@ pub(super) async fn claim_stale(db: &Db, now: &str, limit: i64) -> Result<usize,
     Ok(rows.len())
 }
 
-/// Claims parked executions due by `now`: each gets a new generation and a resume message, in one
-/// transaction (PostgreSQL: rows locked by another replica are skipped).
+/// Claims parked executions due by `now`, or with a resume recorded (a resume that came while its execution was
+/// still running, just before it parked): each gets a new generation and a resume message, in one transaction
+/// (PostgreSQL: rows locked by another replica are skipped).
 pub(super) async fn claim_due(db: &Db, now: &str, limit: i64) -> Result<usize, StoreError> {
     let lock = skip_locked(db);
     let mut tx = db.begin().await?;
     let rows = sqlx::query(&format!(
-        "SELECT id, generation, tenant FROM executions WHERE waiting_until IS NOT NULL AND waiting_until <= $1 \
-         ORDER BY waiting_until LIMIT $2 {lock}"
+        "SELECT id, generation, tenant FROM executions WHERE waiting_until IS NOT NULL AND (waiting_until <= $1 \
+         OR id IN (SELECT execution_id FROM execution_resumes)) ORDER BY waiting_until LIMIT $2 {lock}"
     ))
     .bind(now)
     .bind(limit)
@@ -188,6 +189,7 @@ pub(super) async fn purge(db: &Db, before: &str, batch: i64) -> Result<usize, St
     let mut tx = db.begin().await?;
     for table in [
         "DELETE FROM execution_steps WHERE execution_id IN",
+        "DELETE FROM execution_resumes WHERE execution_id IN",
         "DELETE FROM executions WHERE id IN",
     ] {
         let sql = format!("{table} ({list})");

@@ -45,6 +45,7 @@ pub(super) async fn list(db: &Db, q: &ListQuery) -> Result<(Vec<Execution>, u64)
     };
     add("tenant =", q.tenant.as_deref());
     add("flow_id =", q.flow_id.as_deref());
+    add("parent_id =", q.parent_id.as_deref());
     add("status =", q.status.map(|s| s.as_str()));
     add("started_at >=", q.from.as_deref());
     add("started_at <=", q.to.as_deref());

@@ -6,6 +6,7 @@
 mod claims;
 mod executions;
 mod flows;
+mod resumes;
 mod rows;
 mod sql;
 mod writer;

@@ -1,6 +1,6 @@
 //! How executions and steps are written to and read from rows: JSON columns and the row → model conversions.
 
-use flowmate_domain::execution::TriggerInfo;
+use flowmate_domain::execution::{ParentLink, TriggerInfo};
 use flowmate_store::{AnyRow, Row, StoreError};
 use serde_json::Value;
 
@@ -27,7 +27,8 @@ fn text(r: &AnyRow, column: &str) -> Result<String, StoreError> {
 /// The execution columns every read selects (`message` and `state` only where the whole execution is read).
 pub(super) const EXEC_COLUMNS: &str =
     "id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \
-     finished_at, duration_ms, counters, error, response, waiting_until, owner, generation";
+     finished_at, duration_ms, counters, error, response, waiting_until, owner, generation, parent_id, \
+     parent_node, depth";
 
 /// An execution row; `full` when it was read with `message` and `state`.
 pub(super) fn execution_of(r: &AnyRow, full: bool) -> Result<Execution, StoreError> {
@@ -64,7 +65,20 @@ pub(super) fn execution_of(r: &AnyRow, full: bool) -> Result<Execution, StoreErr
         waiting_until: r.try_get("waiting_until")?,
         owner: r.try_get("owner")?,
         generation: r.try_get("generation")?,
+        parent: parent_of(r)?,
     })
+}
+
+/// The `flow.call` that started the execution, if one did.
+fn parent_of(r: &AnyRow) -> Result<Option<ParentLink>, StoreError> {
+    let Some(id) = r.try_get::<Option<String>, _>("parent_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(ParentLink {
+        execution_id: id.into(),
+        node_id: r.try_get("parent_node")?,
+        depth: r.try_get::<i64, _>("depth")?.clamp(0, i64::from(u32::MAX)) as u32,
+    }))
 }
 
 /// A step row.

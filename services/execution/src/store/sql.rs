@@ -8,9 +8,9 @@ use flowmate_domain::Envelope;
 use flowmate_store::{Backend, Db, StoreError};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{claims, executions, flows, writer};
+use super::{claims, executions, flows, resumes, writer};
 use crate::model::{
-    Apply, Checkpoint, Execution, ExecutionStore, FlowMarker, FlowRegistration, GroupBy, ListQuery,
+    Apply, Checkpoint, Execution, ExecutionStore, FlowMarker, FlowRegistration, GroupBy, ListQuery, Resume,
     RunningFlow, Step, TickFactory,
 };
 
@@ -132,5 +132,21 @@ impl ExecutionStore for SqlStore {
 
     async fn purge(&self, before: &str, batch: i64) -> Result<usize> {
         claims::purge(&self.db, before, batch).await
+    }
+
+    async fn add_resume(&self, execution_id: &str, resume: &Resume) -> Result<bool> {
+        resumes::add(&self.db, execution_id, resume).await
+    }
+
+    async fn resumes(&self, execution_id: &str) -> Result<Vec<Resume>> {
+        resumes::of(&self.db, execution_id).await
+    }
+
+    async fn dedupe(&self, flow_id: &str, key: &str, claimant: &str, expires_at: &str) -> Result<bool> {
+        resumes::dedupe(&self.db, flow_id, key, claimant, expires_at).await
+    }
+
+    async fn purge_dedupe(&self, now: &str, batch: i64) -> Result<usize> {
+        resumes::purge_dedupe(&self.db, now, batch).await
     }
 }

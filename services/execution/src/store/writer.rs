@@ -31,7 +31,7 @@ fn lease(e: &Execution) -> Option<String> {
 }
 
 /// The execution row's columns, in the order [`bind_execution`] binds them.
-const EXECUTION_COLUMNS: usize = 19;
+const EXECUTION_COLUMNS: usize = 22;
 
 fn upsert_sql(backend: Backend, rows: usize, write: Write) -> String {
     const SET: &str = "DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, \
@@ -52,7 +52,7 @@ fn upsert_sql(backend: Backend, rows: usize, write: Write) -> String {
     format!(
         "INSERT INTO executions (id, flow_id, flow_version, tenant, user_id, status, trigger, started_at, \
          finished_at, duration_ms, counters, error, response, message, state, waiting_until, owner, generation, \
-         lease_until) VALUES {} ON CONFLICT (id) {on_conflict} RETURNING id",
+         lease_until, parent_id, parent_node, depth) VALUES {} ON CONFLICT (id) {on_conflict} RETURNING id",
         backend.rows(rows, EXECUTION_COLUMNS)
     )
 }
@@ -79,6 +79,9 @@ fn bind_execution<'q>(q: AnyQuery<'q>, e: &'q Execution) -> AnyQuery<'q> {
         .bind(&e.owner)
         .bind(e.generation)
         .bind(lease(e))
+        .bind(e.parent.as_ref().map(|p| p.execution_id.as_str()))
+        .bind(e.parent.as_ref().and_then(|p| p.node_id.as_deref()))
+        .bind(i64::from(e.depth()))
 }
 
 /// Inserts or updates the execution row as `write` allows ([`Write`]). Any update is to an execution of the same
@@ -113,7 +116,7 @@ async fn upsert_many(
     Ok(written)
 }
 
-/// Rows one statement carries at most (19 columns × 64 rows = 1,216 parameters; under webhook load a group holds
+/// Rows one statement carries at most (22 columns × 64 rows = 1,408 parameters; under webhook load a group holds
 /// ~45 checkpoints on average). Wide statements are cheap to bind since SQLite's parameters are anonymous.
 const MAX_ROWS: usize = 64;
 
@@ -209,6 +212,9 @@ async fn write_group(db: &Db, batch: &[(Checkpoint, Reply)]) -> Result<Vec<bool>
         .flat_map(|cp| cp.steps.iter().map(|s| (cp.execution.id.as_str(), s)))
         .collect();
     insert_steps(&mut tx, &steps).await?;
+    for cp in kept().filter(|cp| !cp.resumed.is_empty()) {
+        super::resumes::remove(&mut tx, cp.execution.id.as_str(), &cp.resumed).await?;
+    }
     let events: Vec<Envelope> = kept().flat_map(|cp| cp.events.iter().cloned()).collect();
     outbox::enqueue_all(&mut tx, &events).await?;
     tx.commit().await?;

@@ -4,95 +4,17 @@
 use std::collections::HashSet;
 
 use chrono::Duration;
-use flowmate_domain::{execution::TriggerInfo, time, Envelope};
+use flowmate_domain::{time, Envelope};
 use flowmate_execution::{
     model::{
-        Apply, Checkpoint, Counters, Execution, ExecutionStore, FlowRegistration, RunState, Schedule, Status,
-        StepStatus, Write,
+        Apply, Checkpoint, Execution, ExecutionStore, FlowRegistration, Schedule, Status, StepStatus, Write,
     },
     store::SqlStore as Store,
     MIGRATIONS,
 };
-use flowmate_store::{sqlx, Db};
-use flowmate_testkit::{PgDatabase, TempDir};
+use flowmate_store::Db;
 
-struct TestDb {
-    url: String,
-    _dir: TempDir,
-    pg: Option<PgDatabase>,
-}
-
-async fn databases() -> Vec<TestDb> {
-    let dir = TempDir::new().unwrap();
-    let mut out = vec![TestDb {
-        url: Db::sqlite_url(&dir.path().join("executions.db")),
-        _dir: dir,
-        pg: None,
-    }];
-    if let Some(pg) = PgDatabase::create().await {
-        out.push(TestDb {
-            url: pg.url.clone(),
-            _dir: TempDir::new().unwrap(),
-            pg: Some(pg),
-        });
-    }
-    out
-}
-
-async fn finish(db: TestDb) {
-    if let Some(pg) = db.pg {
-        pg.drop_database().await;
-    }
-}
-
-fn execution(id: &str, finished_at: Option<String>, waiting_until: Option<String>) -> Execution {
-    Execution {
-        id: id.into(),
-        flow_id: "flow-1".into(),
-        flow_version: 1,
-        tenant: "t".into(),
-        user: "u".into(),
-        status: if finished_at.is_some() {
-            Status::Succeeded
-        } else {
-            Status::Running
-        },
-        trigger: TriggerInfo {
-            kind: "manual".into(),
-            request_id: None,
-            retry_of: None,
-        },
-        started_at: time::now_string(),
-        finished_at,
-        duration_ms: None,
-        counters: Counters::default(),
-        error: None,
-        response: None,
-        message: serde_json::json!({"data": {}}),
-        state: Some(RunState::default()),
-        waiting_until,
-        owner: None,
-        generation: 0,
-    }
-}
-
-async fn write(store: &Store, e: Execution) {
-    let cp = Checkpoint {
-        write: Write::Update,
-        execution: e,
-        steps: vec![],
-        events: vec![],
-    };
-    assert!(store.checkpoint(cp).await.unwrap());
-}
-
-async fn outbox_kinds(db: &Db) -> Vec<Envelope> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT payload FROM outbox ORDER BY seq")
-        .fetch_all(db.pool())
-        .await
-        .unwrap();
-    rows.iter().map(|p| serde_json::from_str(p).unwrap()).collect()
-}
+use super::support::{databases, execution, finish, outbox_kinds, write};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn competing_claimers_fire_each_due_schedule_once_and_skip_missed_ticks() {
@@ -194,6 +116,7 @@ async fn due_parked_executions_are_claimed_once_with_a_new_generation() {
             execution: stale,
             steps: vec![],
             events: vec![],
+            resumed: vec![],
         };
         assert!(
             !store.checkpoint(cp).await.unwrap(),
@@ -302,6 +225,7 @@ async fn a_group_commit_answers_each_checkpoint_and_writes_only_what_it_owns() {
                         "test",
                         serde_json::json!({"i": i}),
                     )],
+                    resumed: vec![],
                 };
                 (cp, true)
             })
@@ -312,6 +236,7 @@ async fn a_group_commit_answers_each_checkpoint_and_writes_only_what_it_owns() {
                     execution: execution("raced", None, None),
                     steps: vec![],
                     events: vec![],
+                    resumed: vec![],
                 };
                 (cp, false)
             }))
@@ -321,6 +246,7 @@ async fn a_group_commit_answers_each_checkpoint_and_writes_only_what_it_owns() {
                     execution: execution("existing", Some(time::now_string()), None),
                     steps: vec![step(1)],
                     events: vec![Envelope::new("execution.finished", "test", serde_json::json!({}))],
+                    resumed: vec![],
                 },
                 false,
             )))
@@ -370,6 +296,7 @@ async fn a_start_write_creates_or_finishes_a_queued_execution_but_never_one_unde
             execution: e,
             steps: vec![step(1)],
             events: vec![],
+            resumed: vec![],
         };
         let done = |id: &str, owner: &str| Execution {
             status: Status::Succeeded,

@@ -28,6 +28,8 @@ pub trait ExecutionsApi: Send + Sync + 'static {
     async fn run(&self, token: &str, flow_id: &str, body: &Value) -> Result<Value, Fault>;
     /// The component catalogue.
     async fn components(&self, token: &str) -> Result<Value, Fault>;
+    /// Resumes a waiting `wait.event` node with `body`; its single-use `token` is the credential.
+    async fn resume(&self, id: &str, node_id: &str, token: &str, body: &Value) -> Result<(), Fault>;
 }
 
 /// [`ExecutionsApi`] over gRPC.
@@ -141,5 +143,21 @@ impl ExecutionsApi for GrpcExecutions {
             .await
             .map_err(fault)?;
         parse(&r.into_inner().json)
+    }
+
+    async fn resume(&self, id: &str, node_id: &str, token: &str, body: &Value) -> Result<(), Fault> {
+        let m = pb::ResumeExecutionRequest {
+            id: id.to_owned(),
+            node_id: node_id.to_owned(),
+            token: token.to_owned(),
+            body_json: body.to_string(),
+        };
+        let request = super::call::request(None, self.timeout, m);
+        self.client
+            .clone()
+            .resume_execution(request)
+            .await
+            .map_err(fault)?;
+        Ok(())
     }
 }

@@ -153,6 +153,7 @@ pub async fn list(
         from: instant(&q.from, "from")?,
         to: instant(&q.to, "to")?,
         ascending: false,
+        parent_id: None,
     };
     let token = &session.principal.token;
     let choices = ListFlowsRequest {

@@ -2,7 +2,7 @@
 
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/executions/{id}", get(get_one))
         .route("/executions/{id}/retry", post(retry))
         .route("/executions/{id}/cancel", post(cancel))
+        .route("/executions/{id}/resume/{node_id}", post(resume))
         .route("/icenter/executions", get(counts))
         .route("/flows/{id}/run", post(run))
         .route("/components", get(components))
@@ -61,6 +62,7 @@ fn list_request(params: &Params) -> Result<ListExecutionsRequest, ApiError> {
     Ok(ListExecutionsRequest {
         page: Some(PageRequest { size, number }),
         flow_id: params.id("filter[flowId]")?,
+        parent_id: params.id("filter[parentId]")?,
         status: params.choice("filter[status]", STATUSES)?,
         from: params.get("filter[from]").map(str::to_owned),
         to: params.get("filter[to]").map(str::to_owned),
@@ -72,6 +74,7 @@ fn list_request(params: &Params) -> Result<ListExecutionsRequest, ApiError> {
 #[utoipa::path(get, path = "/executions", operation_id = "listExecutions", tag = "executions", security(("bearer" = [])),
     params(("page[size]" = Option<u32>, Query), ("page[number]" = Option<u32>, Query),
            ("filter[flowId]" = Option<String>, Query),
+           ("filter[parentId]" = Option<String>, Query, description = "children of this execution (flow.call)"),
            ("filter[status]" = Option<String>, Query, description = "queued|running|succeeded|failed|cancelled"),
            ("filter[from]" = Option<String>, Query, description = "RFC 3339: started at or after"),
            ("filter[to]" = Option<String>, Query, description = "RFC 3339: started at or before"),
@@ -190,6 +193,40 @@ pub async fn cancel(
     PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
     Ok(data(state.executions.cancel(&caller.token, &id).await?))
+}
+
+/// Resumes a waiting `wait.event` step with the request's JSON body as its output. No bearer token: the
+/// single-use `token` of the step's resume URL (`resumeUrl` in its record, `$execution.resumeUrl`) is the
+/// credential, so the URL can be handed to someone outside FlowMate (an approval link in a mail).
+#[utoipa::path(post, path = "/executions/{id}/resume/{nodeId}", operation_id = "resumeExecution", tag = "executions",
+    params(("id" = String, Path), ("nodeId" = String, Path, description = "the wait.event node"),
+           ("token" = String, Query, description = "the node's resume token")),
+    request_body(content = Object, description = "Any JSON (optional): the waiting step's output"),
+    responses((status = 202, description = "{data: {executionId, nodeId, status: \"resumed\"}, meta: {}}"),
+              (status = 400, description = "Invalid id or JSON", body = ErrorBody),
+              (status = 403, description = "Invalid resume token", body = ErrorBody),
+              (status = 404, description = "No such execution or wait node", body = ErrorBody),
+              (status = 409, description = "The token was used already, or the execution no longer waits",
+               body = ErrorBody)))]
+pub async fn resume(
+    State(state): State<AppState>,
+    Path((id, node_id)): Path<(String, String)>,
+    params: Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    flowmate_domain::Id::parse(&id).map_err(|_| ApiError::bad_request("Invalid id"))?;
+    let token = params.get("token").unwrap_or_default();
+    if token.is_empty() {
+        return Err(ApiError::new(
+            flowmate_domain::ErrorCode::Forbidden,
+            "Invalid resume token",
+        ));
+    }
+    let body = optional_json(&headers, &body)?.unwrap_or(Value::Null);
+    state.executions.resume(&id, &node_id, token, &body).await?;
+    let answer = json!({"executionId": id, "nodeId": node_id, "status": "resumed"});
+    Ok((StatusCode::ACCEPTED, data(answer)).into_response())
 }
 
 /// Triggers an active flow by hand; the optional JSON body is the trigger's data (permission `flows.control`).
