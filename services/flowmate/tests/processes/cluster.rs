@@ -64,6 +64,12 @@ impl Process {
         }
     }
 
+    /// The same process with `key=value` in its environment as well.
+    pub fn with_env(mut self, key: &str, value: &str) -> Process {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
     /// The REST API's base URL (standalone and gateway).
     pub fn base(&self) -> String {
         self.base.clone()

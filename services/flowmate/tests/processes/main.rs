@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster;
+mod merge;
 
 use std::{
     collections::BTreeSet,
@@ -22,7 +23,7 @@ use cluster::{Cluster, Process};
 use serde_json::{json, Value};
 
 /// The tests here load both cores on their own; run one at a time.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The webhook → transform flow of the benchmarks.
 fn order_flow() -> Value {
@@ -126,7 +127,7 @@ async fn every_accepted_request_is_one_finished_execution(
     assert_eq!(r.body["meta"]["total"], 0, "no execution failed: {}", r.body);
 }
 
-async fn login(api: &flowmate_testkit::Api) -> String {
+pub(crate) async fn login(api: &flowmate_testkit::Api) -> String {
     api.login(cluster::ADMIN, cluster::PASSWORD).await
 }
 
