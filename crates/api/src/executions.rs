@@ -40,9 +40,13 @@ pub struct Step {
     pub component_id: String,
     /// The component's function.
     pub function: String,
-    /// `succeeded` or `failed`.
+    /// `succeeded`, `failed` or `waiting` (a `wait.event` for its resume URL, a `flow.call` for its child; a
+    /// second record follows when it goes on).
     #[schema(example = "succeeded")]
     pub status: String,
+    /// A waiting `wait.event` step's resume URL (`POST` it, with a JSON body, to resume the step; single use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_url: Option<String>,
     /// 1 for the first attempt.
     #[schema(minimum = 1)]
     pub attempt: u32,
@@ -71,7 +75,7 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Trigger {
-    /// `webhook`, `schedule`, `manual` or `retry`.
+    /// `webhook`, `schedule`, `manual`, `retry` or `call` (a child execution started by `flow.call`).
     #[serde(rename = "type")]
     pub kind: String,
     /// The request that caused it.
@@ -124,10 +128,15 @@ pub struct Execution {
     pub counters: Counters,
     /// The first failure.
     pub error: Option<StepError>,
-    /// Parked (a delay or a retry backoff) until this time.
+    /// Parked (a delay, a retry backoff, a `wait.event`, a `flow.call`'s child) until this time at the latest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
     pub waiting_until: Option<String>,
+    /// The execution whose `flow.call` started this one.
+    pub parent_id: Option<String>,
+    /// The executions this one started with `flow.call`, oldest first (`GET /executions/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<String>>,
     /// The step attempts, in order (`GET /executions/{id}` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<Step>>,

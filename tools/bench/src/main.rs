@@ -20,6 +20,7 @@ mod children;
 mod code;
 mod console;
 mod credentials;
+mod merge;
 mod report;
 mod scenarios;
 mod wrk;

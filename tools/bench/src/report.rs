@@ -59,6 +59,8 @@ pub struct ModeResults {
     pub credentials: Option<crate::credentials::Cost>,
     /// Scenario 7: the code step next to the transform step.
     pub code: Option<crate::code::CodeFigures>,
+    /// Scenario 8: split → transform → merge.
+    pub merge: Option<crate::merge::MergeFigures>,
 }
 
 impl ModeResults {
@@ -86,6 +88,7 @@ impl ModeResults {
             row_limit: Load::default(),
             credentials: None,
             code: None,
+            merge: None,
         }
     }
 }
@@ -290,6 +293,9 @@ fn mode_table(out: &mut String, r: &ModeResults, secs: f64) {
     }
     if let Some(c) = &r.code {
         crate::code::render(out, c, secs);
+    }
+    if let Some(m) = &r.merge {
+        crate::merge::render(out, m);
     }
 }
 
