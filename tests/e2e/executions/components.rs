@@ -245,7 +245,12 @@ async fn the_component_catalogue_lists_the_built_ins(app: &App) {
             "delay.wait",
             "respond.reply",
             "log.write",
-            "code.execute"
+            "code.execute",
+            "merge.wait",
+            "flow.call",
+            "wait.event",
+            "dedupe.check",
+            "error.raise"
         ]
     );
     assert_eq!(r.body["data"][0]["trigger"], true);
