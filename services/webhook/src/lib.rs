@@ -1,7 +1,8 @@
 //! The webhook service (API.md §5 "Incoming webhook"): it accepts webhooks for active flows — from an in-memory
 //! copy of the active flows, so the hot path reads no database — authenticates them when the flow asks, applies
 //! rate limits and Idempotency-Keys, and answers 200 only once the trigger is durably queued (broker confirm;
-//! standalone: committed to the embedded queue). Sync webhooks wait for the execution's reply.
+//! standalone: committed to the embedded queue; when the broker cannot confirm, committed to the spool in its own
+//! database and published from there once it can). Sync webhooks wait for the execution's reply.
 
 pub mod auth;
 pub mod config;
@@ -10,8 +11,10 @@ pub mod flows;
 pub mod grpc;
 pub mod limits;
 pub mod parse;
+pub mod queue;
 pub mod replies;
 pub mod store;
+pub mod throttle;
 
 use std::{
     sync::{
@@ -59,7 +62,8 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let mut host = ServiceHost::new("webhook", bus.clone(), shutdown.clone());
-    // Its database has no outbox: triggers are published with a broker confirm, not through one.
+    // Its database has no outbox: triggers are published with a broker confirm, and only those the broker cannot
+    // confirm go through a spool of their own (`queue.rs`).
     let db = host
         .open_store(
             config.database_url.expose_secret(),
@@ -124,11 +128,16 @@ pub async fn start(
     .await?;
     let warmed = Arc::new(AtomicBool::new(false));
     host.spawn(keep_warm(flows.clone(), warmed.clone(), shutdown.clone()));
-    let idempotency = store::IdempotencyRecords::new(db);
-    host.spawn(prune_idempotency(idempotency.clone(), shutdown));
+    let idempotency = store::IdempotencyRecords::new(db.clone());
+    host.spawn(prune_idempotency(idempotency.clone(), shutdown.clone()));
+    let triggers = Arc::new(queue::TriggerQueue::new(bus.clone(), store::Spool::new(db)));
+    host.spawn(triggers.clone().start_relay(shutdown.clone()));
+    // The broker or the database is enough to accept webhooks: ready while either answers.
+    host.ready_with_either("bus or database", "bus", "database");
     let webhooks = Arc::new(deliver::Webhooks {
         flows,
         bus,
+        triggers,
         verifier,
         limits: limits::RateLimits::default(),
         replies,
@@ -139,7 +148,9 @@ pub async fn start(
             rate_limit: (config.rate_limit.0 > 0.0).then_some(config.rate_limit),
         },
         warmed: warmed.clone(),
+        refused_log: throttle::Throttled::default(),
     });
+    host.spawn(flush_logs(webhooks.clone(), shutdown));
     let warm_flag = warmed.clone();
     host.ready_when("active flows", move || {
         if warm_flag.load(Ordering::Acquire) {
@@ -209,6 +220,18 @@ fn prune_idempotency(records: store::IdempotencyRecords, shutdown: CancellationT
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    })
+}
+
+/// Writes the throttled log lines still owed, every [`throttle::EVERY`].
+fn flush_logs(webhooks: Arc<deliver::Webhooks>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(throttle::EVERY) => webhooks.flush_logs(),
             }
         }
     })
