@@ -281,8 +281,8 @@ impl Webhooks {
     /// A webhook not accepted: counted, logged at most once a second (with how many), answered 503.
     fn refuse(&self, flow_id: &str, error: &str) -> Reply {
         outcome("unavailable");
-        if let Some(line) = self.refused_log.record(error) {
-            tracing::error!(count = line.count, error = %line.error, last_flow_id = flow_id,
+        if let Some(line) = self.refused_log.record(&format!("flow {flow_id}: {error}")) {
+            tracing::error!(count = line.count, error = %line.error,
                 "webhooks not accepted: the trigger could not be queued");
         }
         unavailable()
