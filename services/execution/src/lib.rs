@@ -47,6 +47,31 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
 };
 
+/// What the components run with: outbound HTTP, expression limits, the code sandbox (its threads and limits) and
+/// the credentials of the secret service.
+fn components_runtime(
+    config: &ExecutionConfig,
+    credentials: &Arc<credentials::Credentials>,
+) -> anyhow::Result<components::Runtime> {
+    let threads = match config.code_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let code = components::code::CodeRunner::new(
+        threads,
+        components::code::Limits::new(config.code_memory_mb, config.code_max_result_bytes),
+    )?;
+    Ok(components::Runtime {
+        http: components::outbound::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
+        limits: expr::Limits {
+            timeout: config.expression_timeout,
+        },
+        code,
+        code_timeout: config.code_timeout,
+        credentials: Some(credentials.clone()),
+    })
+}
+
 /// Opens the database, starts the lifecycle consumer, the workers, the timers and the reconciliation with the
 /// flow repository, and serves the executions API over gRPC until `shutdown`.
 pub async fn start(
@@ -73,25 +98,10 @@ pub async fn start(
         .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
         .await?;
 
-    let threads = match config.code_threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    let code = components::code::CodeRunner::new(
-        threads,
-        components::code::Limits::new(config.code_memory_mb, config.code_max_result_bytes),
-    )?;
-    let runtime = components::Runtime {
-        http: components::outbound::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
-        limits: expr::Limits {
-            timeout: config.expression_timeout,
-        },
-        code: code.clone(),
-        code_timeout: config.code_timeout,
-        credentials: Some(credentials.clone()),
-    };
+    let runtime = components_runtime(&config, &credentials)?;
     let core = Arc::new(
-        core::ExecutionCore::new(store.clone(), registry.clone(), code).with_credentials(credentials.clone()),
+        core::ExecutionCore::new(store.clone(), registry.clone(), runtime.code.clone())
+            .with_credentials(credentials.clone()),
     );
     let wake = Arc::new(Notify::new());
     let engine = Arc::new(engine::Engine::new(

@@ -98,34 +98,7 @@ pub async fn start(
         secrets,
     )?);
     // Subscribe before loading, so no change between the two is missed.
-    host.subscribe(
-        SubscribeOptions {
-            exclusive: true,
-            prefetch: 1,
-            ..SubscribeOptions::new(
-                format!("webhook.flows.{replica}"),
-                &[
-                    types::FLOW_STARTING,
-                    types::FLOW_STARTED,
-                    types::FLOW_STOPPING,
-                    types::FLOW_FAILED,
-                ],
-            )
-        },
-        Arc::new(flows::FlowEvents(flows.clone())),
-    )
-    .await?;
-    let routing_key = format!("{REPLY_PREFIX}{replica}");
-    let replies = Arc::new(replies::Replies::new(routing_key.clone()));
-    host.subscribe(
-        SubscribeOptions {
-            exclusive: true,
-            prefetch: 256,
-            ..SubscribeOptions::new(format!("webhook.replies.{replica}"), &[routing_key.as_str()])
-        },
-        Arc::new(replies::ReplyHandler(replies.clone())),
-    )
-    .await?;
+    let replies = follow(&mut host, &flows, &replica).await?;
     let warmed = Arc::new(AtomicBool::new(false));
     host.spawn(keep_warm(flows.clone(), warmed.clone(), shutdown.clone()));
     let idempotency = store::IdempotencyRecords::new(db.clone());
@@ -167,6 +140,44 @@ pub async fn start(
         tonic::service::Routes::new(server).into_axum_router(),
     )
     .await
+}
+
+/// Subscribes this replica's own queues: the flow events that keep `flows` current, and the replies to its sync
+/// webhooks (returned: where requests wait for them).
+async fn follow(
+    host: &mut ServiceHost,
+    flows: &Arc<flows::ActiveFlows>,
+    replica: &str,
+) -> anyhow::Result<Arc<replies::Replies>> {
+    host.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            prefetch: 1,
+            ..SubscribeOptions::new(
+                format!("webhook.flows.{replica}"),
+                &[
+                    types::FLOW_STARTING,
+                    types::FLOW_STARTED,
+                    types::FLOW_STOPPING,
+                    types::FLOW_FAILED,
+                ],
+            )
+        },
+        Arc::new(flows::FlowEvents(flows.clone())),
+    )
+    .await?;
+    let routing_key = format!("{REPLY_PREFIX}{replica}");
+    let replies = Arc::new(replies::Replies::new(routing_key.clone()));
+    host.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            prefetch: 256,
+            ..SubscribeOptions::new(format!("webhook.replies.{replica}"), &[routing_key.as_str()])
+        },
+        Arc::new(replies::ReplyHandler(replies.clone())),
+    )
+    .await?;
+    Ok(replies)
 }
 
 /// Starts the service as configured by `settings` (its own binary, `flowmate service webhook`).
