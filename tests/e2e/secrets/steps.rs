@@ -88,7 +88,7 @@ async fn assert_nowhere(
                 .any(|e| e.kind == "secret.created" && e.data["secretId"] == id.as_str())
         }) && all
             .iter()
-            .any(|e| e.kind == "execution.finished" && e.data["flowId"] == fid.as_str())
+            .any(|e| e.kind == "execution.finished" && e.data["flowId"] == fid)
     };
     while !announced(events) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
