@@ -91,6 +91,13 @@ fn keyring_ok(text: &str) -> bool {
 /// Every problem with `s`, in field order.
 pub(crate) fn problems(s: &Settings) -> Vec<String> {
     let mut p = Problems(Vec::new());
+    addresses_and_keys(&mut p, s);
+    limits(&mut p, s);
+    p.0
+}
+
+/// The problems of the addresses (services, database, broker) and the secrets keys.
+fn addresses_and_keys(p: &mut Problems, s: &Settings) {
     for (key, url) in [
         ("identity_url", &s.identity_url),
         ("flows_url", &s.flows_url),
@@ -129,6 +136,10 @@ pub(crate) fn problems(s: &Settings) -> Vec<String> {
             );
         }
     }
+}
+
+/// The problems of names, durations, sizes and limits.
+fn limits(p: &mut Problems, s: &Settings) {
     p.check(!s.amqp_exchange.is_empty(), "amqp_exchange", "must not be empty");
     p.check(
         s.admin_username.contains('@'),
@@ -204,5 +215,4 @@ pub(crate) fn problems(s: &Settings) -> Vec<String> {
         u64::from(s.webhook_rate_limit_burst),
         1,
     );
-    p.0
 }

@@ -171,6 +171,23 @@ impl ServiceHost {
         self.checks.push(Check::condition(name, condition));
     }
 
+    /// Replaces the checks named `a` and `b` (e.g. `bus` and `database`) by one named `name` that passes while
+    /// either does: for a service that can do its work with one of the two (the webhook service spools triggers
+    /// to its database while the broker is down). Call it after both checks exist; otherwise nothing changes.
+    pub fn ready_with_either(&mut self, name: &'static str, a: &str, b: &str) {
+        let position = |checks: &[Check], n: &str| checks.iter().position(|c| c.name() == n);
+        let Some(i) = position(&self.checks, a) else {
+            return;
+        };
+        let first = self.checks.remove(i);
+        let Some(j) = position(&self.checks, b) else {
+            self.checks.insert(i, first);
+            return;
+        };
+        let second = self.checks.remove(j);
+        self.checks.push(Check::either(name, first, second));
+    }
+
     /// The service is ready only while `check` passes (a dependency asked over IO).
     pub fn ready_check(&mut self, check: Check) {
         self.checks.push(check);

@@ -54,6 +54,29 @@ impl Check {
         }
     }
 
+    /// A check named `name` that passes while `a` or `b` passes (a service that can do its work with either
+    /// dependency); when both fail it names both reasons.
+    pub fn either(name: &'static str, a: Check, b: Check) -> Check {
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        Check {
+            name,
+            probe: Arc::new(move || {
+                let (a, b) = (a.clone(), b.clone());
+                Box::pin(async move {
+                    match futures::future::join(a.run(), b.run()).await {
+                        (Ok(()), _) | (_, Ok(())) => Ok(()),
+                        (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+                    }
+                })
+            }),
+        }
+    }
+
+    /// The dependency's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     async fn run(&self) -> Result<(), String> {
         match tokio::time::timeout(CHECK_TIMEOUT, (self.probe)()).await {
             Ok(Ok(())) => Ok(()),
@@ -201,5 +224,31 @@ mod tests {
             reason,
             "bus: connection refused; database: no answer within 400 ms"
         );
+    }
+
+    #[tokio::test]
+    async fn either_passes_while_one_of_two_passes_and_names_both_when_neither_does() {
+        let up = || Check::condition("database", || Ok(()));
+        let down = || Check::condition("bus", || Err("connection refused".to_owned()));
+        let hangs = || {
+            Check::probe("database", || async {
+                std::future::pending::<Result<(), String>>().await
+            })
+        };
+        assert_eq!(
+            readiness(&[Check::either("bus or database", down(), up())]).await,
+            Ok(())
+        );
+        let started = std::time::Instant::now();
+        let reason = readiness(&[Check::either("bus or database", down(), hangs())])
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(reason.starts_with("bus or database: "), "{reason}");
+        assert!(reason.contains("bus"), "{reason}");
     }
 }

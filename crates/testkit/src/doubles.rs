@@ -34,6 +34,11 @@ impl RecordingBus {
         self.down.store(down, Ordering::SeqCst);
     }
 
+    /// The published events, in order.
+    pub fn published(&self) -> Vec<Envelope> {
+        self.published.lock().unwrap().clone()
+    }
+
     /// The ids of the published events, in order.
     pub fn ids(&self) -> Vec<String> {
         self.published

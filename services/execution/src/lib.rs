@@ -50,6 +50,33 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
 };
 
+/// What the components run with: outbound HTTP, expression limits, the code sandbox (its threads and limits), the
+/// credentials of the secret service and the store `dedupe.check` keeps its keys in.
+fn components_runtime(
+    config: &ExecutionConfig,
+    credentials: &Arc<credentials::Credentials>,
+    store: &Arc<dyn model::ExecutionStore>,
+) -> anyhow::Result<components::Runtime> {
+    let threads = match config.code_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let code = components::code::CodeRunner::new(
+        threads,
+        components::code::Limits::new(config.code_memory_mb, config.code_max_result_bytes),
+    )?;
+    Ok(components::Runtime {
+        http: components::outbound::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
+        limits: expr::Limits {
+            timeout: config.expression_timeout,
+        },
+        code,
+        code_timeout: config.code_timeout,
+        credentials: Some(credentials.clone()),
+        store: Some(store.clone()),
+    })
+}
+
 /// Opens the database, starts the lifecycle consumer, the workers, the timers and the reconciliation with the
 /// flow repository, and serves the executions API over gRPC until `shutdown`.
 pub async fn start(
@@ -76,27 +103,10 @@ pub async fn start(
         .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
         .await?;
 
-    let threads = match config.code_threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    let code = components::code::CodeRunner::new(
-        threads,
-        components::code::Limits::new(config.code_memory_mb, config.code_max_result_bytes),
-    )?;
-    let runtime = components::Runtime {
-        http: components::outbound::HttpCaller::new(config.http_allow_private_network, config.http_timeout)?,
-        limits: expr::Limits {
-            timeout: config.expression_timeout,
-        },
-        code: code.clone(),
-        code_timeout: config.code_timeout,
-        credentials: Some(credentials.clone()),
-        store: Some(store.clone()),
-    };
+    let runtime = components_runtime(&config, &credentials, &store)?;
     let wake = Arc::new(Notify::new());
     let core = Arc::new(
-        core::ExecutionCore::new(store.clone(), registry.clone(), code)
+        core::ExecutionCore::new(store.clone(), registry.clone(), runtime.code.clone())
             .with_credentials(credentials.clone())
             .with_wake(wake.clone()),
     );
@@ -114,30 +124,7 @@ pub async fn start(
         bus.clone(),
     ));
 
-    // Every replica applies the others' lifecycle decisions to its cache.
-    host.subscribe(
-        SubscribeOptions {
-            exclusive: true,
-            ..SubscribeOptions::new(
-                format!("execution.registry.{}", uuid::Uuid::new_v4().simple()),
-                &[types::FLOW_STARTED, types::FLOW_STOPPED],
-            )
-        },
-        Arc::new(events::Invalidations(registry.clone())),
-    )
-    .await?;
-    // Every replica drops the secrets it cached when they change or are deleted.
-    host.subscribe(
-        SubscribeOptions {
-            exclusive: true,
-            ..SubscribeOptions::new(
-                format!("execution.secrets.{}", uuid::Uuid::new_v4().simple()),
-                &[types::SECRET_MODIFIED, types::SECRET_DELETED],
-            )
-        },
-        Arc::new(credentials::Invalidations(credentials)),
-    )
-    .await?;
+    follow_changes(&mut host, &registry, credentials).await?;
     host.subscribe(
         SubscribeOptions {
             prefetch: 1,
@@ -191,6 +178,38 @@ pub async fn start(
         tonic::service::Routes::new(server).into_axum_router(),
     )
     .await
+}
+
+/// Every replica applies the others' lifecycle decisions to its cache of plans, and drops the secrets it cached
+/// when they change or are deleted (queues of its own).
+async fn follow_changes(
+    host: &mut ServiceHost,
+    registry: &Arc<registry::Registry>,
+    credentials: Arc<credentials::Credentials>,
+) -> anyhow::Result<()> {
+    host.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            ..SubscribeOptions::new(
+                format!("execution.registry.{}", uuid::Uuid::new_v4().simple()),
+                &[types::FLOW_STARTED, types::FLOW_STOPPED],
+            )
+        },
+        Arc::new(events::Invalidations(registry.clone())),
+    )
+    .await?;
+    host.subscribe(
+        SubscribeOptions {
+            exclusive: true,
+            ..SubscribeOptions::new(
+                format!("execution.secrets.{}", uuid::Uuid::new_v4().simple()),
+                &[types::SECRET_MODIFIED, types::SECRET_DELETED],
+            )
+        },
+        Arc::new(credentials::Invalidations(credentials)),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Starts the service as configured by `settings` (its own binary, `flowmate service execution`).

@@ -18,6 +18,40 @@ use crate::{
     passwords,
 };
 
+/// Writes the fields `patch` sets (with its parsed `status` and the new password's hash) into `record`, as a new
+/// revision.
+fn apply(record: &mut UserRecord, patch: &UserPatch, status: Option<Status>, password_hash: Option<&str>) {
+    if let Some(u) = &patch.username {
+        record.username = normalize_username(u);
+    }
+    if let Some(f) = &patch.firstname {
+        record.firstname = f.trim().to_owned();
+    }
+    if let Some(l) = &patch.lastname {
+        record.lastname = l.trim().to_owned();
+    }
+    if let Some(s) = status {
+        record.status = s;
+    }
+    if let Some(r) = &patch.roles {
+        record.roles = r.clone();
+    }
+    if let Some(p) = &patch.permissions {
+        record.permissions = p.clone();
+    }
+    if let Some(c) = patch.confirmed {
+        record.confirmed = c;
+    }
+    if patch.img.is_some() {
+        record.img = patch.img.clone();
+    }
+    if let Some(hash) = password_hash {
+        hash.clone_into(&mut record.password_hash);
+    }
+    record.updated_at = time::now_string();
+    record.revision += 1;
+}
+
 /// Fields of a new user.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
@@ -237,35 +271,7 @@ impl IdentityCore {
                     .permissions
                     .as_ref()
                     .is_some_and(|p| *p != record.permissions);
-            if let Some(u) = &patch.username {
-                record.username = normalize_username(u);
-            }
-            if let Some(f) = &patch.firstname {
-                record.firstname = f.trim().to_owned();
-            }
-            if let Some(l) = &patch.lastname {
-                record.lastname = l.trim().to_owned();
-            }
-            if let Some(s) = status {
-                record.status = s;
-            }
-            if let Some(r) = &patch.roles {
-                record.roles = r.clone();
-            }
-            if let Some(p) = &patch.permissions {
-                record.permissions = p.clone();
-            }
-            if let Some(c) = patch.confirmed {
-                record.confirmed = c;
-            }
-            if patch.img.is_some() {
-                record.img = patch.img.clone();
-            }
-            if let Some(hash) = &password_hash {
-                record.password_hash = hash.clone();
-            }
-            record.updated_at = time::now_string();
-            record.revision += 1;
+            apply(&mut record, &patch, status, password_hash.as_deref());
             let user = self.expand(&record).await?;
             let mut events = vec![user_event(types::USER_MODIFIED, &user)?];
             let disabled = was_active && record.status != Status::Active;

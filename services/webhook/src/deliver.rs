@@ -1,7 +1,8 @@
 //! One incoming webhook, start to finish (API.md §5, ARCHITECTURE.md "How a webhook becomes an execution"):
 //! the flow must be active (from memory), the caller authenticated when the flow asks for it, within the flow's
 //! rate; the body parsed into the trigger message; the Idempotency-Key honoured; and the trigger published with
-//! the broker's confirmation before the caller hears 200. Sync calls wait for the execution's reply.
+//! the broker's confirmation — or, when the broker cannot confirm, committed to the spool (`queue.rs`) — before the
+//! caller hears 200. Sync calls are published directly and wait for the execution's reply.
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,8 +20,10 @@ use crate::{
     flows::{ActiveFlows, HookFlow},
     limits::RateLimits,
     parse::{self, BodyError},
-    replies::Replies,
+    queue::{Queued, Refused, TriggerQueue},
+    replies::{sync_reply, Replies},
     store::{Claim, IdempotencyRecords},
+    throttle::Throttled,
     SOURCE,
 };
 
@@ -36,7 +39,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, body: &Value) -> Reply {
+    pub(crate) fn json(status: u16, body: &Value) -> Reply {
         Reply {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
@@ -44,7 +47,7 @@ impl Reply {
         }
     }
 
-    fn error(status: u16, message: &str) -> Reply {
+    pub(crate) fn error(status: u16, message: &str) -> Reply {
         Reply::json(status, &json!({"errors": [{"message": message, "code": status}]}))
     }
 }
@@ -94,8 +97,10 @@ pub struct Defaults {
 pub struct Webhooks {
     /// Active flows.
     pub flows: Arc<ActiveFlows>,
-    /// Where triggers go.
+    /// Where sync triggers go (published directly).
     pub bus: SharedBus,
+    /// Where other triggers go: published, or spooled when the broker cannot confirm.
+    pub triggers: Arc<TriggerQueue>,
     /// Checks bearer tokens.
     pub verifier: Arc<Verifier>,
     /// Per-flow buckets.
@@ -108,6 +113,8 @@ pub struct Webhooks {
     pub defaults: Defaults,
     /// The active flows have been loaded once (until then no flow can be told inactive).
     pub warmed: Arc<std::sync::atomic::AtomicBool>,
+    /// Refused webhooks, logged once a second.
+    pub refused_log: Throttled,
 }
 
 /// Headers never passed on to the flow (credentials).
@@ -117,37 +124,23 @@ fn outcome(kind: &'static str) {
     metrics::counter!("flowmate_webhooks_total", "outcome" => kind).increment(1);
 }
 
+/// The 503 of a webhook that was not accepted: nothing was promised.
+fn unavailable() -> Reply {
+    let mut reply = Reply::error(
+        503,
+        "Service unavailable; the request was not accepted. Try again.",
+    );
+    reply.headers.push(("retry-after".into(), "1".into()));
+    reply
+}
+
 impl Webhooks {
     /// Handles one webhook and returns the answer.
     pub async fn deliver(&self, req: Incoming) -> Reply {
-        // Until the active flows and identity's keys are loaded, a 404 or 403 could be wrong: ask to retry.
-        if !self.warmed.load(std::sync::atomic::Ordering::Acquire) || !self.verifier.has_keys() {
-            outcome("not_ready");
-            let mut reply = Reply::error(503, "Webhooks are starting up. Try again in a moment.");
-            reply.headers.push(("retry-after".into(), "1".into()));
-            return reply;
-        }
-        let not_found = || {
-            Reply::error(
-                404,
-                &format!("Flow {} either does not exist or is inactive.", req.flow_id),
-            )
+        let flow = match self.admit(&req) {
+            Ok(flow) => flow,
+            Err(reply) => return reply,
         };
-        let Some(flow) = self.flows.get(&req.flow_id).filter(|f| f.webhook_trigger) else {
-            outcome("not_found");
-            return not_found();
-        };
-        if req.body.len() > self.defaults.body_limit_bytes {
-            outcome("too_large");
-            return Reply::error(413, "Request body is too large");
-        }
-        if flow.settings.require_auth {
-            let body: &[u8] = if req.method == "POST" { &req.body } else { &[] };
-            if let Err(refusal) = auth::check(&flow, body, |h| req.header(h), &self.verifier) {
-                outcome("forbidden");
-                return Reply::error(403, refusal.message());
-            }
-        }
         if req.method == "HEAD" {
             return Reply {
                 status: 200,
@@ -155,62 +148,22 @@ impl Webhooks {
                 body: vec![],
             };
         }
-        if let Some((per_second, burst)) = flow.settings.rate_limit.or(self.defaults.rate_limit) {
-            if let Err(wait) = self.limits.take(&flow.id, per_second, burst) {
-                outcome("rate_limited");
-                let mut reply = Reply::error(429, "Too many requests for this flow. Try again later.");
-                reply.headers.push((
-                    "retry-after".into(),
-                    wait.as_secs_f64().ceil().max(1.0).to_string(),
-                ));
-                return reply;
-            }
+        if let Err(reply) = self.within_rate(&flow) {
+            return reply;
         }
         let query = parse::query(&req.query);
-        let data = if req.method == "GET" {
-            query.clone()
-        } else {
-            match parse::body(req.header("content-type"), &req.body) {
-                Ok(data) => data,
-                Err(BodyError::Unsupported(m)) => {
-                    outcome("unsupported");
-                    return Reply::error(415, &m);
-                }
-                Err(BodyError::Malformed(m)) => {
-                    outcome("malformed");
-                    return Reply::error(400, &m);
-                }
-            }
+        let data = match self.data(&req, &query) {
+            Ok(data) => data,
+            Err(reply) => return reply,
         };
         let mut request_id = Id::parse(&req.request_id)
             .map(Id::into_string)
             .unwrap_or_else(|_| Id::new().into_string());
         let key = req.header("idempotency-key").map(str::to_owned);
         if let Some(key) = &key {
-            if key.is_empty() || key.len() > 255 {
-                return Reply::error(400, "Idempotency-Key must be 1 to 255 characters");
-            }
-            match self.idempotency.claim(&flow.id, key, &request_id).await {
-                Ok(Claim::New) => {}
-                Ok(Claim::TakeOver(first)) => request_id = first,
-                Ok(Claim::Replay(mut reply)) => {
-                    outcome("replayed");
-                    reply.headers.push(("idempotency-replayed".into(), "true".into()));
-                    return reply;
-                }
-                Ok(Claim::InProgress) => {
-                    return Reply::error(
-                        409,
-                        "A request with this Idempotency-Key is still being processed",
-                    );
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "idempotency records unavailable");
-                    return Reply::error(
-                        503,
-                        "Service unavailable; the request was not accepted. Try again.",
-                    );
-                }
+            match self.claim(&flow, key, &request_id).await {
+                Ok(id) => request_id = id,
+                Err(reply) => return reply,
             }
         }
         let sync = flow.settings.sync
@@ -220,21 +173,133 @@ impl Webhooks {
                 .is_some_and(|v| v == "true" || v == "1");
         let reply = self.accept(&flow, &req, data, query, &request_id, sync).await;
         if let Some(key) = &key {
-            // A 503 may still have reached the broker (a lost confirm): the key keeps its request id, and a repeat
-            // publishes again under it at once — the engine runs one execution per id.
-            let stored = if reply.status == 503 {
-                self.idempotency.unconfirmed(&flow.id, key).await
-            } else {
-                self.idempotency.complete(&flow.id, key, &reply).await
-            };
-            if let Err(e) = stored {
-                tracing::warn!(error = %e, "could not record the Idempotency-Key answer");
-            }
+            self.answered(&flow, key, &reply).await;
         }
         reply
     }
 
-    /// Publishes the trigger (confirmed) and answers: 200 at once, or the execution's result when `sync`.
+    /// The active flow the webhook is for, once the service is warm, the body within the limit and the caller
+    /// authenticated when the flow asks for it; else the answer.
+    fn admit(&self, req: &Incoming) -> Result<Arc<HookFlow>, Reply> {
+        // Until the active flows and identity's keys are loaded, a 404 or 403 could be wrong: ask to retry.
+        if !self.warmed.load(std::sync::atomic::Ordering::Acquire) || !self.verifier.has_keys() {
+            outcome("not_ready");
+            let mut reply = Reply::error(503, "Webhooks are starting up. Try again in a moment.");
+            reply.headers.push(("retry-after".into(), "1".into()));
+            return Err(reply);
+        }
+        let Some(flow) = self.flows.get(&req.flow_id).filter(|f| f.webhook_trigger) else {
+            outcome("not_found");
+            return Err(Reply::error(
+                404,
+                &format!("Flow {} either does not exist or is inactive.", req.flow_id),
+            ));
+        };
+        if req.body.len() > self.defaults.body_limit_bytes {
+            outcome("too_large");
+            return Err(Reply::error(413, "Request body is too large"));
+        }
+        if flow.settings.require_auth {
+            let body: &[u8] = if req.method == "POST" { &req.body } else { &[] };
+            if let Err(refusal) = auth::check(&flow, body, |h| req.header(h), &self.verifier) {
+                outcome("forbidden");
+                return Err(Reply::error(403, refusal.message()));
+            }
+        }
+        Ok(flow)
+    }
+
+    /// The flow's rate limit (or the default one): a 429 with `Retry-After` past it.
+    fn within_rate(&self, flow: &HookFlow) -> Result<(), Reply> {
+        let Some((per_second, burst)) = flow.settings.rate_limit.or(self.defaults.rate_limit) else {
+            return Ok(());
+        };
+        self.limits.take(&flow.id, per_second, burst).map_err(|wait| {
+            outcome("rate_limited");
+            let mut reply = Reply::error(429, "Too many requests for this flow. Try again later.");
+            reply.headers.push((
+                "retry-after".into(),
+                wait.as_secs_f64().ceil().max(1.0).to_string(),
+            ));
+            reply
+        })
+    }
+
+    /// The trigger's `data`: the query of a GET, else the parsed body (415, 400).
+    fn data(&self, req: &Incoming, query: &Value) -> Result<Value, Reply> {
+        if req.method == "GET" {
+            return Ok(query.clone());
+        }
+        parse::body(req.header("content-type"), &req.body).map_err(|e| match e {
+            BodyError::Unsupported(m) => {
+                outcome("unsupported");
+                Reply::error(415, &m)
+            }
+            BodyError::Malformed(m) => {
+                outcome("malformed");
+                Reply::error(400, &m)
+            }
+        })
+    }
+
+    /// Claims the `Idempotency-Key`: the request id to go ahead with, or the answer (a replay, 409, 400, 503).
+    async fn claim(&self, flow: &HookFlow, key: &str, request_id: &str) -> Result<String, Reply> {
+        if key.is_empty() || key.len() > 255 {
+            return Err(Reply::error(400, "Idempotency-Key must be 1 to 255 characters"));
+        }
+        match self.idempotency.claim(&flow.id, key, request_id).await {
+            Ok(Claim::New) => Ok(request_id.to_owned()),
+            Ok(Claim::TakeOver(first)) => Ok(first),
+            Ok(Claim::Replay(mut reply)) => {
+                outcome("replayed");
+                reply.headers.push(("idempotency-replayed".into(), "true".into()));
+                Err(reply)
+            }
+            Ok(Claim::InProgress) => Err(Reply::error(
+                409,
+                "A request with this Idempotency-Key is still being processed",
+            )),
+            // Without its records the key cannot be honoured: refused, even if the broker would take the trigger.
+            Err(e) => Err(self.refuse(&flow.id, &format!("idempotency records: {e}"))),
+        }
+    }
+
+    /// Records the answer of a request with an `Idempotency-Key`.
+    async fn answered(&self, flow: &HookFlow, key: &str, reply: &Reply) {
+        // A 503 may still have reached the broker (a lost confirm): the key keeps its request id, and a repeat
+        // publishes again under it at once — the engine runs one execution per id.
+        let stored = if reply.status == 503 {
+            self.idempotency.unconfirmed(&flow.id, key).await
+        } else {
+            self.idempotency.complete(&flow.id, key, reply).await
+        };
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "could not record the Idempotency-Key answer");
+        }
+    }
+
+    /// A webhook not accepted: counted, logged at most once a second (with how many), answered 503.
+    fn refuse(&self, flow_id: &str, error: &str) -> Reply {
+        outcome("unavailable");
+        if let Some(line) = self.refused_log.record(&format!("flow {flow_id}: {error}")) {
+            tracing::error!(count = line.count, error = %line.error,
+                "webhooks not accepted: the trigger could not be queued");
+        }
+        unavailable()
+    }
+
+    /// Writes the refusal line still owed (called every second).
+    pub fn flush_logs(&self) {
+        if let Some(line) = self.refused_log.flush() {
+            tracing::error!(count = line.count, error = %line.error,
+                "webhooks not accepted: the trigger could not be queued");
+        }
+        self.triggers.flush_logs();
+    }
+
+    /// Queues the trigger and answers: 200 once it is published or spooled, or, when `sync`, the execution's
+    /// result. A sync webhook is published directly, never spooled: it waits for a reply that travels the broker,
+    /// so while the broker cannot confirm it answers 503 (nothing promised) and the caller tries again.
     async fn accept(
         &self,
         flow: &HookFlow,
@@ -263,24 +328,26 @@ impl Webhooks {
             Err(_) => return Reply::error(500, "internal error"),
         };
         let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, data).with_tenant(flow.tenant.clone());
-        let waiting = sync.then(|| self.replies.wait(request_id));
-        if let Err(e) = self.bus.publish(&event).await {
-            tracing::error!(error = %e, flow_id = %flow.id, "webhook not accepted: the trigger could not be queued");
-            outcome("unavailable");
-            return Reply::error(
-                503,
-                "Service unavailable; the request was not accepted. Try again.",
-            );
+        if !sync {
+            return match self.triggers.queue(&event).await {
+                Ok(queued) => {
+                    outcome(match queued {
+                        Queued::Published => "accepted",
+                        Queued::Spooled => "spooled",
+                    });
+                    Reply::json(
+                        200,
+                        &json!({"data": {"requestId": request_id, "message": "thank you"}}),
+                    )
+                }
+                Err(Refused(e)) => self.refuse(&flow.id, &e),
+            };
         }
-        let Some(waiting) = waiting else {
-            outcome("accepted");
-            return Reply::json(
-                200,
-                &json!({"data": {"requestId": request_id, "message": "thank you"}}),
-            );
-        };
+        let mut waiting = self.replies.wait(request_id);
+        if let Err(e) = self.bus.publish(&event).await {
+            return self.refuse(&flow.id, &format!("sync webhook, broker: {e}"));
+        }
         let limit = flow.settings.sync_timeout.unwrap_or(self.defaults.sync_timeout);
-        let mut waiting = waiting;
         match tokio::time::timeout(limit, &mut waiting.result).await {
             Ok(Ok(result)) => {
                 outcome("answered");
@@ -333,75 +400,4 @@ impl Webhooks {
             "metadata": {"source": {"name": "webhooks", "type": "webhook", "externalExecId": request_id}},
         })
     }
-}
-
-/// The answer of a sync webhook: the `respond` step's status, headers and body, else the last step's data.
-fn sync_reply(result: &Value, request_id: &str) -> Reply {
-    if let Some(response) = result.get("response").filter(|r| r.is_object()) {
-        let status = response
-            .get("status")
-            .and_then(Value::as_u64)
-            .and_then(|s| u16::try_from(s).ok())
-            .filter(|s| (100..600).contains(s))
-            .unwrap_or(200);
-        let mut headers: Vec<(String, String)> = response
-            .get("headers")
-            .and_then(Value::as_object)
-            .map(|h| {
-                h.iter()
-                    .map(|(k, v)| {
-                        let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
-                        (k.to_ascii_lowercase(), v)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        // A flow decides its reply's body, not the API origin's security: no cookies, no hop-by-hop headers, and
-        // the content is sandboxed so it can never run as a page of this origin.
-        headers.retain(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "set-cookie"
-                    | "connection"
-                    | "keep-alive"
-                    | "transfer-encoding"
-                    | "upgrade"
-                    | "content-length"
-                    | "trailer"
-                    | "te"
-                    | "content-security-policy"
-                    | "x-content-type-options"
-            )
-        });
-        headers.push(("x-content-type-options".into(), "nosniff".into()));
-        headers.push(("content-security-policy".into(), "sandbox".into()));
-        let has_type = headers.iter().any(|(k, _)| k == "content-type");
-        let body = match response.get("body") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => {
-                if !has_type {
-                    headers.push(("content-type".into(), "text/plain; charset=utf-8".into()));
-                }
-                s.clone().into_bytes()
-            }
-            Some(other) => {
-                if !has_type {
-                    headers.push(("content-type".into(), "application/json".into()));
-                }
-                other.to_string().into_bytes()
-            }
-        };
-        return Reply {
-            status,
-            headers,
-            body,
-        };
-    }
-    if result.get("status").and_then(Value::as_str) == Some("succeeded") {
-        return Reply::json(200, result.get("output").unwrap_or(&Value::Null));
-    }
-    Reply::error(
-        500,
-        &format!("Execution {request_id} failed. See /executions/{request_id}."),
-    )
 }

@@ -153,6 +153,13 @@ impl ActiveFlows {
         self.len() == 0
     }
 
+    /// Makes `hook` active as it is (tests and tools; the service itself learns flows from events).
+    pub fn put(&self, hook: HookFlow) {
+        if let Ok(mut active) = self.active.write() {
+            active.insert(hook.id.clone(), Arc::new(hook));
+        }
+    }
+
     fn activate(&self, flow: &Flow) {
         let hook = Arc::new(HookFlow::from_flow(flow, self.secrets.as_deref()));
         if let Some(Err(e)) = &hook.settings.hmac_secret {

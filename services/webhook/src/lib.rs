@@ -1,7 +1,8 @@
 //! The webhook service (API.md §5 "Incoming webhook"): it accepts webhooks for active flows — from an in-memory
 //! copy of the active flows, so the hot path reads no database — authenticates them when the flow asks, applies
 //! rate limits and Idempotency-Keys, and answers 200 only once the trigger is durably queued (broker confirm;
-//! standalone: committed to the embedded queue). Sync webhooks wait for the execution's reply.
+//! standalone: committed to the embedded queue; when the broker cannot confirm, committed to the spool in its own
+//! database and published from there once it can). Sync webhooks wait for the execution's reply.
 
 pub mod auth;
 pub mod config;
@@ -10,8 +11,10 @@ pub mod flows;
 pub mod grpc;
 pub mod limits;
 pub mod parse;
+pub mod queue;
 pub mod replies;
 pub mod store;
+pub mod throttle;
 
 use std::{
     sync::{
@@ -59,7 +62,8 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let mut host = ServiceHost::new("webhook", bus.clone(), shutdown.clone());
-    // Its database has no outbox: triggers are published with a broker confirm, not through one.
+    // Its database has no outbox: triggers are published with a broker confirm, and only those the broker cannot
+    // confirm go through a spool of their own (`queue.rs`).
     let db = host
         .open_store(
             config.database_url.expose_secret(),
@@ -94,6 +98,57 @@ pub async fn start(
         secrets,
     )?);
     // Subscribe before loading, so no change between the two is missed.
+    let replies = follow(&mut host, &flows, &replica).await?;
+    let warmed = Arc::new(AtomicBool::new(false));
+    host.spawn(keep_warm(flows.clone(), warmed.clone(), shutdown.clone()));
+    let idempotency = store::IdempotencyRecords::new(db.clone());
+    host.spawn(prune_idempotency(idempotency.clone(), shutdown.clone()));
+    let triggers = Arc::new(queue::TriggerQueue::new(bus.clone(), store::Spool::new(db)));
+    host.spawn(triggers.clone().start_relay(shutdown.clone()));
+    // The broker or the database is enough to accept webhooks: ready while either answers.
+    host.ready_with_either("bus or database", "bus", "database");
+    let webhooks = Arc::new(deliver::Webhooks {
+        flows,
+        bus,
+        triggers,
+        verifier,
+        limits: limits::RateLimits::default(),
+        replies,
+        idempotency,
+        defaults: deliver::Defaults {
+            body_limit_bytes: config.body_limit_bytes,
+            sync_timeout: config.sync_timeout,
+            rate_limit: (config.rate_limit.0 > 0.0).then_some(config.rate_limit),
+        },
+        warmed: warmed.clone(),
+        refused_log: throttle::Throttled::default(),
+    });
+    host.spawn(flush_logs(webhooks.clone(), shutdown));
+    let warm_flag = warmed.clone();
+    host.ready_when("active flows", move || {
+        if warm_flag.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err("not loaded yet".into())
+        }
+    });
+    let server = WebhooksServer::new(grpc::WebhookGrpc(webhooks))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    host.serve(
+        config.grpc_addr,
+        tonic::service::Routes::new(server).into_axum_router(),
+    )
+    .await
+}
+
+/// Subscribes this replica's own queues: the flow events that keep `flows` current, and the replies to its sync
+/// webhooks (returned: where requests wait for them).
+async fn follow(
+    host: &mut ServiceHost,
+    flows: &Arc<flows::ActiveFlows>,
+    replica: &str,
+) -> anyhow::Result<Arc<replies::Replies>> {
     host.subscribe(
         SubscribeOptions {
             exclusive: true,
@@ -122,40 +177,7 @@ pub async fn start(
         Arc::new(replies::ReplyHandler(replies.clone())),
     )
     .await?;
-    let warmed = Arc::new(AtomicBool::new(false));
-    host.spawn(keep_warm(flows.clone(), warmed.clone(), shutdown.clone()));
-    let idempotency = store::IdempotencyRecords::new(db);
-    host.spawn(prune_idempotency(idempotency.clone(), shutdown));
-    let webhooks = Arc::new(deliver::Webhooks {
-        flows,
-        bus,
-        verifier,
-        limits: limits::RateLimits::default(),
-        replies,
-        idempotency,
-        defaults: deliver::Defaults {
-            body_limit_bytes: config.body_limit_bytes,
-            sync_timeout: config.sync_timeout,
-            rate_limit: (config.rate_limit.0 > 0.0).then_some(config.rate_limit),
-        },
-        warmed: warmed.clone(),
-    });
-    let warm_flag = warmed.clone();
-    host.ready_when("active flows", move || {
-        if warm_flag.load(Ordering::Acquire) {
-            Ok(())
-        } else {
-            Err("not loaded yet".into())
-        }
-    });
-    let server = WebhooksServer::new(grpc::WebhookGrpc(webhooks))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    host.serve(
-        config.grpc_addr,
-        tonic::service::Routes::new(server).into_axum_router(),
-    )
-    .await
+    Ok(replies)
 }
 
 /// Starts the service as configured by `settings` (its own binary, `flowmate service webhook`).
@@ -209,6 +231,18 @@ fn prune_idempotency(records: store::IdempotencyRecords, shutdown: CancellationT
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    })
+}
+
+/// Writes the throttled log lines still owed, every [`throttle::EVERY`].
+fn flush_logs(webhooks: Arc<deliver::Webhooks>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(throttle::EVERY) => webhooks.flush_logs(),
             }
         }
     })

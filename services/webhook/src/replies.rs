@@ -1,6 +1,7 @@
 //! Sync webhooks wait here for their execution: the work item names this replica's reply routing key, the
 //! execution service publishes a copy of `execution.finished` with it, and this replica's own queue delivers it to
-//! the waiting requests (several may wait for one execution: a repeated Idempotency-Key).
+//! the waiting requests (several may wait for one execution: a repeated Idempotency-Key), and [`sync_reply`] turns
+//! the execution's result into the HTTP answer.
 
 use std::{
     collections::HashMap,
@@ -14,6 +15,8 @@ use async_trait::async_trait;
 use flowmate_bus::{Delivery, Handler, HandlerError};
 use serde_json::Value;
 use tokio::sync::oneshot;
+
+use crate::deliver::Reply;
 
 type Waiters = HashMap<String, Vec<(u64, oneshot::Sender<Value>)>>;
 
@@ -98,4 +101,75 @@ impl Handler for ReplyHandler {
         }
         Ok(())
     }
+}
+
+/// The answer of a sync webhook: the `respond` step's status, headers and body, else the last step's data.
+pub fn sync_reply(result: &Value, request_id: &str) -> Reply {
+    if let Some(response) = result.get("response").filter(|r| r.is_object()) {
+        let status = response
+            .get("status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .filter(|s| (100..600).contains(s))
+            .unwrap_or(200);
+        let mut headers: Vec<(String, String)> = response
+            .get("headers")
+            .and_then(Value::as_object)
+            .map(|h| {
+                h.iter()
+                    .map(|(k, v)| {
+                        let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+                        (k.to_ascii_lowercase(), v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A flow decides its reply's body, not the API origin's security: no cookies, no hop-by-hop headers, and
+        // the content is sandboxed so it can never run as a page of this origin.
+        headers.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "set-cookie"
+                    | "connection"
+                    | "keep-alive"
+                    | "transfer-encoding"
+                    | "upgrade"
+                    | "content-length"
+                    | "trailer"
+                    | "te"
+                    | "content-security-policy"
+                    | "x-content-type-options"
+            )
+        });
+        headers.push(("x-content-type-options".into(), "nosniff".into()));
+        headers.push(("content-security-policy".into(), "sandbox".into()));
+        let has_type = headers.iter().any(|(k, _)| k == "content-type");
+        let body = match response.get("body") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => {
+                if !has_type {
+                    headers.push(("content-type".into(), "text/plain; charset=utf-8".into()));
+                }
+                s.clone().into_bytes()
+            }
+            Some(other) => {
+                if !has_type {
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
+                other.to_string().into_bytes()
+            }
+        };
+        return Reply {
+            status,
+            headers,
+            body,
+        };
+    }
+    if result.get("status").and_then(Value::as_str) == Some("succeeded") {
+        return Reply::json(200, result.get("output").unwrap_or(&Value::Null));
+    }
+    Reply::error(
+        500,
+        &format!("Execution {request_id} failed. See /executions/{request_id}."),
+    )
 }

@@ -61,6 +61,75 @@ async fn consented(c: &Client<'_>, provider: &OAuthProvider, app_secret: &str, c
     r.body["data"]["id"].as_str().unwrap().to_owned()
 }
 
+/// Searches everything a user or operator could look at — the execution record, every API response, the events on
+/// the bus, the logs — for `values`, once the bus carried this test's events (`ours` created, flow `fid` run).
+async fn assert_nowhere(
+    c: &Client<'_>,
+    events: &Collector,
+    ours: &[&String],
+    fid: &str,
+    execution: &Value,
+    sentinel: &str,
+    values: &[String],
+) {
+    // Everything a user or operator could look at.
+    c.get(&format!("/executions?filter[flowId]={fid}")).await;
+    c.get(&format!("/flows/{fid}")).await;
+    c.get("/secrets").await;
+    c.get("/auth-clients").await;
+    for id in ours {
+        c.get(&format!("/secrets/{id}")).await;
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let announced = |events: &Collector| {
+        let all = events.all();
+        ours.iter().all(|id| {
+            all.iter()
+                .any(|e| e.kind == "secret.created" && e.data["secretId"] == id.as_str())
+        }) && all
+            .iter()
+            .any(|e| e.kind == "execution.finished" && e.data["flowId"] == fid)
+    };
+    while !announced(events) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        announced(events),
+        "the bus search covers this test's events: {:?}",
+        events.kinds()
+    );
+    let logs = captured_logs().join("\n");
+    assert!(
+        logs.contains(sentinel),
+        "the log capture saw this test's log step"
+    );
+    let bus = events
+        .all()
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let record = execution.to_string();
+    let responses = c.seen.text();
+    assert!(
+        responses.contains(fid) && record.contains(fid),
+        "the searches cover this test's data"
+    );
+    for value in values {
+        for (place, text) in [
+            ("execution record", &record),
+            ("API responses", &responses),
+            ("events", &bus),
+            ("logs", &logs),
+        ] {
+            assert!(
+                !text.contains(value.as_str()),
+                "a secret value appeared in the {place}"
+            );
+        }
+    }
+}
+
 async fn a_step_uses_each_type_of_secret_and_no_value_appears_anywhere(app: &App) {
     let stop = CancellationToken::new();
     let events = watch_bus(app, &stop).await;
@@ -130,50 +199,6 @@ async fn a_step_uses_each_type_of_secret_and_no_value_appears_anywhere(app: &App
     assert_eq!(cc_idp.grants()[0]["client_secret"], client_secret);
     assert_eq!(ac_idp.grants()[0]["code"], code);
 
-    // Everything a user or operator could look at.
-    c.get(&format!("/executions?filter[flowId]={fid}")).await;
-    c.get(&format!("/flows/{fid}")).await;
-    c.get("/secrets").await;
-    c.get("/auth-clients").await;
-    for id in [&basic, &api_key, &api_bearer, &mixed_id, &cc, &ac] {
-        c.get(&format!("/secrets/{id}")).await;
-    }
-    let ours = [&basic, &api_key, &api_bearer, &mixed_id, &cc, &ac];
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    let announced = |events: &Collector| {
-        let all = events.all();
-        ours.iter().all(|id| {
-            all.iter()
-                .any(|e| e.kind == "secret.created" && e.data["secretId"] == id.as_str())
-        }) && all
-            .iter()
-            .any(|e| e.kind == "execution.finished" && e.data["flowId"] == fid.as_str())
-    };
-    while !announced(&events) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(
-        announced(&events),
-        "the bus search covers this test's events: {:?}",
-        events.kinds()
-    );
-    let logs = captured_logs().join("\n");
-    assert!(
-        logs.contains(&sentinel),
-        "the log capture saw this test's log step"
-    );
-    let bus = events
-        .all()
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let record = execution.to_string();
-    let responses = c.seen.text();
-    assert!(
-        responses.contains(&fid) && record.contains(&fid),
-        "the searches cover this test's data"
-    );
     let mut values = vec![
         user,
         pass,
@@ -188,19 +213,8 @@ async fn a_step_uses_each_type_of_secret_and_no_value_appears_anywhere(app: &App
     values.extend(cc_idp.every_token());
     values.extend(ac_idp.every_token());
     assert_eq!(values.len(), 9 + 4, "one token pair from each provider");
-    for value in &values {
-        for (place, text) in [
-            ("execution record", &record),
-            ("API responses", &responses),
-            ("events", &bus),
-            ("logs", &logs),
-        ] {
-            assert!(
-                !text.contains(value.as_str()),
-                "a secret value appeared in the {place}"
-            );
-        }
-    }
+    let ours = [&basic, &api_key, &api_bearer, &mixed_id, &cc, &ac];
+    assert_nowhere(&c, &events, &ours, &fid, &execution, &sentinel, &values).await;
     stop.cancel();
 }
 

@@ -181,23 +181,7 @@ pub async fn run(
                 ..Outcome::default()
             })
         }
-        Kind::Log => {
-            let message = match field("message") {
-                Some(m) => render(m)?,
-                None => data.clone(),
-            };
-            let text = match &message {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            match field("level").and_then(Value::as_str).unwrap_or("info") {
-                "debug" => tracing::debug!(node = node_id, "{text}"),
-                "warn" => tracing::warn!(node = node_id, "{text}"),
-                "error" => tracing::error!(node = node_id, "{text}"),
-                _ => tracing::info!(node = node_id, "{text}"),
-            }
-            Ok(Outcome::one(data.clone()))
-        }
+        Kind::Log => Ok(log(field("message"), field("level"), data, node_id, render)?),
         Kind::Http => {
             let rendered = render(fields)?;
             let response = match (credential, &rt.credentials) {
@@ -212,6 +196,31 @@ pub async fn run(
             Ok(Outcome::one(response))
         }
     }
+}
+
+/// `log.write`: the message (templated; default the data) at its level.
+fn log(
+    message: Option<&Value>,
+    level: Option<&Value>,
+    data: &Value,
+    node_id: &str,
+    render: impl Fn(&Value) -> Result<Value, StepError>,
+) -> Result<Outcome, StepError> {
+    let message = match message {
+        Some(m) => render(m)?,
+        None => data.clone(),
+    };
+    let text = match &message {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match level.and_then(Value::as_str).unwrap_or("info") {
+        "debug" => tracing::debug!(node = node_id, "{text}"),
+        "warn" => tracing::warn!(node = node_id, "{text}"),
+        "error" => tracing::error!(node = node_id, "{text}"),
+        _ => tracing::info!(node = node_id, "{text}"),
+    }
+    Ok(Outcome::one(data.clone()))
 }
 
 /// `$execution` for a code step: the execution as expressions see it, with the attempt.

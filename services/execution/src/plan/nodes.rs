@@ -20,7 +20,8 @@ pub(super) fn check_templates(value: &Value) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> {
+/// The node's `fields` are what its kind needs: the expressions it evaluates compile, its required fields are set.
+fn check_fields(node: &Node, kind: &Kind) -> Result<(), PlanError> {
     let id = &node.id;
     let fields = &node.fields;
     let required_expression = |name: &str| -> Result<(), PlanError> {
@@ -71,9 +72,15 @@ pub(super) fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> 
         }
         Kind::Trigger => {}
         Kind::Merge | Kind::FlowCall | Kind::WaitEvent | Kind::Dedupe | Kind::Raise => {
-            super::control::check(node, kind)?
+            super::control::check(node, *kind)?
         }
     }
+    Ok(())
+}
+
+pub(super) fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> {
+    check_fields(node, &kind)?;
+    let id = &node.id;
     let settings = &node.node_settings;
     let number = |pointer: &str| settings.pointer(pointer).and_then(Value::as_f64);
     let retry = Retry {

@@ -211,6 +211,26 @@ impl Cluster {
         self.base.clone()
     }
 
+    /// Sets an environment variable of one service's process (from its next start on).
+    pub fn set_env(&mut self, service: &str, name: &str, value: &str) {
+        let process = self.processes.get_mut(service).expect("known service");
+        process.env.retain(|(k, _)| k != name);
+        process.env.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// One service's log so far.
+    pub fn log(&self, service: &str) -> String {
+        std::fs::read_to_string(&self.processes[service].log).unwrap_or_default()
+    }
+
+    /// Where one service serves `/healthz`, `/readyz` and `/metrics` (`http://host:port`).
+    pub fn ops_url(&self, service: &str) -> String {
+        self.processes[service]
+            .ready_url
+            .trim_end_matches("/readyz")
+            .to_owned()
+    }
+
     /// Starts every service, in order, each once the previous is ready.
     pub async fn start_all(&mut self) {
         for service in flowmate::SERVICES {

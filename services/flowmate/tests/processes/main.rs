@@ -6,12 +6,14 @@
 //!   binary runs) on PostgreSQL and RabbitMQ — the main user journey, with the webhook service and then the
 //!   execution service killed and restarted under load.
 //!
-//! The promise checked: every webhook that got 200 ends as exactly one finished execution.
+//! The promise checked: every webhook that got 200 ends as exactly one finished execution. `outage.rs`: RabbitMQ
+//! unreachable for the webhook service for 10 s under load refuses, loses and duplicates no webhook.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster;
 mod merge;
+mod outage;
 
 use std::{
     collections::BTreeSet,
@@ -26,7 +28,7 @@ use serde_json::{json, Value};
 pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The webhook → transform flow of the benchmarks.
-fn order_flow() -> Value {
+pub(crate) fn order_flow() -> Value {
     json!({"name": "orders", "graph": {
         "nodes": [{"id": "in", "componentId": "webhook", "function": "receive"},
                   {"id": "total", "componentId": "transform", "function": "map",
@@ -34,7 +36,7 @@ fn order_flow() -> Value {
         "edges": [{"source": "in", "target": "total"}]}})
 }
 
-const ORDER: &str =
+pub(crate) const ORDER: &str =
     r#"{"id":"ord-1","customer":{"name":"Ada"},"items":[{"price":3.5,"qty":2},{"price":10,"qty":1}]}"#;
 
 /// Sends webhooks from `clients` concurrent clients until `stop`, recording the request ids answered 200.
@@ -81,7 +83,7 @@ fn load(
 /// unique, so none can be recorded twice; a repeated step would show as a third), and no execution of the flow
 /// failed. (Requests the crash cut off before the client saw 200 may have executions too: they were accepted by
 /// FlowMate but not acknowledged to the client, which is allowed.)
-async fn every_accepted_request_is_one_finished_execution(
+pub(crate) async fn every_accepted_request_is_one_finished_execution(
     api: &flowmate_testkit::Api,
     token: &str,
     flow: &str,
@@ -131,7 +133,7 @@ pub(crate) async fn login(api: &flowmate_testkit::Api) -> String {
     api.login(cluster::ADMIN, cluster::PASSWORD).await
 }
 
-async fn start_flow(api: &flowmate_testkit::Api, token: &str) -> String {
+pub(crate) async fn start_flow(api: &flowmate_testkit::Api, token: &str) -> String {
     let r = api.post("/flows", Some(token), &order_flow()).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let id = r.body["data"]["id"].as_str().unwrap().to_owned();
