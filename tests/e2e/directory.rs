@@ -418,7 +418,7 @@ async fn changing_a_users_rights_or_password_revokes_its_tokens(app: &App) {
     let path = format!("/api/users/{}", user["id"].as_str().unwrap());
     let token = accepted_token(app, "ops@example.com", "ops-password").await;
     let r = create_flow(app, &token).await;
-    assert_eq!(r.status, 200, "the token carries flows.write: {:?}", r.body);
+    assert_eq!(r.status, 201, "the token carries flows.write: {:?}", r.body);
     let r = app
         .api
         .patch(&path, Some(&app.admin), &json!({"permissions": ["flows.read"]}))

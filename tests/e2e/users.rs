@@ -220,7 +220,7 @@ async fn lists_filter_by_repeated_usernames_and_ids_and_page(app: &App) {
         ("page[size]=abc", "Invalid page[size] parameter: must be 1..1000"),
         (
             "page[number]=0",
-            "Invalid page[number] parameter: must be 1 or more",
+            "Invalid page[number] parameter: must be 1..2147483647",
         ),
     ] {
         app.api

@@ -235,7 +235,8 @@ pub struct CreateRole {
     pub is_global: Option<bool>,
 }
 
-/// A role given by id: the id itself or an object carrying it (`{"id"}` or OIH's `{"_id"}`).
+/// A role given by id: the id itself or a role object carrying it (`{"id"}`, or OIH's `{"_id"}`; a whole role
+/// object as OIH's web UI sends it back has both).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum RoleRef {
@@ -244,27 +245,32 @@ pub enum RoleRef {
     /// A role object; only its id is read.
     Object {
         /// The role id.
-        #[serde(alias = "_id")]
-        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The role id under OIH's name.
+        #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]
+        oid: Option<String>,
     },
 }
 
 impl RoleRef {
-    fn into_id(self) -> String {
+    fn into_id<E: serde::de::Error>(self) -> Result<String, E> {
         match self {
-            RoleRef::Id(id) | RoleRef::Object { id } => id,
+            RoleRef::Id(id) => Ok(id),
+            RoleRef::Object { id, oid } => id.or(oid).ok_or_else(|| E::custom("a role object needs an id")),
         }
     }
 }
 
 fn role_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let refs = Vec::<RoleRef>::deserialize(d)?;
-    Ok(refs.into_iter().map(RoleRef::into_id).collect())
+    refs.into_iter().map(RoleRef::into_id).collect()
 }
 
 fn some_role_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     let refs = Option::<Vec<RoleRef>>::deserialize(d)?;
-    Ok(refs.map(|r| r.into_iter().map(RoleRef::into_id).collect()))
+    refs.map(|r| r.into_iter().map(RoleRef::into_id).collect())
+        .transpose()
 }
 
 /// A user as `GET /api/users` lists it: like [`User`], with `roles` as role ids (as OIH lists them).

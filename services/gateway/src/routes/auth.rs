@@ -21,6 +21,8 @@ use crate::{
 
 /// Lifetime of a token from `POST /api/tokens` without `expiresIn` (seconds).
 const DEFAULT_TOKEN_SECS: i64 = 3 * 3600;
+/// How long a revocation by token id is remembered here (as long as the longest token lives: 100 years).
+const NO_EXPIRY_SECS: i64 = 100 * 365 * 24 * 3600;
 
 /// The login routes.
 pub fn router() -> Router<AppState> {
@@ -124,6 +126,11 @@ pub async fn revoke_token(
     PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
     state.identity.revoke_token(&caller.token, &id).await?;
+    // Here at once; other replicas and services learn it from identity's event.
+    state.verifier.revocations().apply(&Revocation::Token {
+        jti: id.clone(),
+        expires_at: caller.claims.exp.max(flowmate_domain::time::now().timestamp()) + NO_EXPIRY_SECS,
+    });
     Ok(Json(json!({"id": id, "revoked": true})))
 }
 

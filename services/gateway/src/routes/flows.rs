@@ -255,7 +255,7 @@ async fn many(state: &AppState, token: &str, body: Value, starting: bool) -> Api
         .iter()
         .map(|v| match v.as_str() {
             Some(s) => (s.to_owned(), Id::parse_public(s).is_ok()),
-            None => (v.to_string(), false),
+            None => (String::new(), false),
         })
         .collect();
     let ids: Vec<String> = given
