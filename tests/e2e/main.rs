@@ -12,6 +12,7 @@ mod conventions;
 mod directory;
 mod executions;
 mod flows;
+mod oih;
 mod ops;
 mod secrets;
 mod steps;

@@ -66,7 +66,7 @@ async fn invalid_templates_and_ids_are_rejected(app: &App) {
         .post(
             "/templates",
             Some(&app.admin),
-            &json!({"status": "live", "cron": "nope"}),
+            &json!({"status": 42, "cron": "nope"}),
         )
         .await;
     assert_eq!(r.status, 400);
@@ -77,7 +77,10 @@ async fn invalid_templates_and_ids_are_rejected(app: &App) {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["/graph", "/status", "/cron"]);
-    assert_eq!(r.body["errors"][0]["message"], "Templates require a graph.");
+    assert_eq!(
+        r.body["errors"][0]["message"], "Flow Templates require a graph.",
+        "OIH's text"
+    );
     assert!(r.body["errors"]
         .as_array()
         .unwrap()
@@ -142,7 +145,7 @@ async fn updates_merge_shallowly_and_keep_every_previous_version(app: &App) {
     app.api
         .patch(&path, Some(&app.admin), &json!({"graph": {"nodes": []}}))
         .await
-        .assert_field_error(400, "Templates require at least one node.", "/graph/nodes");
+        .assert_field_error(400, "Flow Templates require at least one node.", "/graph/nodes");
     let r = app.api.delete(&path, Some(&app.admin)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, json!({"msg": "Template was successfully deleted"}));
@@ -196,7 +199,10 @@ async fn lists_filter_by_status_with_a_matching_total(app: &App) {
     );
     for (bad, message) in [
         ("filter[status]=live", "Invalid filter[status] parameter"),
-        ("filter[type]=x", "Invalid filter[type] parameter"),
+        (
+            &*format!("filter[type]={}", "x".repeat(101)),
+            "Invalid filter[type] parameter: at most 100 characters",
+        ),
         ("sort=size", "Invalid sort parameter"),
         ("page[size]=0", "Invalid page[size] parameter: must be 1..1000"),
     ] {

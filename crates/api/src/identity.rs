@@ -33,6 +33,9 @@ pub struct LoginResponse {
 pub struct Role {
     /// Role id.
     pub id: String,
+    /// The same id under OIH's name (OIH clients read `_id`).
+    #[serde(rename = "_id", default)]
+    pub oid: String,
     /// Name.
     pub name: String,
     /// Granted permissions.
@@ -55,6 +58,7 @@ pub struct Role {
 impl From<dom::Role> for Role {
     fn from(r: dom::Role) -> Self {
         Role {
+            oid: r.id.clone(),
             id: r.id,
             name: r.name,
             permissions: r.permissions,
@@ -74,6 +78,9 @@ impl From<dom::Role> for Role {
 pub struct User {
     /// User id.
     pub id: String,
+    /// The same id under OIH's name (OIH clients read `_id`).
+    #[serde(rename = "_id", default)]
+    pub oid: String,
     /// Lower-cased e-mail.
     pub username: String,
     /// First name.
@@ -102,6 +109,7 @@ pub struct User {
 impl From<dom::User> for User {
     fn from(u: dom::User) -> Self {
         User {
+            oid: u.id.clone(),
             id: u.id,
             username: u.username,
             firstname: u.firstname,
@@ -133,8 +141,9 @@ pub struct CreateUser {
     pub status: Option<String>,
     /// Tenant id (forced to the caller's unless it holds `iam.account.create`).
     pub tenant: Option<String>,
-    /// Role ids.
-    #[serde(default)]
+    /// Role ids, or `{"id"}` objects (OIH's web UI sends those).
+    #[serde(default, deserialize_with = "role_ids")]
+    #[schema(value_type = Vec<RoleRef>)]
     pub roles: Vec<String>,
     /// Permissions.
     #[serde(default)]
@@ -158,7 +167,9 @@ pub struct UpdateUser {
     pub lastname: Option<String>,
     /// New status.
     pub status: Option<String>,
-    /// New role ids.
+    /// New role ids, or `{"id"}` objects.
+    #[serde(default, deserialize_with = "some_role_ids")]
+    #[schema(value_type = Option<Vec<RoleRef>>)]
     pub roles: Option<Vec<String>>,
     /// New permissions.
     pub permissions: Option<Vec<String>>,
@@ -174,6 +185,9 @@ pub struct UpdateUser {
 pub struct Tenant {
     /// Tenant id.
     pub id: String,
+    /// The same id under OIH's name (OIH clients read `_id`).
+    #[serde(rename = "_id", default)]
+    pub oid: String,
     /// Unique name.
     pub name: String,
     /// `ACTIVE`, `PENDING` or `DISABLED`.
@@ -187,6 +201,7 @@ pub struct Tenant {
 impl From<dom::Tenant> for Tenant {
     fn from(t: dom::Tenant) -> Self {
         Tenant {
+            oid: t.id.clone(),
             id: t.id,
             name: t.name,
             status: t.status.as_str().to_owned(),
@@ -218,4 +233,142 @@ pub struct CreateRole {
     pub description: Option<String>,
     /// Global role (only `all` may create one).
     pub is_global: Option<bool>,
+}
+
+/// A role given by id: the id itself or a role object carrying it (`{"id"}`, or OIH's `{"_id"}`; a whole role
+/// object as OIH's web UI sends it back has both).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum RoleRef {
+    /// The role id.
+    Id(String),
+    /// A role object; only its id is read.
+    Object {
+        /// The role id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The role id under OIH's name.
+        #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]
+        oid: Option<String>,
+    },
+}
+
+impl RoleRef {
+    fn into_id<E: serde::de::Error>(self) -> Result<String, E> {
+        match self {
+            RoleRef::Id(id) => Ok(id),
+            RoleRef::Object { id, oid } => id.or(oid).ok_or_else(|| E::custom("a role object needs an id")),
+        }
+    }
+}
+
+fn role_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let refs = Vec::<RoleRef>::deserialize(d)?;
+    refs.into_iter().map(RoleRef::into_id).collect()
+}
+
+fn some_role_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let refs = Option::<Vec<RoleRef>>::deserialize(d)?;
+    refs.map(|r| r.into_iter().map(RoleRef::into_id).collect())
+        .transpose()
+}
+
+/// A user as `GET /api/users` lists it: like [`User`], with `roles` as role ids (as OIH lists them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedUser {
+    /// User id.
+    pub id: String,
+    /// The same id under OIH's name.
+    #[serde(rename = "_id", default)]
+    pub oid: String,
+    /// Lower-cased e-mail.
+    pub username: String,
+    /// First name.
+    pub firstname: String,
+    /// Last name.
+    pub lastname: String,
+    /// `ACTIVE`, `PENDING` or `DISABLED`.
+    pub status: String,
+    /// Tenant id.
+    pub tenant: String,
+    /// Role ids.
+    pub roles: Vec<String>,
+    /// Directly granted permissions.
+    pub permissions: Vec<String>,
+    /// Confirmed e-mail.
+    pub confirmed: bool,
+    /// Avatar URL.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub img: Option<String>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+}
+
+impl From<User> for ListedUser {
+    fn from(u: User) -> Self {
+        ListedUser {
+            oid: u.id.clone(),
+            id: u.id,
+            username: u.username,
+            firstname: u.firstname,
+            lastname: u.lastname,
+            status: u.status,
+            tenant: u.tenant,
+            roles: u.roles.into_iter().map(|r| r.id).collect(),
+            permissions: u.permissions,
+            confirmed: u.confirmed,
+            img: u.img,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// `PATCH|PUT /api/tenants/{id}` body; absent fields stay unchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateTenant {
+    /// New unique name.
+    pub name: Option<String>,
+    /// `ACTIVE`, `PENDING` or `DISABLED`.
+    pub status: Option<String>,
+}
+
+/// `PATCH /api/roles/{id}` body; absent fields stay unchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateRole {
+    /// New name.
+    pub name: Option<String>,
+    /// New permissions from the vocabulary (the holders' tokens are revoked when they change).
+    pub permissions: Option<Vec<String>>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// `POST /api/tokens/introspect` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct IntrospectRequest {
+    /// The token to look at.
+    pub token: Option<String>,
+}
+
+/// `POST /api/tokens` body: a token for a (service) account.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateToken {
+    /// The account the token stands for.
+    pub account_id: Option<String>,
+    /// Lifetime in seconds; `-1` = no expiry. Default: 3 hours.
+    pub expires_in: Option<i64>,
+}
+
+/// `POST /api/tokens` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// The bearer token (JWT).
+    pub token: String,
+    /// The token's id (for `DELETE /api/tokens/{id}`).
+    pub id: String,
 }

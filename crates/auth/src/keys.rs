@@ -185,6 +185,7 @@ mod tests {
             roles: vec![],
             jti: "j1".into(),
             iat: now,
+            iat_ms: None,
             exp: now + exp_in,
         }
     }

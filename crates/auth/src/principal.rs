@@ -20,8 +20,20 @@ pub struct Claims {
     pub jti: String,
     /// Issued at (unix seconds).
     pub iat: i64,
+    /// Issued at in unix milliseconds (FlowMate's own claim), so a change to a user that revokes its earlier
+    /// tokens does not also revoke a token issued a few milliseconds after it. Tokens without it count as
+    /// issued at the start of their `iat` second.
+    #[serde(default, rename = "iatMs", skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
     /// Expires at (unix seconds).
     pub exp: i64,
+}
+
+impl Claims {
+    /// When the token was issued, in unix milliseconds.
+    pub fn issued_at_ms(&self) -> i64 {
+        self.iat_ms.unwrap_or(self.iat.saturating_mul(1000))
+    }
 }
 
 /// Who is calling, as proven by a verified token.

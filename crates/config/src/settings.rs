@@ -131,6 +131,9 @@ pub struct Settings {
     /// Mark the web console's cookies `Secure` on every response (set it when a TLS proxy in front does not send
     /// `X-Forwarded-Proto: https`; with that header they are `Secure` anyway).
     pub console_secure_cookie: bool,
+    /// Origins browser clients on another origin may call the API from (CORS), comma-separated
+    /// (`https://ui.example.com,https://admin.example.com`); empty = none; `*` = any origin, without credentials.
+    pub cors_origins: String,
 }
 
 impl Default for Settings {
@@ -180,6 +183,7 @@ impl Default for Settings {
             webhook_rate_limit_per_sec: 0.0,
             webhook_rate_limit_burst: 100,
             console_secure_cookie: false,
+            cors_origins: String::new(),
         }
     }
 }

@@ -138,24 +138,43 @@ pub enum Revocation {
         /// The token's `exp`.
         expires_at: i64,
     },
-    /// Every token of the user issued before `not_before` (unix seconds): disabled, deleted or changed users.
+    /// Every token of the user issued before `not_before` (unix milliseconds): disabled, deleted or changed
+    /// users. Values below [`SECONDS_LIMIT`] were written in unix seconds by older releases and are read as such.
     #[serde(rename_all = "camelCase")]
     User {
         /// The user id.
         user_id: String,
-        /// Tokens with `iat < not_before` are invalid.
+        /// Tokens issued strictly before this time (unix milliseconds) are invalid.
         not_before: i64,
     },
 }
 
+/// A user cut-off below this was written in unix seconds (it would be 1973 in milliseconds; year 5138 in seconds).
+pub const SECONDS_LIMIT: i64 = 100_000_000_000;
+
 impl Revocation {
-    /// Revokes every token of `user_id` issued up to `now` (unix seconds). Token times have one-second
-    /// resolution, so the cut-off is the next second: a token issued in the same second as the change is revoked
-    /// too (the user logs in again a second later).
-    pub fn cut_off(user_id: &str, now: i64) -> Revocation {
+    /// Revokes every token of `user_id` issued before `now_ms` (unix milliseconds). A token issued at `now_ms` or
+    /// later is valid, so a login right after the change works (tokens carry their issue time in milliseconds).
+    pub fn cut_off_ms(user_id: &str, now_ms: i64) -> Revocation {
         Revocation::User {
             user_id: user_id.to_owned(),
-            not_before: now + 1,
+            not_before: now_ms,
+        }
+    }
+
+    /// Revokes every token of `user_id` issued before now.
+    pub fn cut_off_now(user_id: &str) -> Revocation {
+        Self::cut_off_ms(user_id, crate::time::now().timestamp_millis())
+    }
+
+    /// A user cut-off in unix milliseconds (`None` for a token revocation).
+    pub fn not_before_ms(&self) -> Option<i64> {
+        match self {
+            Revocation::Token { .. } => None,
+            Revocation::User { not_before, .. } if *not_before < SECONDS_LIMIT => {
+                Some(not_before.saturating_mul(1000))
+            }
+            Revocation::User { not_before, .. } => Some(*not_before),
         }
     }
 }
@@ -219,7 +238,10 @@ impl UserFields<'_> {
             if pw.chars().count() < MIN_PASSWORD_LEN {
                 p.add(
                     "/password",
-                    format!("password must have at least {MIN_PASSWORD_LEN} characters"),
+                    format!(
+                        "password must have at least {MIN_PASSWORD_LEN} characters (a deliberate minimum: FlowMate \
+                         accepts shorter passwords from no client, OIH's included)"
+                    ),
                 );
             }
         }

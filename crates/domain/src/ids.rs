@@ -35,6 +35,16 @@ impl Id {
         }
     }
 
+    /// Validates an id from a client as API.md §1 defines a well-formed one: a UUID (`8-4-4-4-12` hex digits, as
+    /// new ids are) or 24 hex digits (an id brought over from OIH). Anything else is `400 Invalid id`.
+    pub fn parse_public(s: &str) -> Result<Self, InvalidId> {
+        if is_well_formed(s) {
+            Ok(Id(s.to_owned()))
+        } else {
+            Err(InvalidId)
+        }
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -44,6 +54,16 @@ impl Id {
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// Whether `s` is a UUID in its hyphenated form or 24 hex digits (an OIH ObjectId).
+pub fn is_well_formed(s: &str) -> bool {
+    let hex = |part: &str| part.bytes().all(|b| b.is_ascii_hexdigit());
+    if s.len() == 24 {
+        return hex(s);
+    }
+    let parts: Vec<&str> = s.split('-').collect();
+    s.len() == 36 && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12]) && parts.iter().all(|p| hex(p))
 }
 
 impl Default for Id {
@@ -205,6 +225,25 @@ mod tests {
             assert_eq!(Id::parse(bad), Err(InvalidId), "{bad:?}");
         }
         assert!(Id::parse("5f1e3c2b9d8a7f6e5d4c3b2a").is_ok());
+    }
+
+    #[test]
+    fn public_ids_are_uuids_or_24_hex_digits() {
+        assert!(Id::parse_public(Id::new().as_str()).is_ok());
+        assert!(Id::parse_public("5f1e3c2b9d8a7f6e5d4c3b2a").is_ok());
+        assert!(Id::parse_public("5F1E3C2B9D8A7F6E5D4C3B2A").is_ok());
+        for bad in [
+            "SDSADGSDGH",
+            "null",
+            "5f1e3c2b9d8a7f6e5d4c3b2",
+            "5f1e3c2b9d8a7f6e5d4c3b2g",
+            "flow-1",
+            "0192f0a4-7c1e-7d3e-9a4b-1c2d3e4f5a6",
+            "0192f0a47c1e7d3e9a4b1c2d3e4f5a6b",
+            "",
+        ] {
+            assert_eq!(Id::parse_public(bad), Err(InvalidId), "{bad:?}");
+        }
     }
 
     #[test]

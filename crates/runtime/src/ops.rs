@@ -101,10 +101,12 @@ pub async fn readiness(checks: &[Check]) -> Result<(), String> {
     }
 }
 
-/// The operational routes. `/healthz` answers while the process runs; `/readyz` runs `checks`.
+/// The operational routes. `/healthz` (and OIH's `/healthcheck`) answers while the process runs; `/readyz` runs `checks`.
 pub fn router(checks: Arc<Vec<Check>>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        // OIH's services answer `/healthcheck`; OIH's tooling probes it.
+        .route("/healthcheck", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(checks)

@@ -64,7 +64,8 @@ impl FlowCore {
         status_of(self.store.transition(id, transition).await?)
     }
 
-    /// Stops each flow: `stopping` and `flow.stopping`. An inactive flow stays `inactive`. One result per id.
+    /// Stops each flow: `stopping` and `flow.stopping`. One result per id. The answer is always `stopping`, as in
+    /// OIH: an inactive flow stays `inactive` (there is nothing to stop, so nothing is announced).
     pub async fn stop(&self, caller: &Principal, ids: &[String]) -> Result<Vec<Result<FlowStatus, Fault>>> {
         require(caller, permissions::FLOWS_CONTROL)?;
         let mut out = Vec::with_capacity(ids.len());
@@ -77,7 +78,7 @@ impl FlowCore {
     async fn stop_one(&self, caller: &Principal, id: &str) -> Result<FlowStatus> {
         let flow = self.visible(caller, id, FlowError::NoFlowWithId).await?;
         if flow.status == Inactive {
-            return Ok(Inactive);
+            return Ok(Stopping);
         }
         let transition = Transition {
             from: &[Starting, Active, Stopping],

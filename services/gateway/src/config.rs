@@ -29,6 +29,8 @@ pub struct GatewayConfig {
     pub auth_refresh: Duration,
     /// The web console's options.
     pub console: crate::console::ConsoleConfig,
+    /// Origins allowed to call the API from a browser (CORS); empty = none, `["*"]` = any, without credentials.
+    pub cors_origins: Vec<String>,
 }
 
 impl GatewayConfig {
@@ -48,6 +50,12 @@ impl GatewayConfig {
             console: crate::console::ConsoleConfig {
                 secure_cookie: s.console_secure_cookie,
             },
+            cors_origins: s
+                .cors_origins
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
         }
     }
 }

@@ -13,6 +13,19 @@ use serde::de::DeserializeOwned;
 
 use crate::{error::ApiError, state::AppState};
 
+/// The largest `page[number]` (the stores' signed 32-bit range); anything above is `400` like `0` is.
+pub const MAX_PAGE_NUMBER: u32 = i32::MAX as u32;
+
+/// Fails with `403 MISSING_PERMISSION` unless the caller holds one of `permissions`. Handlers call it before they
+/// read their parameters, so a caller without the right learns nothing about them.
+pub fn require(caller: &Principal, permissions: &[&str]) -> Result<(), ApiError> {
+    if permissions.iter().any(|p| caller.can(p)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Forbidden, "MISSING_PERMISSION"))
+    }
+}
+
 /// The verified caller. Missing or bad tokens are `401` with `WWW-Authenticate: Bearer`.
 pub struct AuthUser(pub Principal);
 
@@ -90,7 +103,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::bad_request("Invalid id"))?;
-        Id::parse(&raw).map_err(|_| ApiError::bad_request("Invalid id"))?;
+        Id::parse_public(&raw).map_err(|_| ApiError::bad_request("Invalid id"))?;
         Ok(PathId(raw))
     }
 }
@@ -130,16 +143,16 @@ impl Params {
             .collect()
     }
 
-    /// The `meta` switch: `true`/`1` on, `false`/`0`/empty/absent off, anything else `400`.
+    /// The `meta` switch: `true`/`1` on, `false`/`0`/absent off, anything else (an empty value too) `400`.
     pub fn meta(&self) -> Result<bool, ApiError> {
         match self.get("meta") {
-            None | Some("false") | Some("0") | Some("") => Ok(false),
+            None | Some("false") | Some("0") => Ok(false),
             Some("true") | Some("1") => Ok(true),
             Some(_) => Err(ApiError::bad_request("Invalid meta parameter: use true or false")),
         }
     }
 
-    /// `page[size]` (1..=1000) and `page[number]` (≥ 1), or `None` when neither is given.
+    /// `page[size]` (1..=1000) and `page[number]` (1..=[`MAX_PAGE_NUMBER`]), or `None` when neither is given.
     pub fn page(&self, default_size: u32) -> Result<Option<(u32, u32)>, ApiError> {
         let (size, number) = (self.get("page[size]"), self.get("page[number]"));
         if size.is_none() && number.is_none() {
@@ -153,13 +166,18 @@ impl Params {
                 .filter(|n| (1..=1000).contains(n))
                 .ok_or_else(|| ApiError::bad_request("Invalid page[size] parameter: must be 1..1000"))?,
         };
-        let number =
-            match number {
-                None => 1,
-                Some(s) => s.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    ApiError::bad_request("Invalid page[number] parameter: must be 1 or more")
+        let number = match number {
+            None => 1,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_NUMBER).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Invalid page[number] parameter: must be 1..{MAX_PAGE_NUMBER}"
+                    ))
                 })?,
-            };
+        };
         Ok(Some((size, number)))
     }
 
@@ -180,7 +198,7 @@ impl Params {
     pub fn id(&self, key: &str) -> Result<Option<String>, ApiError> {
         self.get(key)
             .map(|v| {
-                Id::parse(v)
+                Id::parse_public(v)
                     .map(Id::into_string)
                     .map_err(|_| ApiError::bad_request(format!("Invalid {key} parameter")))
             })
@@ -199,18 +217,23 @@ impl Params {
         }
     }
 
+    /// A free-text filter such as `filter[type]` (flow and template types are free strings, as in OIH): at most
+    /// 100 characters, else 400 naming the parameter; an empty value is no filter.
+    pub fn text(&self, key: &str) -> Result<Option<String>, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) if v.chars().count() <= 100 => Ok(Some(v.to_owned())),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "Invalid {key} parameter: at most 100 characters"
+            ))),
+        }
+    }
+
     /// A non-empty `search`.
     pub fn search(&self) -> Option<String> {
         self.get("search").filter(|s| !s.is_empty()).map(str::to_owned)
     }
 }
-
-/// The flow and template types.
-pub const TYPES: &[(&str, &str)] = &[
-    ("ordinary", "ordinary"),
-    ("realtime", "realtime"),
-    ("long_running", "long_running"),
-];
 
 /// The fields lists sort by.
 pub const SORT_FIELDS: &[&str] = &["createdAt", "updatedAt", "name"];

@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod config;
 pub mod console;
+mod cors;
 mod docs;
 mod envelope;
 pub mod error;
@@ -29,6 +30,7 @@ use flowmate_runtime::{Check, Running, ServiceHost};
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    normalize_path::NormalizePathLayer,
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
 };
 use utoipa::OpenApi;
@@ -81,11 +83,12 @@ pub async fn start(
         secrets,
         verifier,
     };
-    host.serve(
-        config.http_addr,
-        router(state, config.body_limit_bytes, config.console.clone()),
-    )
-    .await
+    let options = RouterOptions {
+        body_limit: config.body_limit_bytes,
+        console: config.console.clone(),
+        cors_origins: config.cors_origins.clone(),
+    };
+    host.serve(config.http_addr, router(state, &options)).await
 }
 
 /// Starts the gateway as configured by `settings` (its own binary, `flowmate service gateway`).
@@ -97,41 +100,67 @@ pub async fn launch(
     start(GatewayConfig::from_settings(&settings), bus, shutdown).await
 }
 
-/// The REST API with its middleware: request ids, body limit, panic guard, error-shaped fallbacks, API docs, and
-/// the web console.
-pub fn router(state: AppState, body_limit: usize, console: console::ConsoleConfig) -> Router {
+/// How the REST API is served.
+#[derive(Debug, Clone, Default)]
+pub struct RouterOptions {
+    /// Largest accepted request body.
+    pub body_limit: usize,
+    /// The web console's options.
+    pub console: console::ConsoleConfig,
+    /// Origins allowed to call from a browser (CORS); empty = none, `*` = any without credentials.
+    pub cors_origins: Vec<String>,
+}
+
+/// Where the identity routes are mounted: FlowMate's `/api` and OIH's `/api/v1` (API.md §11).
+const IDENTITY_PREFIXES: [&str; 2] = ["/api", "/api/v1"];
+
+/// The REST API with its middleware: request ids, body limit, panic guard, error-shaped fallbacks, API docs, the
+/// web console, CORS, and paths matching with or without a trailing slash.
+pub fn router(state: AppState, options: &RouterOptions) -> Router {
     let users = routes::users::router();
-    Router::new()
+    let mut api = Router::new()
         .merge(routes::auth::router())
         .merge(routes::flows::router())
         .merge(routes::templates::router())
         .merge(routes::executions::router())
         .merge(routes::hooks::router())
         .merge(routes::secrets::router())
-        .nest("/api/users", users.clone())
-        .nest("/users", users)
-        .nest("/api/tenants", routes::tenants::router())
-        .nest("/api/roles", routes::roles::router())
+        .nest("/users", users.clone());
+    for prefix in IDENTITY_PREFIXES {
+        api = api
+            .nest(&format!("{prefix}/users"), users.clone())
+            .nest(&format!("{prefix}/tenants"), routes::tenants::router())
+            .nest(&format!("{prefix}/roles"), routes::roles::router())
+            .nest(prefix, routes::auth::api_router());
+    }
+    let api = api
         .route("/", get(root))
         .route(
             "/api/openapi.json",
             get(|| async { Json(openapi::ApiDoc::openapi()) }),
         )
         .merge(docs::router())
-        .merge(console::router(console))
+        .merge(console::router(options.console.clone()))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "Not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "Method not allowed")
         })
         .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(DefaultBodyLimit::max(options.body_limit))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             ApiError::new(ErrorCode::Internal, "internal error").into_response()
         }))
         .layer(axum::middleware::from_fn(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId));
+    // Routing happens inside: the outer router only trims a trailing slash first and answers CORS preflights.
+    let service = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(cors::preflight_no_content))
+        .option_layer(cors::layer(&options.cors_origins))
+        .layer(NormalizePathLayer::trim_trailing_slash())
+        .service(api);
+    Router::new().fallback_service(service)
 }
 
 /// A browser (asking for HTML) goes to the web console; other clients get where the documentation is.

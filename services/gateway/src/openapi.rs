@@ -10,12 +10,13 @@ use crate::routes::{auth, executions, flows, hooks, roles, secrets, templates, t
 /// The FlowMate REST API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "FlowMate API", description = "The FlowMate REST API, compatible with FlowMate/Open Integration Hub clients. Errors always have the shape {errors: [{message, code, field?, detail?}]}."),
+    info(title = "FlowMate API", description = "The FlowMate REST API, compatible with FlowMate/Open Integration Hub clients. Errors always have the shape {errors: [{message, code, field?, detail?}]}. Every /api/* identity route (users, tenants, roles, tokens, permissions) is also served under /api/v1/* (OIH's paths), and paths match with or without a trailing slash."),
     paths(
-        auth::login, auth::logout,
-        users::list, users::create, users::me, users::get_one, users::update, users::remove,
-        tenants::list, tenants::create,
-        roles::list, roles::create,
+        auth::login, auth::logout, auth::introspect, auth::create_token, auth::revoke_token, auth::permission_names,
+        users::list, users::create, users::me, users::get_one, users::update, users::replace, users::remove,
+        tenants::list, tenants::create, tenants::get_one, tenants::update, tenants::remove, tenants::users,
+        tenants::remove_user,
+        roles::list, roles::create, roles::get_one, roles::update, roles::remove,
         flows::list, flows::get_one, flows::create, flows::update, flows::bulk_update, flows::remove,
         flows::start, flows::stop, flows::start_many, flows::stop_many,
         templates::list, templates::create, templates::get_one, templates::update, templates::remove,
@@ -32,6 +33,9 @@ use crate::routes::{auth, executions, flows, hooks, roles, secrets, templates, t
         flowmate_api::identity::User, flowmate_api::identity::Role, flowmate_api::identity::Tenant,
         flowmate_api::identity::CreateUser, flowmate_api::identity::UpdateUser,
         flowmate_api::identity::CreateTenant, flowmate_api::identity::CreateRole,
+        flowmate_api::identity::ListedUser, flowmate_api::identity::RoleRef, flowmate_api::identity::UpdateTenant,
+        flowmate_api::identity::UpdateRole, flowmate_api::identity::IntrospectRequest,
+        flowmate_api::identity::CreateToken, flowmate_api::identity::TokenResponse,
         flowmate_api::executions::Execution, flowmate_api::executions::Step, flowmate_api::executions::StepLog,
         flowmate_api::executions::StepError, flowmate_api::executions::Trigger, flowmate_api::executions::Counters,
         flowmate_api::executions::ExecutionEnvelope, flowmate_api::executions::ExecutionPage,

@@ -107,8 +107,11 @@ impl IdentityCore {
             return Err(IdentityError::InputInvalid(missing));
         }
         let username = flowmate_domain::identity::normalize_username(username);
+        // The issue time is taken before the user is read: a token carrying rights read before a change is
+        // always older than that change's cut-off.
+        let issued = time::now();
         let user = self.store.user_by_username(&username).await?;
-        let now = time::now().timestamp();
+        let now = issued.timestamp();
         if let Some(u) = &user {
             if u.locked_until > now {
                 return Err(IdentityError::TooManyAttempts {
@@ -152,12 +155,10 @@ impl IdentityCore {
             roles: roles.iter().map(|r| r.name.clone()).collect(),
             jti: Id::new().into_string(),
             iat: now,
+            iat_ms: Some(issued.timestamp_millis()),
             exp: now + self.policy.token_ttl_secs,
         };
-        let token = self
-            .signer
-            .sign(&claims)
-            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let token = self.sign(&claims)?;
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0)
             .map(time::format)
             .unwrap_or_default();
@@ -166,6 +167,13 @@ impl IdentityCore {
             id: claims.jti,
             expires_at,
         })
+    }
+
+    /// Signs claims with this service's key.
+    pub(crate) fn sign(&self, claims: &Claims) -> Result<String> {
+        self.signer
+            .sign(claims)
+            .map_err(|e| IdentityError::Internal(e.to_string()))
     }
 
     /// Revokes the caller's token.

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     core::IdentityCore,
-    directory::NewRole,
+    directory::{NewRole, RolePatch, TenantPatch},
     error::IdentityError,
     model::UserQuery,
     users::{NewUser, UserPatch},
@@ -105,7 +105,7 @@ impl pb::identity_server::Identity for IdentityGrpc {
             None => (None, 0),
         };
         let query = UserQuery {
-            tenant: None,
+            tenant: r.tenant,
             usernames: r.usernames,
             ids: r.user_ids,
             limit,
@@ -237,5 +237,131 @@ impl pb::identity_server::Identity for IdentityGrpc {
         };
         let role = self.core.create_role(&caller, input).await.map_err(status)?;
         Ok(Response::new(role.into()))
+    }
+
+    async fn get_tenant(
+        &self,
+        request: Request<pb::GetTenantRequest>,
+    ) -> Result<Response<pb::Tenant>, Status> {
+        let caller = self.caller(&request)?;
+        let t = self
+            .core
+            .get_tenant(&caller, &request.get_ref().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(t.into()))
+    }
+
+    async fn update_tenant(
+        &self,
+        request: Request<pb::UpdateTenantRequest>,
+    ) -> Result<Response<pb::Tenant>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.into_inner();
+        let patch = TenantPatch {
+            name: r.name,
+            status: r.status,
+        };
+        let t = self
+            .core
+            .update_tenant(&caller, &r.id, patch)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(t.into()))
+    }
+
+    async fn delete_tenant(
+        &self,
+        request: Request<pb::DeleteTenantRequest>,
+    ) -> Result<Response<pb::DeleteTenantResponse>, Status> {
+        let caller = self.caller(&request)?;
+        self.core
+            .delete_tenant(&caller, &request.get_ref().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteTenantResponse {}))
+    }
+
+    async fn get_role(&self, request: Request<pb::GetRoleRequest>) -> Result<Response<pb::Role>, Status> {
+        let caller = self.caller(&request)?;
+        let role = self
+            .core
+            .get_role(&caller, &request.get_ref().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(role.into()))
+    }
+
+    async fn update_role(
+        &self,
+        request: Request<pb::UpdateRoleRequest>,
+    ) -> Result<Response<pb::Role>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.into_inner();
+        let patch = RolePatch {
+            name: r.name,
+            permissions: r.permissions.map(|l| l.values),
+            description: r.description,
+        };
+        let role = self
+            .core
+            .update_role(&caller, &r.id, patch)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(role.into()))
+    }
+
+    async fn delete_role(
+        &self,
+        request: Request<pb::DeleteRoleRequest>,
+    ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
+        let caller = self.caller(&request)?;
+        self.core
+            .delete_role(&caller, &request.get_ref().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteRoleResponse {}))
+    }
+
+    async fn introspect_token(
+        &self,
+        request: Request<pb::IntrospectTokenRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let caller = self.caller(&request)?;
+        let user = self
+            .core
+            .introspect(&caller, &request.get_ref().token)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(user.into()))
+    }
+
+    async fn create_token(
+        &self,
+        request: Request<pb::CreateTokenRequest>,
+    ) -> Result<Response<pb::CreateTokenResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.into_inner();
+        let out = self
+            .core
+            .create_token(&caller, &r.account_id, r.expires_in)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::CreateTokenResponse {
+            token: out.token,
+            id: out.id,
+        }))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
+        let caller = self.caller(&request)?;
+        self.core
+            .revoke_token(&caller, &request.get_ref().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RevokeTokenResponse {}))
     }
 }

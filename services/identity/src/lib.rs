@@ -8,9 +8,11 @@ pub mod core;
 pub mod directory;
 pub mod error;
 pub mod grpc;
+mod guard;
 pub mod model;
 mod passwords;
 pub mod store;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;

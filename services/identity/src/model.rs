@@ -100,6 +100,16 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn list_tenants(&self, only: Option<&str>) -> Result<Vec<Tenant>>;
     /// Inserts a tenant; a taken name is `DuplicateKey`.
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// Replaces a tenant's name and status; `false` when there is none; a taken name is `DuplicateKey`.
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<bool>;
+    /// Deletes a tenant and its own roles; `false` when there is none.
+    async fn delete_tenant(&self, id: &str) -> Result<bool>;
+    /// Replaces a role's name, permissions and description with the revocations of its holders' tokens and the
+    /// events; `false` when there is none.
+    async fn update_role(&self, role: &Role, revocations: &[Revocation], events: &[Envelope])
+        -> Result<bool>;
+    /// Deletes a role with the revocations of its holders' tokens and the events; `false` when there is none.
+    async fn delete_role(&self, id: &str, revocations: &[Revocation], events: &[Envelope]) -> Result<bool>;
     /// Global roles plus the roles of `tenant` (`None`: every role).
     async fn list_roles(&self, tenant: Option<&str>) -> Result<Vec<Role>>;
     /// Roles by id (unknown ids are left out).

@@ -14,6 +14,7 @@ const UPDATE_ATTEMPTS: usize = 3;
 use crate::{
     core::{require, revocation_event, IdentityCore, SOURCE},
     error::{input_problem, IdentityError, Result},
+    guard::Change,
     model::{UserQuery, UserRecord},
     passwords,
 };
@@ -101,13 +102,16 @@ pub struct UserPatch {
 }
 
 impl IdentityCore {
-    /// Users visible to the caller: every tenant for admins, else the caller's own.
+    /// Users visible to the caller (every tenant for admins, else the caller's own), of `query.tenant` if set.
     pub async fn list_users(&self, caller: &Principal, mut query: UserQuery) -> Result<(Vec<User>, u64)> {
         require(
             caller,
             &[permissions::TENANT_ACCOUNT_READ, permissions::IAM_ACCOUNT_READ],
         )?;
         if !caller.can(permissions::IAM_ACCOUNT_READ) {
+            if query.tenant.as_deref().is_some_and(|t| t != caller.tenant()) {
+                return Err(IdentityError::NotFound { kind: "tenant" });
+            }
             query.tenant = Some(caller.tenant().to_owned());
         }
         query.usernames = query.usernames.iter().map(|u| normalize_username(u)).collect();
@@ -266,15 +270,18 @@ impl IdentityCore {
             self.check_grants(caller, &record.tenant, &roles, &perms).await?;
 
             let was_active = record.status == Status::Active;
-            let rights_changed = patch.roles.as_ref().is_some_and(|r| *r != record.roles)
+            let rights_changed = patch.roles.as_ref().is_some_and(|r| !same_set(r, &record.roles))
                 || patch
                     .permissions
                     .as_ref()
-                    .is_some_and(|p| *p != record.permissions);
+                    .is_some_and(|p| !same_set(p, &record.permissions));
             apply(&mut record, &patch, status, password_hash.as_deref());
             let user = self.expand(&record).await?;
             let mut events = vec![user_event(types::USER_MODIFIED, &user)?];
             let disabled = was_active && record.status != Status::Active;
+            if disabled || rights_changed {
+                self.keep_an_admin(Change::User(&record)).await?;
+            }
             let revocation =
                 (disabled || rights_changed || password_hash.is_some()).then(|| cut_off(&record.id));
             if let Some(r) = &revocation {
@@ -310,6 +317,7 @@ impl IdentityCore {
             .visible_user(caller, id, permissions::IAM_ACCOUNT_DELETE)
             .await?;
         self.check_target(caller, &record).await?;
+        self.keep_an_admin(Change::DeleteUser(&record.id)).await?;
         let revocation = cut_off(&record.id);
         let data = serde_json::json!({"id": record.id, "tenant": record.tenant, "username": record.username});
         let events = vec![
@@ -401,15 +409,17 @@ impl IdentityCore {
     }
 }
 
-/// Invalidates every token of a user issued up to now.
+/// Invalidates every token of a user issued before now (milliseconds; a login after the change is valid).
 fn cut_off(user_id: &str) -> Revocation {
-    Revocation::User {
-        user_id: user_id.to_owned(),
-        not_before: time::now().timestamp() + 1,
-    }
+    Revocation::cut_off_now(user_id)
 }
 
-fn user_event(kind: &str, user: &User) -> Result<Envelope> {
+/// Whether two lists hold the same values, whatever their order.
+fn same_set(a: &[String], b: &[String]) -> bool {
+    a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
+}
+
+pub(crate) fn user_event(kind: &str, user: &User) -> Result<Envelope> {
     let data = serde_json::to_value(user).map_err(|e| IdentityError::Internal(e.to_string()))?;
     Ok(Envelope::new(kind, SOURCE, data).with_tenant(&user.tenant))
 }

@@ -181,7 +181,10 @@ async fn lists_page_filter_sort_and_search_with_a_matching_total(app: &App) {
 async fn bad_list_parameters_are_400_naming_the_parameter(app: &App) {
     for (bad, message) in [
         ("filter[status]=running", "Invalid filter[status] parameter"),
-        ("filter[type]=weird", "Invalid filter[type] parameter"),
+        (
+            &*format!("filter[type]={}", "w".repeat(101)),
+            "Invalid filter[type] parameter: at most 100 characters",
+        ),
         ("sort=size", "Invalid sort parameter"),
         ("sort=--name", "Invalid sort parameter"),
         ("page[size]=0", "Invalid page[size] parameter: must be 1..1000"),

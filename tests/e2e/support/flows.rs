@@ -53,7 +53,7 @@ pub async fn member(app: &App, tenant: &str, username: &str, permissions: &[&str
         .api
         .post("/api/tenants", Some(&app.admin), &json!({"name": tenant}))
         .await;
-    assert_eq!(t.status, 201, "{:?}", t.body);
+    assert_eq!(t.status, 200, "{:?}", t.body);
     let tenant = t.body["id"].as_str().unwrap().to_owned();
     let user = app
         .create_user(

@@ -23,7 +23,8 @@ pub const SERVER_FIELDS: &[&str] = &[
 
 const STATUS_MESSAGE: &str =
     "Flow status cannot be set manually. Use the flow start/stop end points instead.";
-const TYPES: &[&str] = &["ordinary", "realtime", "long_running"];
+/// The longest `type` accepted (a free string, as in OIH).
+const MAX_TYPE: usize = 100;
 const MAX_NODE_ID: usize = 30;
 
 /// Validates a flow body (after a merge, for updates) and returns it typed. Server-managed fields are ignored,
@@ -71,8 +72,11 @@ pub(crate) fn validate_graph_document(obj: &Map<String, Value>, kind: &str, p: &
     }
     match obj.get("type") {
         None | Some(Value::Null) => {}
-        Some(Value::String(t)) if TYPES.contains(&t.as_str()) => {}
-        Some(_) => p.add("/type", "type must be one of ordinary, realtime, long_running."),
+        // A free string as in OIH (`ordinary`, `realtime`, `long_running` are the usual values; OIH clients also
+        // send `long-running`, `flow`, `template`).
+        Some(Value::String(t)) if t.chars().count() <= MAX_TYPE => {}
+        Some(Value::String(_)) => p.add("/type", format!("type must be at most {MAX_TYPE} characters.")),
+        Some(_) => p.add("/type", "type must be a string."),
     }
     match obj.get("graph") {
         None | Some(Value::Null) => p.add("/graph", format!("{kind}s require a graph.")),

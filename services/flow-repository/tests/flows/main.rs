@@ -91,6 +91,7 @@ fn admin() -> Principal {
             roles: vec![],
             jti: "j".into(),
             iat: now,
+            iat_ms: None,
             exp: now + 600,
         },
         token: String::new(),

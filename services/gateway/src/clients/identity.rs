@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flowmate_api::identity::{CreateRole, CreateUser, LoginResponse, Role, Tenant, UpdateUser, User};
+use flowmate_api::identity::{
+    CreateRole, CreateUser, LoginResponse, Role, Tenant, TokenResponse, UpdateRole, UpdateTenant, UpdateUser,
+    User,
+};
 use flowmate_domain::{identity as dom, Fault};
 use flowmate_proto::transport::Transport;
 use flowmate_proto::{
@@ -23,6 +26,8 @@ pub struct UserFilter {
     pub ids: Vec<String>,
     /// Page size and 1-based number.
     pub page: Option<(u32, u32)>,
+    /// Only this tenant's users.
+    pub tenant: Option<String>,
 }
 
 /// Identity operations; `token` is the caller's bearer token, forwarded so identity enforces its own rules.
@@ -51,6 +56,29 @@ pub trait IdentityApi: Send + Sync + 'static {
     async fn list_roles(&self, token: &str) -> Result<Vec<Role>, Fault>;
     /// Creates a role.
     async fn create_role(&self, token: &str, input: CreateRole) -> Result<Role, Fault>;
+    /// One tenant.
+    async fn get_tenant(&self, token: &str, id: &str) -> Result<Tenant, Fault>;
+    /// Changes a tenant.
+    async fn update_tenant(&self, token: &str, id: &str, input: UpdateTenant) -> Result<Tenant, Fault>;
+    /// Deletes a tenant.
+    async fn delete_tenant(&self, token: &str, id: &str) -> Result<(), Fault>;
+    /// One role.
+    async fn get_role(&self, token: &str, id: &str) -> Result<Role, Fault>;
+    /// Changes a role.
+    async fn update_role(&self, token: &str, id: &str, input: UpdateRole) -> Result<Role, Fault>;
+    /// Deletes a role.
+    async fn delete_role(&self, token: &str, id: &str) -> Result<(), Fault>;
+    /// The account behind `subject` (another token).
+    async fn introspect(&self, token: &str, subject: String) -> Result<User, Fault>;
+    /// Issues a token for an account.
+    async fn create_token(
+        &self,
+        token: &str,
+        account_id: String,
+        expires_in: i64,
+    ) -> Result<TokenResponse, Fault>;
+    /// Revokes a token by id.
+    async fn revoke_token(&self, token: &str, id: &str) -> Result<(), Fault>;
 }
 
 /// [`IdentityApi`] over gRPC, with a deadline per call and the trace context and caller token in metadata.
@@ -118,6 +146,7 @@ impl IdentityApi for GrpcIdentity {
             usernames: filter.usernames,
             user_ids: filter.ids,
             page: filter.page.map(|(size, number)| PageRequest { size, number }),
+            tenant: filter.tenant,
         };
         let r = self
             .client
@@ -257,5 +286,119 @@ impl IdentityApi for GrpcIdentity {
                 .map_err(fault)?
                 .into_inner(),
         ))
+    }
+
+    async fn get_tenant(&self, token: &str, id: &str) -> Result<Tenant, Fault> {
+        let message = pb::GetTenantRequest { id: id.to_owned() };
+        let r = self
+            .client
+            .clone()
+            .get_tenant(self.request(Some(token), message))
+            .await;
+        tenant(r.map_err(fault)?.into_inner())
+    }
+
+    async fn update_tenant(&self, token: &str, id: &str, input: UpdateTenant) -> Result<Tenant, Fault> {
+        let message = pb::UpdateTenantRequest {
+            id: id.to_owned(),
+            name: input.name,
+            status: input.status,
+        };
+        let r = self
+            .client
+            .clone()
+            .update_tenant(self.request(Some(token), message))
+            .await;
+        tenant(r.map_err(fault)?.into_inner())
+    }
+
+    async fn delete_tenant(&self, token: &str, id: &str) -> Result<(), Fault> {
+        let message = pb::DeleteTenantRequest { id: id.to_owned() };
+        let r = self
+            .client
+            .clone()
+            .delete_tenant(self.request(Some(token), message))
+            .await;
+        r.map_err(fault)?;
+        Ok(())
+    }
+
+    async fn get_role(&self, token: &str, id: &str) -> Result<Role, Fault> {
+        let message = pb::GetRoleRequest { id: id.to_owned() };
+        let r = self
+            .client
+            .clone()
+            .get_role(self.request(Some(token), message))
+            .await;
+        Ok(role(r.map_err(fault)?.into_inner()))
+    }
+
+    async fn update_role(&self, token: &str, id: &str, input: UpdateRole) -> Result<Role, Fault> {
+        let message = pb::UpdateRoleRequest {
+            id: id.to_owned(),
+            name: input.name,
+            permissions: input.permissions.map(|values| pb::StringList { values }),
+            description: input.description,
+        };
+        let r = self
+            .client
+            .clone()
+            .update_role(self.request(Some(token), message))
+            .await;
+        Ok(role(r.map_err(fault)?.into_inner()))
+    }
+
+    async fn delete_role(&self, token: &str, id: &str) -> Result<(), Fault> {
+        let message = pb::DeleteRoleRequest { id: id.to_owned() };
+        let r = self
+            .client
+            .clone()
+            .delete_role(self.request(Some(token), message))
+            .await;
+        r.map_err(fault)?;
+        Ok(())
+    }
+
+    async fn introspect(&self, token: &str, subject: String) -> Result<User, Fault> {
+        let message = pb::IntrospectTokenRequest { token: subject };
+        let r = self
+            .client
+            .clone()
+            .introspect_token(self.request(Some(token), message))
+            .await;
+        user(r.map_err(fault)?.into_inner())
+    }
+
+    async fn create_token(
+        &self,
+        token: &str,
+        account_id: String,
+        expires_in: i64,
+    ) -> Result<TokenResponse, Fault> {
+        let message = pb::CreateTokenRequest {
+            account_id,
+            expires_in,
+        };
+        let r = self
+            .client
+            .clone()
+            .create_token(self.request(Some(token), message))
+            .await;
+        let r = r.map_err(fault)?.into_inner();
+        Ok(TokenResponse {
+            token: r.token,
+            id: r.id,
+        })
+    }
+
+    async fn revoke_token(&self, token: &str, id: &str) -> Result<(), Fault> {
+        let message = pb::RevokeTokenRequest { id: id.to_owned() };
+        let r = self
+            .client
+            .clone()
+            .revoke_token(self.request(Some(token), message))
+            .await;
+        r.map_err(fault)?;
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ use axum::{
 };
 use chrono::{Days, NaiveDate, Utc};
 use flowmate_api::ErrorBody;
+use flowmate_domain::permissions;
 use flowmate_proto::{
     common::v1::PageRequest,
     executions::v1::{CountExecutionsRequest, ListExecutionsRequest},
@@ -19,7 +20,7 @@ use serde_json::{json, Value};
 use crate::{
     envelope,
     error::{ApiError, ApiResult},
-    extract::{optional_json, AuthUser, Params, PathId},
+    extract::{optional_json, require, AuthUser, Params, PathId},
     state::AppState,
 };
 
@@ -87,6 +88,10 @@ pub async fn list(
     AuthUser(caller): AuthUser,
     params: Params,
 ) -> ApiResult<Json<Value>> {
+    require(
+        &caller,
+        &[permissions::EXECUTIONS_READ, permissions::ICENTER_READ],
+    )?;
     let request = list_request(&params)?;
     let (page, per_page) = request.page.map(|p| (p.number, p.size)).unwrap_or((1, 10));
     let (items, total) = state.executions.list(&caller.token, request).await?;
@@ -249,7 +254,19 @@ pub async fn run(
 
 /// The component catalogue: what `componentId` + `function` a node may name, and the fields each reads.
 #[utoipa::path(get, path = "/components", operation_id = "listComponents", tag = "executions", security(("bearer" = [])),
-    responses((status = 200, description = "{data: [{componentId, function, name, description, trigger, fields}], meta: {}}")))]
+    responses((status = 200, description = "{data: [{id, componentId, function, name, description, trigger, fields}], meta: {total, page, perPage, totalPages}}")))]
 pub async fn components(State(state): State<AppState>, AuthUser(caller): AuthUser) -> ApiResult<Json<Value>> {
-    Ok(data(state.executions.components(&caller.token).await?))
+    let mut items = match state.executions.components(&caller.token).await? {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    // OIH's web UI keys component list items by `id`: the component id (one entry per function).
+    for item in &mut items {
+        if let Some(id) = item.get("componentId").cloned() {
+            item["id"] = id;
+        }
+    }
+    let total = items.len() as u64;
+    let per_page = u32::try_from(total).unwrap_or(u32::MAX).max(1);
+    Ok(envelope::page(items, total, 1, per_page))
 }

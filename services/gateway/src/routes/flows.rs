@@ -8,14 +8,15 @@ use axum::{
     Json, Router,
 };
 use flowmate_api::ErrorBody;
-use flowmate_domain::Fault;
+use flowmate_domain::permissions;
+use flowmate_domain::{Fault, Id, Problem};
 use flowmate_proto::{common::v1::PageRequest, flows::v1::ListFlowsRequest};
 use serde_json::{json, Value};
 
 use crate::{
     envelope,
     error::{ApiError, ApiResult},
-    extract::{ApiJson, AuthUser, Params, PathId, SORT_FIELDS, TYPES},
+    extract::{require, ApiJson, AuthUser, Params, PathId, SORT_FIELDS},
     state::AppState,
 };
 
@@ -61,7 +62,7 @@ fn list_request(params: &Params) -> Result<ListFlowsRequest, ApiError> {
     Ok(ListFlowsRequest {
         page: Some(PageRequest { size, number }),
         status: params.choice("filter[status]", &statuses)?,
-        r#type: params.choice("filter[type]", TYPES)?,
+        r#type: params.text("filter[type]")?,
         user: params.id("filter[user]")?,
         from_template: params.id("filter[fromTemplate]")?,
         sort_field,
@@ -85,6 +86,7 @@ pub async fn list(
     AuthUser(caller): AuthUser,
     params: Params,
 ) -> ApiResult<Json<Value>> {
+    require(&caller, &[permissions::FLOWS_READ])?;
     let request = list_request(&params)?;
     let (page, per_page) = request.page.map(|p| (p.number, p.size)).unwrap_or((1, 10));
     let (flows, total) = state.flows.list(&caller.token, request).await?;
@@ -117,6 +119,7 @@ pub async fn create(
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     let is_array = body.is_array();
+    reject_non_objects(&body)?;
     let mut results = state.flows.create(&caller.token, &body).await?;
     if !is_array {
         let flow = results.pop().ok_or_else(|| ApiError(Fault::internal()))??;
@@ -130,6 +133,34 @@ pub async fn create(
         })
         .collect();
     Ok((StatusCode::CREATED, data(Value::Array(items))).into_response())
+}
+
+/// An array of flows where an element is not an object (`[null, null]`) creates nothing: `400`, each such element
+/// listed with its pointer; so is an empty array.
+fn reject_non_objects(body: &Value) -> Result<(), ApiError> {
+    let Value::Array(items) = body else {
+        return Ok(());
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request(
+            "No flows given. Expecting a flow or an array of flows",
+        ));
+    }
+    let problems: Vec<Problem> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| !item.is_object())
+        .map(|(i, _)| Problem {
+            message: "A flow must be a JSON object.".into(),
+            field: Some(format!("/{i}")),
+            detail: None,
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError(Fault::invalid(problems)))
+    }
 }
 
 /// Shallow-merges the body into an inactive flow and re-validates it.
@@ -218,22 +249,38 @@ async fn many(state: &AppState, token: &str, body: Value, starting: bool) -> Api
             "No flow ids given. Expecting an array of flow ids",
         ));
     };
-    let ids: Vec<String> = items
+    // Each entry must be a well-formed id string; anything else (`null`, a number, `SDSADGSDGH`) is that entry's
+    // `400 Invalid id`, as in `PATCH /flows/bulk`, and the other entries still run.
+    let given: Vec<(String, bool)> = items
         .iter()
-        .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+        .map(|v| match v.as_str() {
+            Some(s) => (s.to_owned(), Id::parse_public(s).is_ok()),
+            None => (String::new(), false),
+        })
         .collect();
-    let results = if starting {
+    let ids: Vec<String> = given
+        .iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut results = if ids.is_empty() {
+        Vec::new()
+    } else if starting {
         state.flows.start(token, ids).await?
     } else {
         state.flows.stop(token, ids).await?
-    };
-    let out: Vec<Value> = results
-        .into_iter()
-        .map(|(id, r)| match r {
-            Ok(status) => json!({"data": {"id": id, "status": status}, "meta": {}}),
-            Err(fault) => item_error(&fault, Some(&id)),
-        })
-        .collect();
+    }
+    .into_iter();
+    let invalid = Fault::new(flowmate_domain::ErrorCode::InvalidArgument, "Invalid id");
+    let mut out = Vec::with_capacity(given.len());
+    for (id, ok) in given {
+        let entry = match ok.then(|| results.next()).flatten() {
+            Some((id, Ok(status))) => json!({"data": {"id": id, "status": status}, "meta": {}}),
+            Some((id, Err(fault))) => item_error(&fault, Some(&id)),
+            None => item_error(&invalid, Some(&id)),
+        };
+        out.push(entry);
+    }
     Ok(Json(Value::Array(out)))
 }
 

@@ -9,13 +9,14 @@ use axum::{
     Json, Router,
 };
 use flowmate_api::ErrorBody;
+use flowmate_domain::permissions;
 use flowmate_proto::{common::v1::PageRequest, templates::v1::ListTemplatesRequest};
 use serde_json::{json, Value};
 
 use crate::{
     envelope,
     error::{ApiError, ApiResult},
-    extract::{optional_json, ApiJson, AuthUser, Params, PathId, SORT_FIELDS, TYPES},
+    extract::{optional_json, require, ApiJson, AuthUser, Params, PathId, SORT_FIELDS},
     state::AppState,
 };
 
@@ -45,7 +46,7 @@ fn list_request(params: &Params) -> Result<ListTemplatesRequest, ApiError> {
     Ok(ListTemplatesRequest {
         page: Some(PageRequest { size, number }),
         status: params.choice("filter[status]", &statuses)?,
-        r#type: params.choice("filter[type]", TYPES)?,
+        r#type: params.text("filter[type]")?,
         user: params.id("filter[user]")?,
         sort_field,
         descending,
@@ -66,6 +67,7 @@ pub async fn list(
     AuthUser(caller): AuthUser,
     params: Params,
 ) -> ApiResult<Json<Value>> {
+    require(&caller, &[permissions::TEMPLATES_READ])?;
     let request = list_request(&params)?;
     let (page, per_page) = request.page.map(|p| (p.number, p.size)).unwrap_or((1, 10));
     let (items, total) = state.templates.list(&caller.token, request).await?;

@@ -31,7 +31,7 @@ fn json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
-async fn upsert_revocation(tx: &mut Tx, r: &Revocation) -> Result<(), StoreError> {
+pub(super) async fn upsert_revocation(tx: &mut Tx, r: &Revocation) -> Result<(), StoreError> {
     let (key, kind, subject, at) = rows::revocation_key(r);
     sqlx::query(
         "INSERT INTO revocations (key, kind, subject, at) VALUES ($1, $2, $3, $4) \
@@ -386,6 +386,27 @@ impl IdentityStore for SqlStore {
                 Ok(Some((kid, der)))
             }
         }
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<bool> {
+        super::directory::update_tenant(&self.db, tenant).await
+    }
+
+    async fn delete_tenant(&self, id: &str) -> Result<bool> {
+        super::directory::delete_tenant(&self.db, id).await
+    }
+
+    async fn update_role(
+        &self,
+        role: &Role,
+        revocations: &[Revocation],
+        events: &[Envelope],
+    ) -> Result<bool> {
+        super::directory::update_role(&self.db, role, revocations, events).await
+    }
+
+    async fn delete_role(&self, id: &str, revocations: &[Revocation], events: &[Envelope]) -> Result<bool> {
+        super::directory::delete_role(&self.db, id, revocations, events).await
     }
 
     async fn ensure_signing_key(&self, kid: &str, pkcs8: &[u8]) -> Result<()> {

@@ -86,6 +86,7 @@ pub fn caller(user: &str, tenant: &str, permissions: &[&str]) -> Principal {
             roles: vec![],
             jti: "j".into(),
             iat: now,
+            iat_ms: None,
             exp: now + 600,
         },
         token: String::new(),
