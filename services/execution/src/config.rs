@@ -45,6 +45,8 @@ pub struct ExecutionConfig {
     pub secrets_url: String,
     /// The credential presented on the secret service's internal calls.
     pub service_token: Option<SecretString>,
+    /// Where `sql.query`'s `sqlite:<file>` URLs point (`None`: SQLite databases are refused).
+    pub sql_sqlite_dir: Option<std::path::PathBuf>,
 }
 
 impl ExecutionConfig {
@@ -71,6 +73,7 @@ impl ExecutionConfig {
             code_max_result_bytes: s.code_max_result_bytes,
             secrets_url: s.secrets_url.clone(),
             service_token: s.service_token().map(SecretString::from),
+            sql_sqlite_dir: s.sql_sqlite_dir.clone(),
         }
     }
 }

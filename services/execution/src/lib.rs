@@ -89,6 +89,7 @@ pub async fn start(
         code: code.clone(),
         code_timeout: config.code_timeout,
         credentials: Some(credentials.clone()),
+        connectors: components::connectors::Connectors::new(config.sql_sqlite_dir.clone()),
     };
     let core = Arc::new(
         core::ExecutionCore::new(store.clone(), registry.clone(), code).with_credentials(credentials.clone()),

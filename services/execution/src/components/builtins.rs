@@ -91,6 +91,8 @@ pub struct Runtime {
     pub code_timeout: Duration,
     /// The secret service, for nodes that name a credential (`None`: such nodes fail).
     pub credentials: Option<Arc<Credentials>>,
+    /// What the connector steps keep between runs (database pools, broker channels).
+    pub connectors: super::connectors::Connectors,
 }
 
 /// Runs `kind` on `data`. `fields` is the node's configuration; `cx` says where the step runs (and which secret
@@ -120,6 +122,7 @@ pub async fn run(
         |v: &Value| expr::render(v, scope, rt.limits).map_err(|m| StepError::new("ExpressionError", m));
     match kind {
         Kind::Code => code_step(fields, scope, cx, rt).await,
+        Kind::Connector(c) => super::connectors::run(c, fields, scope, cx, rt).await,
         Kind::Trigger => Ok(Outcome::one(data.clone())),
         Kind::Transform => Ok(Outcome::one(
             eval(expression("expression")?)?.unwrap_or(Value::Null),

@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+pub use super::connectors::Connector;
+
 /// What a built-in component does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -24,12 +26,14 @@ pub enum Kind {
     Log,
     /// `code.execute`.
     Code,
+    /// `sql.query`, `email.send`, `amqp.publish` (components/connectors).
+    Connector(Connector),
 }
 
 impl Kind {
     /// Whether running it again would repeat an effect outside FlowMate (so the engine checkpoints after it).
     pub fn has_side_effects(self) -> bool {
-        matches!(self, Kind::Http)
+        matches!(self, Kind::Http | Kind::Connector(_))
     }
 }
 
@@ -72,6 +76,12 @@ pub const CATALOGUE: &[Spec] = &[
            description: "Logs the message (for tests and debugging)" },
     Spec { component: "code", function: "execute", name: "Code", kind: Kind::Code,
            description: "Runs JavaScript in a sandbox: the body of an async function whose return value is the output; console lines are recorded with the step" },
+    Spec { component: "sql", function: "query", name: "SQL query", kind: Kind::Connector(Connector::Sql),
+           description: "One parameterised statement on PostgreSQL, MySQL/MariaDB or SQLite (a MIXED secret with url); emits the rows as an array, or {rowsAffected}" },
+    Spec { component: "email", function: "send", name: "Send email", kind: Kind::Connector(Connector::Email),
+           description: "Sends one email over SMTP (STARTTLS, TLS or plain; an optional SIMPLE secret logs in); to, cc, subject, text and html are templated" },
+    Spec { component: "amqp", function: "publish", name: "AMQP publish", kind: Kind::Connector(Connector::AmqpPublish),
+           description: "Publishes data as JSON to an exchange and routing key of the broker a MIXED secret names; confirmed, and an unroutable message fails the step" },
 ];
 
 /// The catalogue entry for a component and function.
@@ -104,6 +114,7 @@ fn fields_of(kind: Kind) -> Value {
         Kind::Code => json!({
             "code": "JavaScript (required): the body of an async function; data, $msg, $steps, $flow, $execution and console are in scope; its return value is the output",
             "mode": "once (default) | each: with each, when data is an array the body runs once per element and the output is the array of results"}),
+        Kind::Connector(c) => c.fields(),
     }
 }
 

@@ -69,6 +69,10 @@ pub(super) fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> 
                 ));
             }
         }
+        Kind::Connector(c) => {
+            check_templates(fields).map_err(|p| node_error(id, p))?;
+            c.check(node).map_err(|p| node_error(id, p))?;
+        }
         Kind::Trigger => {}
     }
     let settings = &node.node_settings;
