@@ -245,7 +245,10 @@ async fn the_component_catalogue_lists_the_built_ins(app: &App) {
             "delay.wait",
             "respond.reply",
             "log.write",
-            "code.execute"
+            "code.execute",
+            "sql.query",
+            "email.send",
+            "amqp.publish"
         ]
     );
     assert_eq!(r.body["data"][0]["trigger"], true);
