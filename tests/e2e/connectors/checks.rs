@@ -58,6 +58,10 @@ async fn connector_flows_that_cannot_start_say_why(app: &App) {
             "node c: fields.params[0] does not compile".to_owned(),
         ),
         (
+            node("sql", "query", json!({"query": "SELECT '{{ $.a }}'"}), Some(&db)),
+            "node c: fields.query is not templated".to_owned(),
+        ),
+        (
             node(
                 "sql",
                 "query",

@@ -22,6 +22,7 @@ mod console;
 mod credentials;
 mod report;
 mod scenarios;
+mod sql;
 mod wrk;
 
 use std::{

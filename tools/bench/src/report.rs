@@ -59,6 +59,8 @@ pub struct ModeResults {
     pub credentials: Option<crate::credentials::Cost>,
     /// Scenario 7: the code step next to the transform step.
     pub code: Option<crate::code::CodeFigures>,
+    /// Scenario 8: `sql.query` inserting one row per webhook on PostgreSQL.
+    pub sql: Option<crate::sql::SqlFigures>,
 }
 
 impl ModeResults {
@@ -86,6 +88,7 @@ impl ModeResults {
             row_limit: Load::default(),
             credentials: None,
             code: None,
+            sql: None,
         }
     }
 }
@@ -290,6 +293,9 @@ fn mode_table(out: &mut String, r: &ModeResults, secs: f64) {
     }
     if let Some(c) = &r.code {
         crate::code::render(out, c, secs);
+    }
+    if let Some(f) = &r.sql {
+        crate::sql::render(out, f);
     }
 }
 

@@ -145,6 +145,8 @@ pub async fn run(
     r.credentials = Some(crate::credentials::run(&b.client, flowmate, options.duration, dir).await?);
     // 7. The code step next to the transform step.
     r.code = Some(crate::code::run(&b.client, flowmate, options.duration, dir).await?);
+    // 8. `sql.query` inserting one row per webhook on PostgreSQL.
+    r.sql = crate::sql::run(&b.client, flowmate, options.duration, dir).await?;
     Ok(r)
 }
 

@@ -27,6 +27,16 @@ const MAX_MAX_ROWS: u64 = 100_000;
 
 /// The start-time check of `fields.params`, `maxRows` and `timeoutMs`.
 pub fn check_fields(fields: &Value) -> Result<(), String> {
+    if fields
+        .get("query")
+        .and_then(Value::as_str)
+        .is_some_and(|q| q.contains("{{"))
+    {
+        return Err(
+            "fields.query is not templated (data never becomes SQL): pass values with fields.params and placeholders"
+                .into(),
+        );
+    }
     match fields.get("params") {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
@@ -355,6 +365,11 @@ mod tests {
             .unwrap_err()
             .contains("params[0]"));
         assert!(check_fields(&json!({"maxRows": 0})).is_err());
+        assert!(
+            check_fields(&json!({"query": "SELECT * FROM t WHERE a = '{{ $.a }}'"}))
+                .unwrap_err()
+                .contains("not templated")
+        );
         assert!(check_fields(&json!({"timeoutMs": -1})).is_err());
     }
 }
