@@ -94,6 +94,14 @@ pub async fn start(
     let core = Arc::new(
         core::ExecutionCore::new(store.clone(), registry.clone(), code).with_credentials(credentials.clone()),
     );
+    // amqp.consume triggers: one consumer per running flow on every replica.
+    host.spawn(components::connectors::consume::start(
+        store.clone(),
+        registry.clone(),
+        credentials.clone(),
+        bus.clone(),
+        shutdown.clone(),
+    ));
     let wake = Arc::new(Notify::new());
     let engine = Arc::new(engine::Engine::new(
         store.clone(),

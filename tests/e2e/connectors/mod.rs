@@ -3,6 +3,7 @@
 //! execution read back; the start-time checks; the catalogue.
 
 mod checks;
+mod consume;
 mod messaging;
 mod sql;
 

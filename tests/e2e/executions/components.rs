@@ -248,7 +248,8 @@ async fn the_component_catalogue_lists_the_built_ins(app: &App) {
             "code.execute",
             "sql.query",
             "email.send",
-            "amqp.publish"
+            "amqp.publish",
+            "amqp.consume"
         ]
     );
     assert_eq!(r.body["data"][0]["trigger"], true);

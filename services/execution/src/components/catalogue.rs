@@ -82,6 +82,8 @@ pub const CATALOGUE: &[Spec] = &[
            description: "Sends one email over SMTP (STARTTLS, TLS or plain; an optional SIMPLE secret logs in); to, cc, subject, text and html are templated" },
     Spec { component: "amqp", function: "publish", name: "AMQP publish", kind: Kind::Connector(Connector::AmqpPublish),
            description: "Publishes data as JSON to an exchange and routing key of the broker a MIXED secret names; confirmed, and an unroutable message fails the step" },
+    Spec { component: "amqp", function: "consume", name: "AMQP consume", kind: Kind::Trigger,
+           description: "Trigger: starts the flow for each message of a queue of the broker a MIXED secret names; acked once the trigger is queued" },
 ];
 
 /// The catalogue entry for a component and function.
@@ -125,8 +127,12 @@ pub fn catalogue_json() -> Value {
             .iter()
             .map(|s| {
                 json!({"componentId": s.component, "function": s.function, "name": s.name,
-                       "description": s.description, "trigger": s.kind == Kind::Trigger,
-                       "fields": fields_of(s.kind)})
+                "description": s.description, "trigger": s.kind == Kind::Trigger,
+                "fields": if (s.component, s.function) == ("amqp", "consume") {
+                    super::connectors::consume::fields()
+                } else {
+                    fields_of(s.kind)
+                }})
             })
             .collect(),
     )

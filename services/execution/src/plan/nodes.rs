@@ -73,6 +73,9 @@ pub(super) fn node_plan(node: &Node, kind: Kind) -> Result<NodePlan, PlanError> 
             check_templates(fields).map_err(|p| node_error(id, p))?;
             c.check(node).map_err(|p| node_error(id, p))?;
         }
+        Kind::Trigger if (node.component_id.as_str(), node.function.as_str()) == ("amqp", "consume") => {
+            crate::components::connectors::consume::check(node).map_err(|p| node_error(id, p))?;
+        }
         Kind::Trigger => {}
     }
     let settings = &node.node_settings;

@@ -1,9 +1,11 @@
-//! The connector steps (API.md §10): `sql.query`, `email.send` and `amqp.publish`. Each reads the secret its node
+//! The connector steps (API.md §10): `sql.query`, `email.send` and `amqp.publish`, and the `amqp.consume`
+//! trigger (`consume`). Each reads the secret its node
 //! names (`credentials_id`) through the secret service, keeps what it connects to (database pools, broker
 //! channels) per replica so a step does not reconnect, and never lets a URL or password into an output, a log
 //! line or an error.
 
 mod amqp;
+pub mod consume;
 mod email;
 mod sql;
 mod sql_pools;
