@@ -4,10 +4,14 @@
 //! failed publish requeues it. A message with a `message-id` gets an execution id derived from the flow and that
 //! id, so a redelivery after a crash between the publish and the ack finds its execution instead of starting a
 //! second one (without a `message-id` a redelivery can start the flow twice). The set of consumers follows the
-//! running flows (polled every [`POLL`]): a stopped flow's consumer closes its channel and the broker requeues
-//! what it had not acked.
+//! running flows (polled every [`POLL`]; a new version of a consumer flow gets a new consumer): a stopped flow's
+//! consumer closes its channel and the broker requeues what it had not acked.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use flowmate_bus::SharedBus;
 use flowmate_domain::{
@@ -32,6 +36,8 @@ use crate::{credentials::Credentials, model::ExecutionStore, plan::Plan, registr
 
 /// How often the consumers are matched against the running flows.
 pub const POLL: Duration = Duration::from_secs(1);
+/// How long a running flow found not to start with amqp.consume is not looked at again.
+const RECLASSIFY: Duration = Duration::from_secs(30);
 /// The wait before a consumer whose broker failed connects again.
 const RECONNECT: Duration = Duration::from_secs(2);
 /// The largest message taken; a larger one is rejected (dead-lettered where the queue has a dead-letter exchange).
@@ -82,12 +88,23 @@ pub fn start(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut running: HashMap<String, (i64, CancellationToken)> = HashMap::new();
+        // Which running flows start with amqp.consume, and since when that is known: other flows are looked at
+        // again only every RECLASSIFY (or once they stopped and started again), so many running flows cost one
+        // query per poll.
+        let mut known: HashMap<String, (bool, Instant)> = HashMap::new();
         loop {
             if let Ok(ids) = store.running_ids().await {
+                let ids: HashSet<String> = ids.into_iter().collect();
+                known.retain(|id, (_, at)| ids.contains(id) && at.elapsed() < RECLASSIFY);
                 let mut wanted: HashMap<String, Arc<Plan>> = HashMap::new();
                 for id in ids {
-                    if let Ok(Some(plan)) = registry.get(&id).await {
-                        if is_consumer(&plan) {
+                    if known.get(&id).is_some_and(|(consumer, _)| !consumer) {
+                        continue;
+                    }
+                    if let Ok(plan) = registry.get(&id).await {
+                        let consumer = plan.as_ref().is_some_and(|p| is_consumer(p));
+                        known.entry(id.clone()).or_insert((consumer, Instant::now()));
+                        if let Some(plan) = plan.filter(|_| consumer) {
                             wanted.insert(id, plan);
                         }
                     }
