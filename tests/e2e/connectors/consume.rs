@@ -41,16 +41,16 @@ impl Queue {
 
     /// Publishes `body` to the queue (default exchange) with `message_id`, confirmed.
     async fn send(&self, body: &Value, message_id: &str) {
+        self.send_raw(&serde_json::to_vec(body).unwrap(), message_id)
+            .await;
+    }
+
+    /// Publishes the bytes `body` with `message_id`, confirmed.
+    async fn send_raw(&self, body: &[u8], message_id: &str) {
         let props = BasicProperties::default().with_message_id(message_id.into());
         let confirm = self
             .ch
-            .basic_publish(
-                "",
-                &self.name,
-                BasicPublishOptions::default(),
-                &serde_json::to_vec(body).unwrap(),
-                props,
-            )
+            .basic_publish("", &self.name, BasicPublishOptions::default(), body, props)
             .await
             .unwrap()
             .await
@@ -161,6 +161,28 @@ async fn a_message_published_by_one_flow_starts_another_and_stopping_stops_the_c
     assert_eq!(step(&run, "in")["output"], json!({"order": "ord-3", "total": 17}));
     assert_eq!(step(&run, "seen")["status"], "succeeded");
 
+    // The same message-id twice starts the flow once; a body that is not JSON arrives as a string.
+    q.send(&json!({"dup": 1}), "dup-1").await;
+    q.send(&json!({"dup": 2}), "dup-1").await;
+    q.send_raw(b"plain <text>", "text-1").await;
+    let list = executions(app, &consumer, 3).await;
+    let mut outputs = Vec::new();
+    for e in &list {
+        let id = e["id"].as_str().unwrap();
+        let run = app
+            .api
+            .get(&format!("/executions/{id}"), Some(&app.admin))
+            .await
+            .body["data"]
+            .clone();
+        outputs.push(step(&run, "in")["output"].clone());
+    }
+    assert_eq!(list.len(), 3, "{outputs:?}");
+    // One of the two (whichever the engine wrote first), never both.
+    let dups = outputs.iter().filter(|o| o.get("dup").is_some()).count();
+    assert_eq!(dups, 1, "{outputs:?}");
+    assert!(outputs.contains(&json!("plain <text>")), "{outputs:?}");
+
     // Stopped: the consumer leaves the queue and the next message waits there.
     let r = app
         .api
@@ -171,7 +193,7 @@ async fn a_message_published_by_one_flow_starts_another_and_stopping_stops_the_c
         .await;
     q.send(&json!({"late": true}), "late-1").await;
     q.wait("the message waits", |(ready, _)| ready == 1).await;
-    assert_eq!(executions(app, &consumer, 1).await.len(), 1);
+    assert_eq!(executions(app, &consumer, 3).await.len(), 3);
     q.delete().await;
 }
 
