@@ -47,13 +47,17 @@ impl Channels {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let mut links = self.links.lock().await;
-        if let Some(link) = links.get(&key) {
-            if link.channel.status().connected() {
-                return Ok(link.channel.clone());
+        {
+            let mut links = self.links.lock().await;
+            if let Some(link) = links.get(&key) {
+                if link.channel.status().connected() {
+                    return Ok(link.channel.clone());
+                }
+                links.remove(&key);
             }
-            links.remove(&key);
         }
+        // Connecting happens outside the lock, so a slow broker does not hold up steps publishing elsewhere (two
+        // steps may both connect; the later one's link is kept).
         let opening = async {
             let properties =
                 ConnectionProperties::default().with_connection_name("flowmate-amqp-step".into());
@@ -74,6 +78,7 @@ impl Channels {
                     scrub(&e.to_string(), url)
                 ))
             })?;
+        let mut links = self.links.lock().await;
         if links.len() >= MAX_BROKERS {
             links.clear();
         }
