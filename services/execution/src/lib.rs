@@ -89,7 +89,8 @@ pub async fn start(
         code: code.clone(),
         code_timeout: config.code_timeout,
         credentials: Some(credentials.clone()),
-        connectors: components::connectors::Connectors::new(config.sql_sqlite_dir.clone()),
+        connectors: components::connectors::Connectors::new(config.sql_sqlite_dir.clone())
+            .guarding_bus(config.bus_url.as_ref().map(|u| u.expose_secret())),
     };
     let core = Arc::new(
         core::ExecutionCore::new(store.clone(), registry.clone(), code).with_credentials(credentials.clone()),
@@ -100,6 +101,7 @@ pub async fn start(
         registry.clone(),
         credentials.clone(),
         bus.clone(),
+        config.bus_url.as_ref().map(|u| u.expose_secret()),
         shutdown.clone(),
     ));
     let wake = Arc::new(Notify::new());

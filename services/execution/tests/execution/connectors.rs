@@ -287,5 +287,17 @@ async fn amqp_publish_is_confirmed_and_unroutable_messages_fail() {
     )
     .await
     .unwrap();
+    // FlowMate's own bus (same broker and vhost) is refused before connecting.
+    let guarded = Connectors::default().guarding_bus(Some(&url));
+    let err = step(
+        &guarded,
+        Connector::AmqpPublish,
+        json!({"exchange": exchange, "routingKey": "orders.x"}),
+        json!({}),
+        Some(&secret),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.message.contains("FlowMate's own broker"), "{err:?}");
     let _ = conn.close(200, "done").await;
 }

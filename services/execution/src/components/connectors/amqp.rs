@@ -34,6 +34,42 @@ struct Link {
 #[derive(Default)]
 pub struct Channels {
     links: tokio::sync::Mutex<HashMap<String, Arc<Link>>>,
+    /// FlowMate's own broker and vhost ([`broker_key`]), which steps may not use.
+    pub(super) platform: Option<String>,
+}
+
+/// Where an AMQP URL leads, as `host:port/vhost` (loopback names alike, the default port and vhost filled in), to
+/// recognise FlowMate's own broker and vhost.
+pub fn broker_key(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let tls = match u.scheme() {
+        "amqp" => false,
+        "amqps" => true,
+        _ => return None,
+    };
+    let host = u.host_str()?.to_ascii_lowercase();
+    let host = match host.as_str() {
+        "localhost" | "127.0.0.1" | "[::1]" | "::1" => "loopback".to_owned(),
+        _ => host,
+    };
+    let port = u.port().unwrap_or(if tls { 5671 } else { 5672 });
+    let path = u.path().trim_start_matches('/');
+    let vhost = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        super::urlencoding_decode(path).unwrap_or_else(|_| path.to_owned())
+    };
+    Some(format!("{host}:{port}/{vhost}"))
+}
+
+/// Refuses FlowMate's own broker and vhost: a flow could otherwise read or forge the platform's own messages.
+pub fn refuse_platform(platform: Option<&str>, url: &str) -> Result<(), StepError> {
+    match (platform, broker_key(url)) {
+        (Some(p), Some(k)) if p == k => Err(amqp_error(
+            "the secret names FlowMate's own broker and vhost, which flows may not use (give them a vhost of their own)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn amqp_error(m: impl Into<String>) -> StepError {
@@ -42,6 +78,7 @@ fn amqp_error(m: impl Into<String>) -> StepError {
 
 impl Channels {
     async fn channel(&self, url: &str) -> Result<Channel, StepError> {
+        refuse_platform(self.platform.as_deref(), url)?;
         let key: String = ring::digest::digest(&ring::digest::SHA256, url.as_bytes())
             .as_ref()
             .iter()
@@ -150,5 +187,31 @@ pub async fn publish(
         ))),
         Confirmation::Nack(None) => Err(amqp_error("the broker refused (nacked) the message")),
         Confirmation::NotRequested => Err(amqp_error("publisher confirms are off on this channel")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_broker_is_recognised_however_it_is_spelt() {
+        let platform = broker_key("amqp://flowmate:pw@localhost:5672/%2f");
+        assert_eq!(platform.as_deref(), Some("loopback:5672//"));
+        for same in [
+            "amqp://other:x@127.0.0.1/%2f",
+            "amqp://u@LOCALHOST:5672",
+            "amqp://[::1]:5672/%2F",
+        ] {
+            assert!(refuse_platform(platform.as_deref(), same).is_err(), "{same}");
+        }
+        for other in [
+            "amqp://u@127.0.0.1:5672/tenant-a",
+            "amqp://u@mq.example.com/%2f",
+            "amqps://u@127.0.0.1/%2f",
+        ] {
+            assert!(refuse_platform(platform.as_deref(), other).is_ok(), "{other}");
+        }
+        assert!(refuse_platform(None, "amqp://u@127.0.0.1/%2f").is_ok());
     }
 }

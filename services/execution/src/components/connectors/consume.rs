@@ -40,6 +40,8 @@ pub const POLL: Duration = Duration::from_secs(1);
 const RECLASSIFY: Duration = Duration::from_secs(30);
 /// The wait before a consumer whose broker failed connects again.
 const RECONNECT: Duration = Duration::from_secs(2);
+/// How a consumer refused for good starts its reason.
+const REFUSED: &str = "refused";
 /// The largest message taken; a larger one is rejected (dead-lettered where the queue has a dead-letter exchange).
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
@@ -84,8 +86,10 @@ pub fn start(
     registry: Arc<Registry>,
     credentials: Arc<Credentials>,
     bus: SharedBus,
+    bus_url: Option<&str>,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
+    let platform: Arc<Option<String>> = Arc::new(bus_url.and_then(super::amqp::broker_key));
     tokio::spawn(async move {
         let mut running: HashMap<String, (i64, CancellationToken)> = HashMap::new();
         // Which running flows start with amqp.consume, and since when that is known: other flows are looked at
@@ -122,7 +126,13 @@ pub fn start(
                     }
                     let stop = shutdown.child_token();
                     running.insert(id, (plan.flow.version, stop.clone()));
-                    tokio::spawn(consume(plan, credentials.clone(), bus.clone(), stop));
+                    tokio::spawn(consume(
+                        plan,
+                        credentials.clone(),
+                        bus.clone(),
+                        platform.clone(),
+                        stop,
+                    ));
                 }
             }
             tokio::select! {
@@ -134,10 +144,20 @@ pub fn start(
 }
 
 /// One flow's consumer: connects, consumes until stopped, and connects again after a failure.
-async fn consume(plan: Arc<Plan>, credentials: Arc<Credentials>, bus: SharedBus, stop: CancellationToken) {
+async fn consume(
+    plan: Arc<Plan>,
+    credentials: Arc<Credentials>,
+    bus: SharedBus,
+    platform: Arc<Option<String>>,
+    stop: CancellationToken,
+) {
     let flow_id = plan.flow.id.to_string();
     loop {
-        match consume_once(&plan, &credentials, &bus, &stop).await {
+        match consume_once(&plan, &credentials, &bus, platform.as_deref(), &stop).await {
+            Err(e) if e.starts_with(REFUSED) => {
+                tracing::error!(flow_id = %flow_id, error = %e, "amqp.consume: the flow's queue is not consumed");
+                return;
+            }
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(flow_id = %flow_id, error = %e, "amqp.consume: the consumer failed; connecting again")
@@ -154,11 +174,17 @@ async fn consume_once(
     plan: &Plan,
     credentials: &Credentials,
     bus: &SharedBus,
+    platform: Option<&str>,
     stop: &CancellationToken,
 ) -> Result<(), String> {
     let node = plan.nodes.get(&plan.trigger).ok_or("the flow has no trigger")?;
     let step = node.credential.as_ref().ok_or("the trigger names no secret")?;
     let url = url_of(&*credentials.secret(step).await.map_err(|e| e.message)?).map_err(|e| e.message)?;
+    if super::amqp::refuse_platform(platform, &url).is_err() {
+        return Err(format!(
+            "{REFUSED}: the secret names FlowMate's own broker and vhost"
+        ));
+    }
     let queue = node
         .node
         .fields

@@ -4,7 +4,7 @@
 //! channels) per replica so a step does not reconnect, and never lets a URL or password into an output, a log
 //! line or an error.
 
-mod amqp;
+pub mod amqp;
 pub mod consume;
 mod email;
 mod sql;
@@ -131,6 +131,12 @@ impl Connectors {
             sql: sql_pools::Pools::new(sqlite_dir),
             amqp: amqp::Channels::default(),
         }
+    }
+
+    /// Refuses `amqp.publish` to FlowMate's own broker and vhost (`bus_url`, its RabbitMQ bus, when it has one).
+    pub fn guarding_bus(mut self, bus_url: Option<&str>) -> Connectors {
+        self.amqp.platform = bus_url.and_then(amqp::broker_key);
+        self
     }
 }
 
