@@ -7,6 +7,7 @@ mod support;
 
 mod auth;
 mod code;
+mod connectors;
 mod console;
 mod conventions;
 mod directory;

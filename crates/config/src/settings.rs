@@ -105,6 +105,9 @@ pub struct Settings {
     /// Default timeout of an `http` step.
     #[serde(rename = "http_timeout_ms", deserialize_with = "millis::deserialize")]
     pub http_timeout: Duration,
+    /// The directory `sql.query` steps' `sqlite:<file>` URLs point into (relative names only). Unset: SQLite
+    /// databases are refused, so a flow cannot open the server's own files.
+    pub sql_sqlite_dir: Option<PathBuf>,
     /// The key (32 bytes, base64) that encrypts secrets at rest: credentials and webhook HMAC secrets (a keyring
     /// as in `secrets_keys` is accepted too). Standalone mode creates one in `data_dir/secrets.key` when unset;
     /// distributed services that store or use such secrets (secret, flow-repository, webhook) need the same value.
@@ -175,6 +178,7 @@ impl Default for Settings {
             code_max_result_bytes: 4 * 1024 * 1024,
             http_allow_private_network: false,
             http_timeout: Duration::from_secs(30),
+            sql_sqlite_dir: None,
             secrets_key: None,
             secrets_keys: None,
             service_token: None,

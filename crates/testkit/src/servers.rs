@@ -1,4 +1,5 @@
-//! External servers for tests: PostgreSQL (`TEST_DATABASE_URL`) and RabbitMQ (`TEST_AMQP_URL`).
+//! External servers for tests: PostgreSQL (`TEST_DATABASE_URL`), RabbitMQ (`TEST_AMQP_URL`) and MariaDB
+//! (`TEST_MYSQL_URL`).
 
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -38,6 +39,11 @@ fn required(var: &str, what: &str) -> Option<String> {
 /// The RabbitMQ URL for tests, or `None` to skip (never in CI).
 pub fn amqp_url() -> Option<String> {
     required("TEST_AMQP_URL", "RabbitMQ")
+}
+
+/// The MariaDB/MySQL URL for tests (`TEST_MYSQL_URL`), or `None` to skip (never in CI).
+pub fn mysql_url() -> Option<String> {
+    required("TEST_MYSQL_URL", "MariaDB")
 }
 
 /// A PostgreSQL database created for one test and dropped by [`PgDatabase::drop_database`].

@@ -49,6 +49,10 @@ pub struct ExecutionConfig {
     pub secrets_url: String,
     /// The credential presented on the secret service's internal calls.
     pub service_token: Option<SecretString>,
+    /// Where `sql.query`'s `sqlite:<file>` URLs point (`None`: SQLite databases are refused).
+    pub sql_sqlite_dir: Option<std::path::PathBuf>,
+    /// FlowMate's RabbitMQ bus, whose vhost the AMQP connectors may not use (`None`: the embedded queue).
+    pub bus_url: Option<SecretString>,
 }
 
 impl ExecutionConfig {
@@ -77,6 +81,8 @@ impl ExecutionConfig {
             code_max_result_bytes: s.code_max_result_bytes,
             secrets_url: s.secrets_url.clone(),
             service_token: s.service_token().map(SecretString::from),
+            sql_sqlite_dir: s.sql_sqlite_dir.clone(),
+            bus_url: s.amqp_url.clone(),
         }
     }
 }

@@ -74,6 +74,8 @@ fn components_runtime(
         code_timeout: config.code_timeout,
         credentials: Some(credentials.clone()),
         store: Some(store.clone()),
+        connectors: components::connectors::Connectors::new(config.sql_sqlite_dir.clone())
+            .guarding_bus(config.bus_url.as_ref().map(|u| u.expose_secret())),
     })
 }
 
@@ -104,6 +106,15 @@ pub async fn start(
         .await?;
 
     let runtime = components_runtime(&config, &credentials, &store)?;
+    // amqp.consume triggers: one consumer per running flow on every replica.
+    host.spawn(components::connectors::consume::start(
+        store.clone(),
+        registry.clone(),
+        credentials.clone(),
+        bus.clone(),
+        config.bus_url.as_ref().map(|u| u.expose_secret()),
+        shutdown.clone(),
+    ));
     let wake = Arc::new(Notify::new());
     let core = Arc::new(
         core::ExecutionCore::new(store.clone(), registry.clone(), runtime.code.clone())

@@ -250,7 +250,11 @@ async fn the_component_catalogue_lists_the_built_ins(app: &App) {
             "flow.call",
             "wait.event",
             "dedupe.check",
-            "error.raise"
+            "error.raise",
+            "sql.query",
+            "email.send",
+            "amqp.publish",
+            "amqp.consume"
         ]
     );
     assert_eq!(r.body["data"][0]["trigger"], true);

@@ -53,7 +53,7 @@ fn unrunnable() -> Vec<(Value, &'static str)> {
                 ],
                 vec![edge("a", "b")],
             ),
-            "node a: \"log\" cannot start a flow; the first node must be webhook, scheduler or manual",
+            "node a: \"log\" cannot start a flow; the first node must be webhook, scheduler, manual or amqp.consume",
         ),
         (
             flow(

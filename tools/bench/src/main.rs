@@ -23,6 +23,7 @@ mod credentials;
 mod merge;
 mod report;
 mod scenarios;
+mod sql;
 mod wrk;
 
 use std::{

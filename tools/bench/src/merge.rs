@@ -1,4 +1,4 @@
-//! Scenario 8: map-reduce inside one execution. Async webhooks carrying ten items into webhook → split(items) →
+//! Scenario 9: map-reduce inside one execution. Async webhooks carrying ten items into webhook → split(items) →
 //! transform → merge(array): thirteen steps per execution (the trigger, the split, ten transforms, the merge).
 
 use std::{fmt::Write, path::Path, time::Duration};
@@ -71,7 +71,7 @@ pub async fn run(
 pub fn render(out: &mut String, m: &MergeFigures) {
     let _ = writeln!(
         out,
-        "Scenario 8, split(10) → transform → merge inside one execution (async webhooks, 13 steps each):\n\n\
+        "Scenario 9, split(10) → transform → merge inside one execution (async webhooks, 13 steps each):\n\n\
          | executions/s | steps/s | FlowMate CPU per execution | CPU per step |\n|---|---|---|---|\n\
          | {:.0} | {:.0} | {:.0} µs | {:.1} µs |\n",
         m.executions_per_sec,

@@ -59,8 +59,10 @@ pub struct ModeResults {
     pub credentials: Option<crate::credentials::Cost>,
     /// Scenario 7: the code step next to the transform step.
     pub code: Option<crate::code::CodeFigures>,
-    /// Scenario 8: split → transform → merge.
+    /// Scenario 9: split → transform → merge.
     pub merge: Option<crate::merge::MergeFigures>,
+    /// Scenario 8: `sql.query` inserting one row per webhook on PostgreSQL.
+    pub sql: Option<crate::sql::SqlFigures>,
 }
 
 impl ModeResults {
@@ -89,6 +91,7 @@ impl ModeResults {
             credentials: None,
             code: None,
             merge: None,
+            sql: None,
         }
     }
 }
@@ -293,6 +296,9 @@ fn mode_table(out: &mut String, r: &ModeResults, secs: f64) {
     }
     if let Some(c) = &r.code {
         crate::code::render(out, c, secs);
+    }
+    if let Some(f) = &r.sql {
+        crate::sql::render(out, f);
     }
     if let Some(m) = &r.merge {
         crate::merge::render(out, m);

@@ -145,7 +145,9 @@ pub async fn run(
     r.credentials = Some(crate::credentials::run(&b.client, flowmate, options.duration, dir).await?);
     // 7. The code step next to the transform step.
     r.code = Some(crate::code::run(&b.client, flowmate, options.duration, dir).await?);
-    // 8. Map-reduce inside one execution: split → transform → merge.
+    // 8. `sql.query` inserting one row per webhook on PostgreSQL.
+    r.sql = crate::sql::run(&b.client, flowmate, options.duration, dir).await?;
+    // 9. Map-reduce inside one execution: split → transform → merge.
     r.merge = Some(crate::merge::run(&b.client, flowmate, options.duration, dir).await?);
     Ok(r)
 }

@@ -100,6 +100,8 @@ pub struct Runtime {
     pub credentials: Option<Arc<Credentials>>,
     /// Where `dedupe.check` keeps its keys (`None`: such nodes fail).
     pub store: Option<Arc<dyn crate::model::ExecutionStore>>,
+    /// What the connector steps keep between runs (database pools, broker channels).
+    pub connectors: super::connectors::Connectors,
 }
 
 /// Runs `kind` on `data`. `fields` is the node's configuration; `cx` says where the step runs (and which secret
@@ -132,6 +134,7 @@ pub async fn run(
         Kind::Merge | Kind::FlowCall | Kind::WaitEvent | Kind::Dedupe | Kind::Raise => {
             control::run(kind, fields, scope, cx, rt).await
         }
+        Kind::Connector(c) => super::connectors::run(c, fields, scope, cx, rt).await,
         Kind::Trigger => Ok(Outcome::one(data.clone())),
         Kind::Transform => Ok(Outcome::one(
             eval(expression("expression")?)?.unwrap_or(Value::Null),

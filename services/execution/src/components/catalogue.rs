@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+pub use super::connectors::Connector;
+
 /// What a built-in component does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -34,12 +36,14 @@ pub enum Kind {
     Dedupe,
     /// `error.raise`: fails the execution.
     Raise,
+    /// `sql.query`, `email.send`, `amqp.publish` (components/connectors).
+    Connector(Connector),
 }
 
 impl Kind {
     /// Whether running it again would repeat an effect outside FlowMate (so the engine checkpoints after it).
     pub fn has_side_effects(self) -> bool {
-        matches!(self, Kind::Http | Kind::FlowCall)
+        matches!(self, Kind::Http | Kind::FlowCall | Kind::Connector(_))
     }
 
     /// Whether an execution running it may park on it (so the execution is recorded as soon as it starts).
@@ -97,6 +101,14 @@ pub const CATALOGUE: &[Spec] = &[
            description: "Passes a message on only if its key was not seen in this flow within ttlMs" },
     Spec { component: "error", function: "raise", name: "Raise an error", kind: Kind::Raise,
            description: "Fails the execution with a message; the steps still to run are abandoned" },
+    Spec { component: "sql", function: "query", name: "SQL query", kind: Kind::Connector(Connector::Sql),
+           description: "One parameterised statement on PostgreSQL, MySQL/MariaDB or SQLite (a MIXED secret with url); emits the rows as an array, or {rowsAffected}" },
+    Spec { component: "email", function: "send", name: "Send email", kind: Kind::Connector(Connector::Email),
+           description: "Sends one email over SMTP (STARTTLS, TLS or plain; an optional SIMPLE secret logs in); to, cc, subject, text and html are templated" },
+    Spec { component: "amqp", function: "publish", name: "AMQP publish", kind: Kind::Connector(Connector::AmqpPublish),
+           description: "Publishes data as JSON to an exchange and routing key of the broker a MIXED secret names; confirmed, and an unroutable message fails the step" },
+    Spec { component: "amqp", function: "consume", name: "AMQP consume", kind: Kind::Trigger,
+           description: "Trigger: starts the flow for each message of a queue of the broker a MIXED secret names; acked once the trigger is queued" },
 ];
 
 /// The catalogue entry for a component and function.
@@ -144,6 +156,7 @@ fn fields_of(kind: Kind) -> Value {
             "ttlMs": "number: how long a key is remembered (required)"}),
         Kind::Raise => json!({"message": "string, {{ }} templated (required)",
                               "name": "the error's name (default FlowError)"}),
+        Kind::Connector(c) => c.fields(),
     }
 }
 
@@ -154,8 +167,12 @@ pub fn catalogue_json() -> Value {
             .iter()
             .map(|s| {
                 json!({"componentId": s.component, "function": s.function, "name": s.name,
-                       "description": s.description, "trigger": s.kind == Kind::Trigger,
-                       "fields": fields_of(s.kind)})
+                "description": s.description, "trigger": s.kind == Kind::Trigger,
+                "fields": if (s.component, s.function) == ("amqp", "consume") {
+                    super::connectors::consume::fields()
+                } else {
+                    fields_of(s.kind)
+                }})
             })
             .collect(),
     )

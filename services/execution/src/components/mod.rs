@@ -4,6 +4,7 @@
 mod builtins;
 mod catalogue;
 pub mod code;
+pub mod connectors;
 pub mod control;
 pub mod outbound;
 

@@ -17,6 +17,8 @@ const ALL_TYPES: &[&str] = &[
 pub fn accepts(component: &str, function: &str) -> (&'static [&'static str], &'static [&'static str]) {
     match (component, function) {
         ("http", "request") => (ALL_TYPES, &["headers"]),
+        ("sql", "query") | ("amqp", "publish") | ("amqp", "consume") => (&["MIXED"], &["url"]),
+        ("email", "send") => (&["SIMPLE"], &[]),
         _ => (&[], &[]),
     }
 }

@@ -45,8 +45,43 @@ pub struct StepCredential {
 }
 
 struct Entry {
-    credential: Arc<Credential>,
+    /// What an `http` step applies (`Err`: why this secret cannot be applied to a request).
+    credential: Result<Arc<Credential>, String>,
+    /// The type and value, for steps that read its fields (`sql`, `email`, `amqp`).
+    secret: Arc<SecretValue>,
     until: Instant,
+}
+
+/// A resolved secret's type and value, for the connector steps that read its fields. `Debug` shows the type only.
+pub struct SecretValue {
+    /// `SIMPLE`, `MIXED`, …
+    pub kind: String,
+    /// The value as the secret service resolved it.
+    pub value: Value,
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretValue")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretValue {
+    /// A text field of the value (`username`, `passphrase`, …).
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.value.get(name).and_then(Value::as_str)
+    }
+
+    /// A MIXED secret's payload as JSON (a string payload is parsed; `Null` when it is not JSON).
+    pub fn payload(&self) -> Value {
+        match self.value.get("payload") {
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+            Some(other) => other.clone(),
+            None => Value::Null,
+        }
+    }
 }
 
 /// The secret service, for steps.
@@ -99,10 +134,22 @@ impl Credentials {
         let now = Instant::now();
         if let Ok(cache) = self.cache.read() {
             if let Some(e) = cache.get(&step.secret_id).filter(|e| e.until > now) {
-                return Ok(e.credential.clone());
+                return applied(step, &e.credential);
             }
         }
-        self.resolve(step, None).await
+        let (credential, _) = self.resolve(step, None).await?;
+        applied(step, &credential)
+    }
+
+    /// The type and value of the secret `step` names, from the cache when it holds a current one.
+    pub async fn secret(&self, step: &StepCredential) -> Result<Arc<SecretValue>, StepError> {
+        let now = Instant::now();
+        if let Ok(cache) = self.cache.read() {
+            if let Some(e) = cache.get(&step.secret_id).filter(|e| e.until > now) {
+                return Ok(e.secret.clone());
+            }
+        }
+        Ok(self.resolve(step, None).await?.1)
     }
 
     /// A new credential after `refused` was refused (`401`): the secret service refreshes the token unless another
@@ -112,15 +159,17 @@ impl Credentials {
         step: &StepCredential,
         refused: &Credential,
     ) -> Result<Arc<Credential>, StepError> {
-        self.resolve(step, Some(refused.token_sha256().unwrap_or_default()))
-            .await
+        let (credential, _) = self
+            .resolve(step, Some(refused.token_sha256().unwrap_or_default()))
+            .await?;
+        applied(step, &credential)
     }
 
     async fn resolve(
         &self,
         step: &StepCredential,
         refused: Option<&str>,
-    ) -> Result<Arc<Credential>, StepError> {
+    ) -> Result<(Result<Arc<Credential>, String>, Arc<SecretValue>), StepError> {
         let epoch = self.epoch.load(Ordering::Acquire);
         let message = ResolveRequest {
             secret_id: step.secret_id.clone(),
@@ -154,10 +203,11 @@ impl Credentials {
         };
         let value: Value = serde_json::from_str(&reply.value_json)
             .map_err(|_| StepError::new("CredentialError", "the secret service sent an unreadable value"))?;
-        let credential = Arc::new(
-            Credential::from_value(&reply.r#type, &value)
-                .map_err(|m| StepError::new("CredentialError", format!("secret {}: {m}", step.secret_id)))?,
-        );
+        let credential = Credential::from_value(&reply.r#type, &value).map(Arc::new);
+        let secret = Arc::new(SecretValue {
+            kind: reply.r#type.clone(),
+            value,
+        });
         let mut until = Instant::now() + CACHE_TTL;
         if reply.expires_at_ms > 0 {
             let left = reply.expires_at_ms - chrono::Utc::now().timestamp_millis();
@@ -174,12 +224,13 @@ impl Credentials {
                     step.secret_id.clone(),
                     Entry {
                         credential: credential.clone(),
+                        secret: secret.clone(),
                         until,
                     },
                 );
             }
         }
-        Ok(credential)
+        Ok((credential, secret))
     }
 
     /// Forgets what is cached of `secret_id`.
@@ -215,6 +266,12 @@ impl Credentials {
             .into_inner();
         Ok((!reply.problems.is_empty()).then(|| reply.problems.join("; ")))
     }
+}
+
+/// The credential an `http` step applies, or why the secret `step` names cannot be applied.
+fn applied(step: &StepCredential, c: &Result<Arc<Credential>, String>) -> Result<Arc<Credential>, StepError> {
+    c.clone()
+        .map_err(|m| StepError::new("CredentialError", format!("secret {}: {m}", step.secret_id)))
 }
 
 /// Applies `secret.modified` / `secret.deleted` to this replica's cache.

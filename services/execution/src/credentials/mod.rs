@@ -9,4 +9,4 @@ mod client;
 
 pub use apply::{http_call, Credential};
 pub use check::{accepts, uses_of};
-pub use client::{Credentials, Invalidations, StepCredential, CACHE_TTL};
+pub use client::{Credentials, Invalidations, SecretValue, StepCredential, CACHE_TTL};

@@ -113,7 +113,7 @@ fn plan_node(node: &Node, is_trigger: bool) -> Result<NodePlan, PlanError> {
         return Err(node_error(
             &node.id,
             format!(
-                "\"{}\" cannot start a flow; the first node must be webhook, scheduler or manual",
+                "\"{}\" cannot start a flow; the first node must be webhook, scheduler, manual or amqp.consume",
                 node.component_id
             ),
         ));

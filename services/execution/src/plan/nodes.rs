@@ -70,6 +70,13 @@ fn check_fields(node: &Node, kind: &Kind) -> Result<(), PlanError> {
                 ));
             }
         }
+        Kind::Connector(c) => {
+            check_templates(fields).map_err(|p| node_error(id, p))?;
+            c.check(node).map_err(|p| node_error(id, p))?;
+        }
+        Kind::Trigger if (node.component_id.as_str(), node.function.as_str()) == ("amqp", "consume") => {
+            crate::components::connectors::consume::check(node).map_err(|p| node_error(id, p))?;
+        }
         Kind::Trigger => {}
         Kind::Merge | Kind::FlowCall | Kind::WaitEvent | Kind::Dedupe | Kind::Raise => {
             super::control::check(node, *kind)?
