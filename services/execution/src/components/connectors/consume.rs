@@ -279,8 +279,13 @@ fn trigger(plan: &Plan, queue: &str, d: &Delivery) -> Envelope {
         Some(m) => {
             let digest =
                 ring::digest::digest(&ring::digest::SHA256, format!("{}\n{m}", plan.flow.id).as_bytes());
-            let hex: String = digest.as_ref()[..20].iter().map(|b| format!("{b:02x}")).collect();
-            ExecutionId::parse(&format!("amqp-{hex}")).unwrap_or_else(|_| ExecutionId::new())
+            // A UUID (version 8: custom) made of the digest, so the id is well-formed for the API (API.md §1).
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&digest.as_ref()[..16]);
+            bytes[6] = (bytes[6] & 0x0f) | 0x80;
+            bytes[8] = (bytes[8] & 0x3f) | 0x80;
+            ExecutionId::parse(&uuid::Uuid::from_bytes(bytes).to_string())
+                .unwrap_or_else(|_| ExecutionId::new())
         }
         None => ExecutionId::new(),
     };
