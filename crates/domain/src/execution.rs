@@ -5,8 +5,53 @@ use serde_json::Value;
 
 use crate::ids::{ExecutionId, FlowId};
 
-/// The work queue every trigger goes to; the execution service's workers compete for it.
+/// The work queue of triggers without a tenant (and of those queued before the shards existed); the execution
+/// service's workers compete for it.
 pub const WORK_QUEUE: &str = "execution.work";
+
+/// How many shard queues (`execution.work.<k>`) the triggers of tenants are spread over, by a hash of the tenant.
+/// Workers take from every shard in turn, so a tenant flooding its shard delays the others by a bounded amount.
+/// Changing it moves tenants between shards: triggers already queued stay where they are and are still taken.
+pub const WORK_SHARDS: u16 = 8;
+
+/// Whether `kind` is a work item of the execution queue (`flow.execute`, `execution.resume`).
+pub fn is_work(kind: &str) -> bool {
+    kind == crate::event::types::FLOW_EXECUTE || kind == crate::event::types::EXECUTION_RESUME
+}
+
+/// The shard of `tenant`'s work items: FNV-1a of its id, modulo [`WORK_SHARDS`] (stable across builds).
+pub fn work_shard(tenant: &str) -> u16 {
+    let hash = tenant.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % u64::from(WORK_SHARDS)) as u16
+}
+
+/// The queue of shard `k` and the routing-key patterns bound to it.
+pub fn work_shard_queue(k: u16) -> (String, Vec<String>) {
+    let patterns = [
+        crate::event::types::FLOW_EXECUTE,
+        crate::event::types::EXECUTION_RESUME,
+    ]
+    .iter()
+    .map(|kind| format!("{kind}.shard{k}"))
+    .collect();
+    (format!("{WORK_QUEUE}.{k}"), patterns)
+}
+
+/// Every work queue: the unsharded [`WORK_QUEUE`] first, then the shards, each with its patterns.
+pub fn work_queues() -> Vec<(String, Vec<String>)> {
+    let legacy = (
+        WORK_QUEUE.to_owned(),
+        vec![
+            crate::event::types::FLOW_EXECUTE.to_owned(),
+            crate::event::types::EXECUTION_RESUME.to_owned(),
+        ],
+    );
+    std::iter::once(legacy)
+        .chain((0..WORK_SHARDS).map(work_shard_queue))
+        .collect()
+}
 
 /// How an execution was started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
