@@ -107,3 +107,42 @@ pub struct ParentLink {
 
 /// The routing-key prefix of replies to waiting callers (see [`WorkItem::reply_to`]).
 pub const REPLY_PREFIX: &str = "execution.reply.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{event::types, Envelope};
+
+    #[test]
+    fn a_tenants_work_items_are_routed_to_its_shard_and_the_rest_by_type() {
+        let shard = work_shard("acme");
+        assert!(shard < WORK_SHARDS);
+        assert_eq!(work_shard("acme"), shard, "stable");
+        let item = Envelope::new(types::FLOW_EXECUTE, "t", serde_json::json!({})).with_tenant("acme");
+        assert_eq!(item.routing_key(), format!("flow.execute.shard{shard}"));
+        let resume = Envelope::new(types::EXECUTION_RESUME, "t", serde_json::json!({})).with_tenant("acme");
+        assert_eq!(resume.routing_key(), format!("execution.resume.shard{shard}"));
+        let (queue, patterns) = work_shard_queue(shard);
+        assert_eq!(queue, format!("execution.work.{shard}"));
+        assert!(patterns.iter().any(|p| *p == item.routing_key()));
+        // Without a tenant, and for every other event: the type, as before.
+        let untenanted = Envelope::new(types::FLOW_EXECUTE, "t", serde_json::json!({}));
+        assert_eq!(untenanted.routing_key(), "flow.execute");
+        let other = Envelope::new(types::FLOW_STARTED, "t", serde_json::json!({})).with_tenant("acme");
+        assert_eq!(other.routing_key(), types::FLOW_STARTED);
+        assert_eq!(work_queues().len(), usize::from(WORK_SHARDS) + 1);
+        assert_eq!(work_queues()[0].0, WORK_QUEUE);
+    }
+
+    #[test]
+    fn tenants_spread_over_every_shard() {
+        let mut seen = std::collections::BTreeSet::new();
+        for n in 0..200 {
+            seen.insert(work_shard(&crate::Id::new().into_string()));
+            if n > 0 && seen.len() == usize::from(WORK_SHARDS) {
+                return;
+            }
+        }
+        panic!("only shards {seen:?} among 200 tenants");
+    }
+}
