@@ -344,17 +344,17 @@ impl App {
             }
         }
         if let Some((url, exchange)) = self.amqp {
-            flowmate_testkit::delete_amqp_objects(
-                &url,
-                &exchange,
-                &[
-                    flowmate_flow_repository::CONFIRMATIONS_GROUP,
-                    flowmate_execution::LIFECYCLE_GROUP,
-                    flowmate_domain::execution::WORK_QUEUE,
-                    flowmate_secret::events::FLOWS_GROUP,
-                ],
-            )
-            .await;
+            let work: Vec<String> = flowmate_domain::execution::work_queues()
+                .into_iter()
+                .map(|(q, _)| q)
+                .collect();
+            let mut groups = vec![
+                flowmate_flow_repository::CONFIRMATIONS_GROUP,
+                flowmate_execution::LIFECYCLE_GROUP,
+                flowmate_secret::events::FLOWS_GROUP,
+            ];
+            groups.extend(work.iter().map(String::as_str));
+            flowmate_testkit::delete_amqp_objects(&url, &exchange, &groups).await;
         }
     }
 

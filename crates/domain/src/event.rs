@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ids::Id, time};
 
-/// One event or work item. The routing key is `type`.
+/// One event or work item. The routing key is `type`, except for the work items of a tenant, which carry their
+/// shard (see [`Envelope::routing_key`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     /// Unique event id; consumers are idempotent on it.
@@ -44,6 +45,20 @@ impl Envelope {
     pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
         self
+    }
+
+    /// The key the bus routes it by: `type`, or for a work item of the execution queue with a tenant
+    /// `<type>.shard<k>`, its tenant's shard (see [`crate::execution::work_shard`]), so that each shard has a queue
+    /// of its own and one tenant's backlog cannot hold up the others'.
+    pub fn routing_key(&self) -> std::borrow::Cow<'_, str> {
+        match &self.tenant {
+            Some(tenant) if crate::execution::is_work(&self.kind) => std::borrow::Cow::Owned(format!(
+                "{}.shard{}",
+                self.kind,
+                crate::execution::work_shard(tenant)
+            )),
+            _ => std::borrow::Cow::Borrowed(&self.kind),
+        }
     }
 }
 

@@ -21,6 +21,28 @@ use crate::ops::{self, Check};
 /// How often token keys and revocations are reloaded besides the revocation events.
 pub const KEY_REFRESH: Duration = Duration::from_secs(30);
 
+/// How often a service refreshes the planner's statistics of its database ([`Db::analyze`], PostgreSQL only).
+pub const ANALYZE_EVERY: Duration = Duration::from_secs(600);
+
+/// Runs [`Db::analyze`] every [`ANALYZE_EVERY`] until `shutdown` (one at a time, each bounded by
+/// [`flowmate_store::ANALYZE_TIMEOUT`]); a failure is logged and tried again next time.
+fn keep_statistics(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if db.backend() != flowmate_store::Backend::Postgres {
+            return;
+        }
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(ANALYZE_EVERY) => {}
+            }
+            if let Err(error) = db.analyze(&[]).await {
+                tracing::warn!(%error, "refreshing the database statistics failed");
+            }
+        }
+    })
+}
+
 /// A started service.
 pub struct Running {
     /// Where it listens (gRPC and the operational routes; the REST API for the gateway).
@@ -101,6 +123,8 @@ impl ServiceHost {
             async move { db.health().await }
         }));
         self.db = Some(db.clone());
+        self.tasks
+            .push(keep_statistics(db.clone(), self.shutdown.clone()));
         Ok(db)
     }
 

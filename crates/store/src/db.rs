@@ -17,6 +17,9 @@ use tokio::sync::Notify;
 
 use crate::StoreError;
 
+/// The longest one statistics refresh ([`Db::analyze`], [`Db::refresh_tables`]) may run.
+pub const ANALYZE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -110,12 +113,48 @@ impl Db {
             Backend::Sqlite => migrations.sqlite,
         };
         migrator.run(&writer).await?;
-        Ok(Db {
+        let db = Db {
             reader,
             writer,
             backend,
             outbox_notify: Arc::new(Notify::new()),
-        })
+        };
+        db.analyze(&[]).await?;
+        Ok(db)
+    }
+
+    /// Refreshes the planner's statistics of `tables` (every table of the database when empty) on PostgreSQL,
+    /// within [`ANALYZE_TIMEOUT`]; nothing on SQLite, whose planner does without. Nothing else does it for
+    /// PostgreSQL when autovacuum is off, and a table whose statistics say "empty" gets plans that walk it all.
+    pub async fn analyze(&self, tables: &[&str]) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        let timeout = format!("SET LOCAL statement_timeout = {}", ANALYZE_TIMEOUT.as_millis());
+        (&mut *tx).execute(timeout.as_str()).await?;
+        let analyze = format!("ANALYZE {}", tables.join(", "));
+        (&mut *tx).execute(analyze.trim_end()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Db::analyze`] of `tables` after a bulk write, then `VACUUM` of them so that counts over them can be
+    /// answered from their indexes (the visibility map is only set by a vacuum). PostgreSQL only.
+    pub async fn refresh_tables(&self, tables: &[&str]) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres || tables.is_empty() {
+            return Ok(());
+        }
+        self.analyze(tables).await?;
+        let mut conn = self.writer.acquire().await?;
+        conn.execute(format!("SET statement_timeout = {}", ANALYZE_TIMEOUT.as_millis()).as_str())
+            .await?;
+        let vacuum = conn
+            .execute(format!("VACUUM {}", tables.join(", ")).as_str())
+            .await;
+        conn.execute("SET statement_timeout = 0").await?;
+        vacuum?;
+        Ok(())
     }
 
     /// The URL of a SQLite file (created if missing).

@@ -19,7 +19,7 @@ mod list;
 pub mod outbox;
 mod owners;
 
-pub use db::{Backend, Db, Migrations, Tx};
+pub use db::{Backend, Db, Migrations, Tx, ANALYZE_TIMEOUT};
 pub use error::StoreError;
 pub use list::ListSql;
 pub use owners::{delete_dependents, replace_owners};

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod expr;
+pub mod fair;
 pub mod grpc;
 pub mod model;
 pub mod plan;
@@ -23,7 +24,7 @@ use std::{sync::Arc, time::Duration};
 
 use flowmate_bus::{SharedBus, SubscribeOptions};
 use flowmate_config::{ExposeSecret, Settings};
-use flowmate_domain::{event::types, execution::WORK_QUEUE};
+use flowmate_domain::event::types;
 use flowmate_proto::{executions::v1::executions_server::ExecutionsServer, MAX_MESSAGE_BYTES};
 use flowmate_runtime::{Running, ServiceHost, KEY_REFRESH};
 use flowmate_store::Migrations;
@@ -147,18 +148,31 @@ pub async fn start(
         Arc::new(events::Lifecycle(core.clone())),
     )
     .await?;
-    host.subscribe(
-        SubscribeOptions {
-            prefetch: config.concurrency,
-            // Transient failures (a database failover) are retried for about 50 minutes before a trigger is
-            // dead-lettered; triggers that can never run are rejected at once.
-            max_attempts: 100,
-            retry_backoff: Duration::from_millis(500),
-            ..SubscribeOptions::new(WORK_QUEUE, &[types::FLOW_EXECUTE, types::EXECUTION_RESUME])
-        },
-        Arc::new(engine::Worker(engine)),
-    )
-    .await?;
+    // Every work queue (the shards and the unsharded one) in its own lane of one gate: at most `concurrency`
+    // triggers run at once, and a freed slot goes to the lanes in turn (see `fair`).
+    let queues = flowmate_domain::execution::work_queues();
+    let gate = fair::FairGate::new(usize::from(config.concurrency), queues.len());
+    let worker: Arc<dyn flowmate_bus::Handler> = Arc::new(engine::Worker(engine));
+    for (lane, (queue, patterns)) in queues.into_iter().enumerate() {
+        let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let gated = fair::Gated {
+            inner: worker.clone(),
+            gate: gate.clone(),
+            lane,
+        };
+        host.subscribe(
+            SubscribeOptions {
+                prefetch: config.concurrency,
+                // Transient failures (a database failover) are retried for about 50 minutes before a trigger is
+                // dead-lettered; triggers that can never run are rejected at once.
+                max_attempts: 100,
+                retry_backoff: Duration::from_millis(500),
+                ..SubscribeOptions::new(queue, &patterns)
+            },
+            Arc::new(gated),
+        )
+        .await?;
+    }
     // A waiting `flow.call`'s child finished: its result resumes the parent.
     host.subscribe(
         SubscribeOptions {

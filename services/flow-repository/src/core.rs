@@ -108,6 +108,7 @@ impl FlowCore {
                 for item in items {
                     out.push(self.create_one(caller, item).await.map_err(Fault::from));
                 }
+                self.store.after_bulk_create().await;
                 Ok(out)
             }
             single => Ok(vec![Ok(self.create_one(caller, single).await?)]),

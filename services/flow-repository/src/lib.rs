@@ -60,6 +60,7 @@ pub async fn start(
             None
         }
     };
+    host.spawn(keep_flow_tables(db.clone(), host.shutdown().clone()));
     let core = Arc::new(core::FlowCore::new(Arc::new(store::SqlStore::new(db))).with_secrets(secrets));
     let verifier = host
         .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)
@@ -86,6 +87,25 @@ pub async fn start(
         tonic::service::Routes::new(server).into_axum_router(),
     )
     .await
+}
+
+/// Vacuums and analyzes the flow tables every [`flowmate_runtime::host::ANALYZE_EVERY`] (PostgreSQL only): flows
+/// created one at a time also end up in the visibility map, so the member's count stays an index-only scan.
+fn keep_flow_tables(db: flowmate_store::Db, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if db.backend() != flowmate_store::Backend::Postgres {
+            return;
+        }
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(flowmate_runtime::host::ANALYZE_EVERY) => {}
+            }
+            if let Err(error) = db.refresh_tables(&["flows", "flow_owners"]).await {
+                tracing::warn!(%error, "refreshing the flow tables failed");
+            }
+        }
+    })
 }
 
 /// Starts the service as configured by `settings` (its own binary, `flowmate service flow-repository`).

@@ -111,6 +111,9 @@ pub trait FlowStore: Send + Sync + 'static {
     async fn list_active(&self, after: &str, limit: u32) -> Result<Vec<Flow>>;
     /// Those of `ids` that are active.
     async fn active_by_ids(&self, ids: &[String]) -> Result<Vec<Flow>>;
+    /// A bulk create (`POST /flows` with an array) is done: refresh what the database plans with, in the
+    /// background. Nothing by default.
+    async fn after_bulk_create(&self) {}
     /// Forgets processed event ids older than `before` (RFC 3339); returns how many.
     async fn prune_processed(&self, before: &str) -> Result<u64>;
 }

@@ -27,10 +27,7 @@ use std::{
 use flowmate_auth::secrets::SecretBox;
 use flowmate_bus::{SharedBus, SubscribeOptions};
 use flowmate_config::{ExposeSecret, Settings};
-use flowmate_domain::{
-    event::types,
-    execution::{REPLY_PREFIX, WORK_QUEUE},
-};
+use flowmate_domain::{event::types, execution::REPLY_PREFIX};
 use flowmate_proto::{webhooks::v1::webhooks_server::WebhooksServer, MAX_MESSAGE_BYTES};
 use flowmate_runtime::{Running, ServiceHost, KEY_REFRESH};
 use flowmate_store::Migrations;
@@ -85,11 +82,9 @@ pub async fn start(
         .await?;
 
     // Triggers are kept from the first one on, even before an execution worker consumes them.
-    bus.declare(
-        WORK_QUEUE,
-        &[types::FLOW_EXECUTE.to_owned(), types::EXECUTION_RESUME.to_owned()],
-    )
-    .await?;
+    for (queue, patterns) in flowmate_domain::execution::work_queues() {
+        bus.declare(&queue, &patterns).await?;
+    }
 
     let replica = uuid::Uuid::new_v4().simple().to_string();
     let flows = Arc::new(flows::ActiveFlows::new(

@@ -5,6 +5,7 @@
 mod api;
 mod components;
 mod delays;
+mod fairness;
 mod http;
 mod recovery;
 mod retries;

@@ -191,7 +191,97 @@ async fn an_admin_creating_a_flow_for_another_tenant_gives_it_to_that_tenant(app
     );
 }
 
+/// A teammate of `of` in its tenant, holding `permissions`, logged in.
+async fn teammate(app: &App, of: &Member, username: &str) -> Member {
+    let user = app
+        .create_user(
+            json!({"username": username, "password": "member-password", "firstname": "T", "lastname": "M",
+                            "tenant": of.tenant, "permissions": ALL_FLOW_PERMISSIONS}),
+        )
+        .await;
+    Member {
+        token: app.api.login(username, "member-password").await,
+        id: user["id"].as_str().unwrap().to_owned(),
+        tenant: of.tenant.clone(),
+    }
+}
+
+/// The names on a page of `GET /flows?<query>` for `token`, and its total.
+async fn names(app: &App, token: &str, query: &str) -> (Vec<String>, u64) {
+    let r = app.api.get(&format!("/flows?{query}"), Some(token)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let names = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned());
+    (names.collect(), r.body["meta"]["total"].as_u64().unwrap())
+}
+
+async fn a_members_list_holds_the_tenants_flows_and_its_own_but_not_a_teammates_private_ones(app: &App) {
+    let alice = member(app, "crew", "alice@crew.test", ALL_FLOW_PERMISSIONS).await;
+    let bob = teammate(app, &alice, "bob@crew.test").await;
+    for name in ["shared 1", "shared 2", "shared 3"] {
+        create(app, &alice.token, order_sync(name)).await;
+    }
+    // A flow whose owners no longer name the tenant belongs to its user alone.
+    for (who, name) in [(&alice, "alice only"), (&bob, "bob only")] {
+        let f = create(app, &who.token, order_sync(name)).await;
+        let r = app
+            .api
+            .patch(
+                &format!("/flows/{}", id(&f)),
+                Some(&who.token),
+                &json!({"owners": [{"id": who.id, "type": "user"}]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["data"]["owners"], json!([{"id": who.id, "type": "user"}]));
+    }
+    let (all, total) = names(app, &alice.token, "sort=name").await;
+    assert_eq!(
+        (all, total),
+        (
+            vec![
+                "alice only".into(),
+                "shared 1".into(),
+                "shared 2".into(),
+                "shared 3".into()
+            ],
+            4
+        )
+    );
+    let (page, total) = names(app, &bob.token, "sort=name&page[size]=2&page[number]=1").await;
+    assert_eq!((page, total), (vec!["bob only".into(), "shared 1".into()], 4));
+    let (page, total) = names(app, &bob.token, "sort=name&page[size]=2&page[number]=3").await;
+    assert_eq!(
+        (page, total),
+        (vec![], 4),
+        "past the last page: empty, same total"
+    );
+    // The other clauses apply to both halves of the count.
+    assert_eq!(
+        names(app, &alice.token, "search=ONLY").await,
+        (vec!["alice only".into()], 1)
+    );
+    assert_eq!(
+        names(app, &bob.token, "search=shared%202").await,
+        (vec!["shared 2".into()], 1)
+    );
+    assert_eq!(
+        names(app, &bob.token, &format!("filter[user]={}", alice.id))
+            .await
+            .1,
+        3
+    );
+    assert_eq!(
+        app.api.get("/flows", Some(&app.admin)).await.body["meta"]["total"],
+        5
+    );
+}
+
 crate::both_modes!(
+    a_members_list_holds_the_tenants_flows_and_its_own_but_not_a_teammates_private_ones,
     a_flow_cannot_be_planted_in_another_tenant_through_a_user_owner,
     an_admin_creating_a_flow_for_another_tenant_gives_it_to_that_tenant,
     a_tenant_sees_and_changes_only_its_own_flows,

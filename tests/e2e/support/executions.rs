@@ -95,11 +95,23 @@ impl Sentinel {
         }
     }
 
-    /// Runs the sentinel flow and waits until that execution succeeded; returns its id.
+    /// Runs the sentinel flow and waits until that execution succeeded; returns its id. Work queues are FIFO per
+    /// lane (the admin tenant's shard, and the unsharded queue where a test's own tenant-less triggers go), so
+    /// the sentinel passes through both: a manual run and a trigger published without a tenant.
     pub async fn pass(&self, app: &App) -> String {
+        let unsharded = flowmate_domain::Id::new().into_string();
+        let item = json!({"executionId": unsharded, "flowId": self.flow,
+                          "trigger": {"type": "webhook", "requestId": unsharded},
+                          "message": {"id": unsharded, "data": {"sentinel": true}, "headers": {}, "metadata": {}}});
+        app.bus
+            .publish(&flowmate_domain::Envelope::new("flow.execute", "test", item))
+            .await
+            .unwrap();
         let id = run(app, &app.admin, &self.flow, json!({"sentinel": true})).await;
-        let e = finished(app, &id).await;
-        assert_eq!(e["status"], "succeeded", "the sentinel runs: {e}");
+        for id in [&id, &unsharded] {
+            let e = finished(app, id).await;
+            assert_eq!(e["status"], "succeeded", "the sentinel runs: {e}");
+        }
         id
     }
 }

@@ -95,12 +95,14 @@ impl Bus for AmqpBus {
             return Ok(());
         }
         let bodies = envelopes.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let keys: Vec<_> = envelopes.iter().map(Envelope::routing_key).collect();
         let messages = envelopes
             .iter()
             .zip(&bodies)
-            .map(|(envelope, body)| Outgoing {
+            .zip(&keys)
+            .map(|((envelope, body), routing_key)| Outgoing {
                 exchange: &self.shared.exchange,
-                routing_key: &envelope.kind,
+                routing_key,
                 body,
                 properties: properties(envelope),
                 mandatory: false,

@@ -75,7 +75,7 @@ impl EmbeddedBus {
                 let body = serde_json::to_string(envelope)
                     .map_err(|e| BusError::Invalid(format!("cannot encode event {}: {e}", envelope.id)))?;
                 Ok(Outgoing {
-                    kind: envelope.kind.clone(),
+                    kind: envelope.routing_key().into_owned(),
                     body,
                 })
             })

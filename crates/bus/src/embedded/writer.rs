@@ -26,7 +26,7 @@ const QUEUE_DEPTH: usize = 4096;
 /// One message to publish: its routing key and JSON body.
 #[derive(Debug)]
 pub(super) struct Outgoing {
-    /// Routing key (`envelope.kind`).
+    /// Routing key ([`Envelope::routing_key`](crate::Envelope::routing_key)).
     pub(super) kind: String,
     /// The envelope as JSON.
     pub(super) body: String,

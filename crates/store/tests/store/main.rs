@@ -152,6 +152,35 @@ async fn wait_until(mut done: impl FnMut() -> bool) {
     panic!("condition not met within 5 s");
 }
 
+async fn statistics_are_refreshed_after_migrations_and_on_demand(t: &TestDb) {
+    let db = Db::connect(&t.url, 4, MIGRATIONS).await.unwrap();
+    for n in 0..50 {
+        insert_thing(&db, &format!("thing {n}"), None).await.unwrap();
+    }
+    db.analyze(&[]).await.unwrap();
+    db.analyze(&["things"]).await.unwrap();
+    db.refresh_tables(&["things", "outbox"]).await.unwrap();
+    if db.backend() == flowmate_store::Backend::Postgres {
+        let analyzed: Option<String> = sqlx::query_scalar(
+            "SELECT CAST(last_analyze AS TEXT) FROM pg_stat_user_tables WHERE relname = 'things'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert!(analyzed.is_some(), "things was analyzed");
+        let vacuumed: Option<String> = sqlx::query_scalar(
+            "SELECT CAST(last_vacuum AS TEXT) FROM pg_stat_user_tables WHERE relname = 'things'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert!(vacuumed.is_some(), "things was vacuumed");
+    }
+    // The pool works as before afterwards (the vacuum's connection has its timeout back).
+    insert_thing(&db, "after", None).await.unwrap();
+    db.close().await;
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -168,6 +197,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    statistics_are_refreshed_after_migrations_and_on_demand,
     migrations_run_twice_and_unique_violations_are_recognised,
     a_rolled_back_transaction_leaves_neither_row_nor_event,
     committed_events_are_relayed_in_order_and_removed,

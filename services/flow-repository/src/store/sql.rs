@@ -1,5 +1,10 @@
 //! [`FlowStore`] over a [`Db`]: one SQL text for PostgreSQL and SQLite.
 
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
 use async_trait::async_trait;
 use flowmate_domain::{flow::Flow, time, Envelope};
 use flowmate_store::{delete_dependents, outbox, replace_owners, sqlx, Db, ListSql, StoreError, Tx};
@@ -14,13 +19,24 @@ use crate::{
 #[derive(Clone)]
 pub struct SqlStore {
     db: Db,
+    /// A statistics refresh after a bulk create runs (one at a time).
+    refreshing: Arc<AtomicBool>,
 }
 
 impl SqlStore {
     /// Wraps an opened, migrated database.
     pub fn new(db: Db) -> Self {
-        SqlStore { db }
+        SqlStore {
+            db,
+            refreshing: Arc::new(AtomicBool::new(false)),
+        }
     }
+}
+
+/// The `owned_by_tenant` column: 1 when the flow's tenant is among its owner ids (what the scope check of
+/// [`ListSql::tenant_scope`] relies on), else 0.
+fn owned_by_tenant(flow: &Flow) -> i64 {
+    i64::from(owner_ids(flow).contains(&flow.body.tenant.as_str()))
 }
 
 fn body_json(flow: &Flow) -> Result<String, StoreError> {
@@ -38,8 +54,13 @@ impl FlowStore for SqlStore {
     async fn list(&self, scope: &Scope, q: &ListQuery) -> Result<(Vec<Flow>, u64)> {
         let mut sql = ListSql::new();
         if let Some(scope) = scope {
-            sql.equals("tenant", scope.tenant.clone());
-            sql.owned_by("flows", "flow_owners", "flow_id", &scope.owners);
+            let others: Vec<String> = scope
+                .owners
+                .iter()
+                .filter(|o| **o != scope.tenant)
+                .cloned()
+                .collect();
+            sql.tenant_scope("flows", "flow_owners", "flow_id", &scope.tenant, &others);
         }
         if let Some(status) = q.status {
             sql.equals("status", status.as_str());
@@ -82,7 +103,8 @@ impl FlowStore for SqlStore {
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO flows (id, tenant, name, name_key, search_text, type, status, status_reason, from_template, \
-             body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             body, version, created_at, updated_at, owned_by_tenant) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(flow.id.as_str())
         .bind(flow.body.tenant.as_str())
@@ -97,6 +119,7 @@ impl FlowStore for SqlStore {
         .bind(flow.version)
         .bind(&flow.created_at)
         .bind(&flow.updated_at)
+        .bind(owned_by_tenant(flow))
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
@@ -110,8 +133,8 @@ impl FlowStore for SqlStore {
         let mut tx = self.db.begin().await?;
         let changed = sqlx::query(
             "UPDATE flows SET tenant = $1, name = $2, name_key = $3, search_text = $4, type = $5, \
-             status_reason = NULL, from_template = $6, body = $7, version = $8, updated_at = $9 \
-             WHERE id = $10 AND version = $11 AND status = 'inactive'",
+             status_reason = NULL, from_template = $6, body = $7, version = $8, updated_at = $9, \
+             owned_by_tenant = $10 WHERE id = $11 AND version = $12 AND status = 'inactive'",
         )
         .bind(flow.body.tenant.as_str())
         .bind(&flow.body.name)
@@ -122,6 +145,7 @@ impl FlowStore for SqlStore {
         .bind(body_json(flow)?)
         .bind(flow.version)
         .bind(&flow.updated_at)
+        .bind(owned_by_tenant(flow))
         .bind(flow.id.as_str())
         .bind(previous.version)
         .execute(&mut *tx)
@@ -252,6 +276,19 @@ impl FlowStore for SqlStore {
         }
         let rows = q.fetch_all(self.db.pool()).await.map_err(StoreError::from)?;
         Ok(rows.iter().map(rows::flow).collect::<Result<_, _>>()?)
+    }
+
+    async fn after_bulk_create(&self) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (db, refreshing) = (self.db.clone(), self.refreshing.clone());
+        tokio::spawn(async move {
+            if let Err(error) = db.refresh_tables(&["flows", "flow_owners"]).await {
+                tracing::warn!(%error, "refreshing the flow tables' statistics failed");
+            }
+            refreshing.store(false, Ordering::Release);
+        });
     }
 
     async fn prune_processed(&self, before: &str) -> Result<u64> {

@@ -260,15 +260,16 @@ impl Cluster {
         for db in self.databases.drain(..) {
             db.drop_database().await;
         }
-        flowmate_testkit::delete_amqp_objects(
-            &self.amqp.0,
-            &self.amqp.1,
-            &[
-                "flow-repository.confirmations",
-                "execution.lifecycle",
-                "execution.work",
-            ],
-        )
-        .await;
+        let mut groups = vec![
+            "flow-repository.confirmations".to_owned(),
+            "execution.lifecycle".to_owned(),
+        ];
+        groups.extend(
+            flowmate_domain::execution::work_queues()
+                .into_iter()
+                .map(|(queue, _)| queue),
+        );
+        let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+        flowmate_testkit::delete_amqp_objects(&self.amqp.0, &self.amqp.1, &groups).await;
     }
 }
