@@ -148,31 +148,7 @@ pub async fn start(
         Arc::new(events::Lifecycle(core.clone())),
     )
     .await?;
-    // Every work queue (the shards and the unsharded one) in its own lane of one gate: at most `concurrency`
-    // triggers run at once, and a freed slot goes to the lanes in turn (see `fair`).
-    let queues = flowmate_domain::execution::work_queues();
-    let gate = fair::FairGate::new(usize::from(config.concurrency), queues.len());
-    let worker: Arc<dyn flowmate_bus::Handler> = Arc::new(engine::Worker(engine));
-    for (lane, (queue, patterns)) in queues.into_iter().enumerate() {
-        let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
-        let gated = fair::Gated {
-            inner: worker.clone(),
-            gate: gate.clone(),
-            lane,
-        };
-        host.subscribe(
-            SubscribeOptions {
-                prefetch: config.concurrency,
-                // Transient failures (a database failover) are retried for about 50 minutes before a trigger is
-                // dead-lettered; triggers that can never run are rejected at once.
-                max_attempts: 100,
-                retry_backoff: Duration::from_millis(500),
-                ..SubscribeOptions::new(queue, &patterns)
-            },
-            Arc::new(gated),
-        )
-        .await?;
-    }
+    consume_work(&mut host, engine, config.concurrency).await?;
     // A waiting `flow.call`'s child finished: its result resumes the parent.
     host.subscribe(
         SubscribeOptions {
@@ -203,6 +179,39 @@ pub async fn start(
         tonic::service::Routes::new(server).into_axum_router(),
     )
     .await
+}
+
+/// Consumes every work queue (the shards and the unsharded one), each in its own lane of one gate: at most
+/// `concurrency` triggers run at once, and a freed slot goes to the lanes in turn (see `fair`).
+async fn consume_work(
+    host: &mut ServiceHost,
+    engine: Arc<engine::Engine>,
+    concurrency: u16,
+) -> anyhow::Result<()> {
+    let queues = flowmate_domain::execution::work_queues();
+    let gate = fair::FairGate::new(usize::from(concurrency), queues.len());
+    let worker: Arc<dyn flowmate_bus::Handler> = Arc::new(engine::Worker(engine));
+    for (lane, (queue, patterns)) in queues.into_iter().enumerate() {
+        let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let gated = fair::Gated {
+            inner: worker.clone(),
+            gate: gate.clone(),
+            lane,
+        };
+        host.subscribe(
+            SubscribeOptions {
+                prefetch: concurrency,
+                // Transient failures (a database failover) are retried for about 50 minutes before a trigger is
+                // dead-lettered; triggers that can never run are rejected at once.
+                max_attempts: 100,
+                retry_backoff: Duration::from_millis(500),
+                ..SubscribeOptions::new(queue, &patterns)
+            },
+            Arc::new(gated),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Every replica applies the others' lifecycle decisions to its cache of plans, and drops the secrets it cached
