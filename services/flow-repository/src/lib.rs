@@ -9,6 +9,7 @@ pub mod error;
 pub mod grpc;
 pub mod lifecycle;
 pub mod model;
+pub mod reseal;
 pub mod store;
 pub mod webhooks;
 
@@ -61,6 +62,9 @@ pub async fn start(
         }
     };
     host.spawn(keep_flow_tables(db.clone(), host.shutdown().clone()));
+    if let Some(keys) = &secrets {
+        host.spawn(tokio::spawn(reseal::at_start(db.clone(), keys.clone())));
+    }
     let core = Arc::new(core::FlowCore::new(Arc::new(store::SqlStore::new(db))).with_secrets(secrets));
     let verifier = host
         .verify_tokens(&config.identity_url, config.rpc_timeout, KEY_REFRESH)

@@ -7,15 +7,17 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use flowmate_auth::secrets::SecretBox;
 use flowmate_auth::{Claims, Principal};
 use flowmate_bus::{Envelope, SharedBus, SubscribeOptions};
+use flowmate_flow_repository::reseal::{reseal_webhook_secrets, ResealReport};
 use flowmate_flow_repository::{
     core::FlowCore,
     model::{ListQuery, SortField},
     store::SqlStore,
     MIGRATIONS,
 };
-use flowmate_store::{outbox, Db};
+use flowmate_store::{outbox, sqlx, Db};
 use flowmate_testkit::{amqp_url, Collector, PgDatabase, RecordingBus, TempDir};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -120,6 +122,68 @@ async fn collect(bus: &SharedBus, shutdown: &CancellationToken) -> Arc<Collector
         .await
         .unwrap();
     collector
+}
+
+const K1: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const K2: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+
+/// The sealed webhook secret in every stored body of flow `id` (the flow and its versions).
+async fn sealed_secrets(db: &Db, id: &str) -> Vec<String> {
+    let mut bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM flows WHERE id = $1")
+        .bind(id)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    let versions: Vec<String> = sqlx::query_scalar("SELECT body FROM flow_versions WHERE flow_id = $1")
+        .bind(id)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    bodies.extend(versions);
+    bodies
+        .iter()
+        .filter_map(|b| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            v.pointer("/flowSettings/webhooks/hmacSecret")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+async fn webhook_secrets_under_an_old_key_are_resealed_with_the_first(s: Setup) {
+    let db = Db::connect(&s.url, 4, MIGRATIONS).await.unwrap();
+    let old = Arc::new(SecretBox::from_keys(&format!("k1:{K1}")).unwrap());
+    let core = FlowCore::new(Arc::new(SqlStore::new(db.clone()))).with_secrets(Some(old));
+    let mut body = flow("signed");
+    body["flowSettings"] = json!({"webhooks": {"hmacSecret": "shh-its-a-secret"}});
+    let created = core.create(&admin(), body).await.unwrap().remove(0).unwrap();
+    let id = created.id.to_string();
+    core.update(&admin(), &id, json!({"description": "a second version"}))
+        .await
+        .unwrap();
+    let before = sealed_secrets(&db, &id).await;
+    assert!(
+        !before.is_empty() && before.iter().all(|s| SecretBox::kid_of(s) == Some("k1")),
+        "{before:?}"
+    );
+
+    let ring = SecretBox::from_keys(&format!("k2:{K2},k1:{K1}")).unwrap();
+    let report = reseal_webhook_secrets(&db, &ring).await.unwrap();
+    assert_eq!((report.unreadable, report.skipped), (0, 0));
+    assert_eq!(report.resealed as usize, before.len());
+    let after = sealed_secrets(&db, &id).await;
+    assert_eq!(after.len(), before.len());
+    for sealed in &after {
+        assert_eq!(SecretBox::kid_of(sealed), Some("k2"));
+        assert_eq!(ring.open(sealed).unwrap(), "shh-its-a-secret");
+    }
+    // Run again: nothing left to do.
+    assert_eq!(
+        reseal_webhook_secrets(&db, &ring).await.unwrap(),
+        ResealReport::default()
+    );
+    finish(s).await;
 }
 
 async fn changes_are_announced_exactly_once_even_across_a_crash_before_publishing(s: Setup) {
@@ -250,6 +314,7 @@ macro_rules! both_modes {
 }
 
 both_modes!(
+    webhook_secrets_under_an_old_key_are_resealed_with_the_first,
     changes_are_announced_exactly_once_even_across_a_crash_before_publishing,
     confirmations_apply_once_and_active_flows_are_listed_for_warm_starts,
 );
