@@ -14,6 +14,7 @@ use flowmate_proto::{common::v1::PageRequest, flows::v1::ListFlowsRequest};
 use serde_json::{json, Value};
 
 use crate::{
+    clients::StatusResult,
     envelope,
     error::{ApiError, ApiResult},
     extract::{require, ApiJson, AuthUser, Params, PathId, SORT_FIELDS},
@@ -211,12 +212,32 @@ pub async fn remove(
     Ok(Json(json!({"msg": "Flow was successfully deleted"})))
 }
 
-async fn one(state: &AppState, token: &str, id: String, starting: bool) -> ApiResult<Json<Value>> {
-    let mut results = if starting {
-        state.flows.start(token, vec![id]).await?
-    } else {
-        state.flows.stop(token, vec![id]).await?
-    };
+/// Which way a start/stop request turns flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Toggle {
+    /// `…/start`.
+    Start,
+    /// `…/stop`.
+    Stop,
+}
+
+impl Toggle {
+    /// Asks the flow repository to start or stop `ids`; one outcome per id.
+    async fn apply(
+        self,
+        state: &AppState,
+        token: &str,
+        ids: Vec<String>,
+    ) -> Result<Vec<StatusResult>, Fault> {
+        match self {
+            Toggle::Start => state.flows.start(token, ids).await,
+            Toggle::Stop => state.flows.stop(token, ids).await,
+        }
+    }
+}
+
+async fn one(state: &AppState, token: &str, id: String, toggle: Toggle) -> ApiResult<Json<Value>> {
+    let mut results = toggle.apply(state, token, vec![id]).await?;
     let (id, outcome) = results.pop().ok_or_else(|| ApiError(Fault::internal()))?;
     Ok(data(json!({"id": id, "status": outcome?})))
 }
@@ -229,7 +250,7 @@ pub async fn start(
     AuthUser(caller): AuthUser,
     PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
-    one(&state, &caller.token, id, true).await
+    one(&state, &caller.token, id, Toggle::Start).await
 }
 
 /// Stops a flow: `stopping` until the execution service confirms; an inactive flow stays `inactive`.
@@ -240,10 +261,10 @@ pub async fn stop(
     AuthUser(caller): AuthUser,
     PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
-    one(&state, &caller.token, id, false).await
+    one(&state, &caller.token, id, Toggle::Stop).await
 }
 
-async fn many(state: &AppState, token: &str, body: Value, starting: bool) -> ApiResult<Json<Value>> {
+async fn many(state: &AppState, token: &str, body: Value, toggle: Toggle) -> ApiResult<Json<Value>> {
     let Value::Array(items) = body else {
         return Err(ApiError::bad_request(
             "No flow ids given. Expecting an array of flow ids",
@@ -265,10 +286,8 @@ async fn many(state: &AppState, token: &str, body: Value, starting: bool) -> Api
         .collect();
     let mut results = if ids.is_empty() {
         Vec::new()
-    } else if starting {
-        state.flows.start(token, ids).await?
     } else {
-        state.flows.stop(token, ids).await?
+        toggle.apply(state, token, ids).await?
     }
     .into_iter();
     let invalid = Fault::new(flowmate_domain::ErrorCode::InvalidArgument, "Invalid id");
@@ -294,7 +313,7 @@ pub async fn start_many(
     AuthUser(caller): AuthUser,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
-    many(&state, &caller.token, body, true).await
+    many(&state, &caller.token, body, Toggle::Start).await
 }
 
 /// Stops several flows; a bare array with one entry per id.
@@ -307,5 +326,5 @@ pub async fn stop_many(
     AuthUser(caller): AuthUser,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
-    many(&state, &caller.token, body, false).await
+    many(&state, &caller.token, body, Toggle::Stop).await
 }

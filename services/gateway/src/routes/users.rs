@@ -134,7 +134,9 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
     let user = state.identity.update_user(&caller.token, &id, body).await?;
-    if user.status != "ACTIVE" {
+    if flowmate_domain::identity::Status::parse(&user.status)
+        != Some(flowmate_domain::identity::Status::Active)
+    {
         cut_off(&state, &user.id);
     }
     Ok(envelope::object(StatusCode::OK, meta, user))
