@@ -62,6 +62,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A JSON body that must be an object (the identity request types): as [`ApiJson`], and `400` for any other JSON
+/// value (serde would otherwise read a struct from an array such as `[null, null]`).
+pub struct ApiObject<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiObject<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let ApiJson(value) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::bad_request("The request body must be a JSON object"));
+        }
+        let mut track = serde_path_to_error::Track::new();
+        T::deserialize(serde_path_to_error::Deserializer::new(value, &mut track))
+            .map(ApiObject)
+            .map_err(|e| {
+                ApiError(Fault::invalid(vec![Problem {
+                    message: "INPUT_INVALID".into(),
+                    field: Some(pointer_of(&track.path())),
+                    detail: Some(e.to_string()),
+                }]))
+            })
+    }
+}
+
 /// Parses JSON, reporting syntax errors with their position and type errors with the field's pointer.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
