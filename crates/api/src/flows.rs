@@ -335,3 +335,32 @@ pub enum BulkUpdate {
     /// One.
     One(Box<FlowBulkItem>),
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn nodes_keep_fields_the_schema_does_not_list() {
+        let stored = json!({"id": "in", "componentId": "webhook", "function": "receive",
+            "authorization": {"type": "basic"}, "x-note": "mine"});
+        let node: Node = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(node.extra["x-note"], "mine");
+        assert_eq!(serde_json::to_value(&node).unwrap(), stored);
+    }
+
+    #[test]
+    fn create_takes_one_flow_or_an_array() {
+        let one = json!({"graph": {"nodes": [{"id": "a", "componentId": "c", "function": "f"}]}});
+        assert!(matches!(
+            serde_json::from_value(one.clone()).unwrap(),
+            CreateFlows::One(_)
+        ));
+        let many: CreateFlows = serde_json::from_value(json!([one])).unwrap();
+        assert!(matches!(many, CreateFlows::Many(v) if v.len() == 1));
+    }
+}

@@ -390,3 +390,19 @@ pub struct TokenResponse {
     /// The token's id (for `DELETE /api/tokens/{id}`).
     pub id: String,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn token_lifetimes_are_integers_also_with_a_zero_fraction() {
+        let t: CreateToken = serde_json::from_str(r#"{"accountId":"a","expiresIn":3600.0}"#).unwrap();
+        assert_eq!(t.expires_in, Some(3600));
+        assert!(serde_json::from_str::<CreateToken>(r#"{"expiresIn":1.5}"#).is_err());
+        let none: CreateToken = serde_json::from_str(r#"{"expiresIn":null}"#).unwrap();
+        assert_eq!(none.expires_in, None);
+    }
+}

@@ -70,6 +70,13 @@ pub fn complete(doc: &mut Value) {
         tighten(schemas);
         loosen_bulk_items(schemas);
     }
+    // A webhook takes any JSON value.
+    if let Some(body) = doc.pointer_mut("/paths/~1hook~1{flowId}/post/requestBody/content/application~1json")
+    {
+        body["schema"] = json!({"anyOf": [
+            {"type": "object", "additionalProperties": {}}, {"type": "array", "items": {}},
+            {"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]});
+    }
     if let Some(code) = doc.pointer_mut("/components/schemas/ErrorItem/properties/code") {
         *code = json!({"type": "integer", "minimum": 400, "maximum": 599, "description": "The HTTP status."});
     }
@@ -144,6 +151,11 @@ fn complete_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
         add(responses, "413", "Request body is too large");
         add(responses, "415", "Content-Type must be application/json");
     }
+    if has_query {
+        responses.entry("414").or_insert_with(
+            || json!({"description": "URI Too Long (no body): the query is over the server's limit"}),
+        );
+    }
     if THROTTLED_OPERATIONS.contains(&id.as_str()) {
         add(responses, "429", "Too many requests; see Retry-After");
     }
@@ -159,7 +171,7 @@ fn constrain(operation: &str, param: &mut Value) {
         "id" | "userId" if param["in"] == "path" => id,
         "flowId" => id,
         "filter[user]" | "filter[fromTemplate]" | "filter[flowId]" | "filter[parentId]" => id,
-        "userId" => json!({"type": "array", "items": id, "maxItems": 500}),
+        "userId" => json!({"type": "array", "items": {"type": "string"}, "maxItems": 500}),
         "username" => json!({"type": "array", "items": {"type": "string"}, "maxItems": 500}),
         "filter[type]" if operation == "listSecrets" => json!({"type": "string", "enum":
             ["SIMPLE", "API_KEY", "MIXED", "OA2_CLIENT_CREDENTIALS", "OA2_AUTHORIZATION_CODE"]}),
@@ -178,7 +190,8 @@ fn constrain(operation: &str, param: &mut Value) {
                                             {"type": "string", "format": "date-time"}]}),
         "groupby" => json!({"type": "string", "enum": ["user", "flow", "component"], "default": "user"}),
         "Idempotency-Key" => json!({"type": "string", "minLength": 1, "maxLength": 255}),
-        "sync" => json!({"type": "string", "enum": ["true", "false", "1", "0"]}),
+        "sync" => json!({"type": "string",
+            "description": "true or 1: wait for the execution's result; any other value: answer once queued"}),
         "force" => json!({"type": "string", "enum": ["true", "false", "1", "0", ""]}),
         _ => return,
     };
@@ -304,6 +317,11 @@ fn loosen_bulk_items(schemas: &mut Map<String, Value>) {
     {
         *many = json!({"anyOf": [{"$ref": "#/components/schemas/FlowBulkItem"}, {}],
             "description": "A partial flow with its id; anything else gets its own `Invalid id` result"});
+    }
+    // The generate body is a deep-merge patch: any flow field, `null` included, merged over the template.
+    if let Some(generate) = schemas.get_mut("GenerateFlow") {
+        *generate = json!({"type": "object", "additionalProperties": {},
+            "description": generate["description"].clone()});
     }
     // Items of a `POST /flows` array are validated one by one: a failing one gets its own result.
     if let Some(many) = schemas

@@ -179,6 +179,11 @@ pub async fn retry(
     body: Bytes,
 ) -> ApiResult<Response> {
     let body = optional_json(&headers, &body)?.unwrap_or(Value::Null);
+    if !(body.is_object() || body.is_null()) {
+        return Err(ApiError::bad_request(
+            "Expecting {\"from\": \"start\" | \"failed\"} or no body",
+        ));
+    }
     let from = match body.get("from") {
         None | Some(Value::Null) => "start".to_owned(),
         Some(Value::String(s)) if s == "start" || s == "failed" => s.clone(),

@@ -189,6 +189,11 @@ pub async fn bulk_update(
     AuthUser(caller): AuthUser,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
+    if !(body.is_array() || body.is_object()) {
+        return Err(ApiError::bad_request(
+            "Expecting a partial flow or an array of partial flows",
+        ));
+    }
     let results = state.flows.bulk_update(&caller.token, &body).await?;
     let items: Vec<Value> = results
         .into_iter()
