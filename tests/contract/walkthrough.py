@@ -2,7 +2,7 @@
 
 tests/contract/run generates `flowmate_client` with openapi-python-client and runs this with it on the path:
 log in, create a flow with a webhook trigger (one node carrying a field the schema does not list, sent through
-the model's additional_properties), start it, wait until it is active, send a webhook, then read the execution and its steps. No hand-written HTTP:
+the model's additional_properties, which must come back), start it, wait until it is active, send a webhook, then read the execution and its steps. No hand-written HTTP:
 every call goes through the generated functions and models, and every answer is parsed into them.
 
 Usage: walkthrough.py BASE_URL USERNAME PASSWORD
@@ -75,7 +75,8 @@ def main(base, username, password):
     if [n.id for n in flow.graph.nodes] != ["in", "sum"]:
         sys.exit(f"walkthrough: unexpected nodes {flow.graph.nodes}")
     kept = flow.graph.nodes[0].additional_properties.get("x-note")
-    print(f"walkthrough: a node field outside the schema came back: {kept is not None}")
+    if kept != "kept by FlowMate":
+        sys.exit(f"walkthrough: a node field outside the schema did not come back: {kept!r}")
 
     state = expect(start_flow.sync_detailed(flow.id, client=api), FlowStateEnvelope, "start flow").data
     print(f"walkthrough: start -> {state.status.value}")

@@ -50,16 +50,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        require_json(req.headers())?;
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorCode::PayloadTooLarge, "Request body is too large")
-            } else {
-                ApiError::bad_request("Request body could not be read")
-            }
-        })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json(&json_bytes(req, state).await?).map(ApiJson)
     }
+}
+
+/// The body of a JSON request: `415` unless `Content-Type` is JSON, `413` over the body limit.
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    require_json(req.headers())?;
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorCode::PayloadTooLarge, "Request body is too large")
+        } else {
+            ApiError::bad_request("Request body could not be read")
+        }
+    })
 }
 
 /// A JSON body that must be an object (the identity request types): as [`ApiJson`], and `400` for any other JSON
@@ -70,20 +74,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiObject<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let ApiJson(value) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
-        if !value.is_object() {
+        let bytes = json_bytes(req, state).await?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            // Malformed JSON keeps its parse error; well-formed JSON of another kind is refused as such.
+            parse_json::<serde_json::Value>(&bytes)?;
             return Err(ApiError::bad_request("The request body must be a JSON object"));
         }
-        let mut track = serde_path_to_error::Track::new();
-        T::deserialize(serde_path_to_error::Deserializer::new(value, &mut track))
-            .map(ApiObject)
-            .map_err(|e| {
-                ApiError(Fault::invalid(vec![Problem {
-                    message: "INPUT_INVALID".into(),
-                    field: Some(pointer_of(&track.path())),
-                    detail: Some(e.to_string()),
-                }]))
-            })
+        parse_json(&bytes).map(ApiObject)
     }
 }
 
