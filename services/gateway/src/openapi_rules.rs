@@ -297,7 +297,7 @@ fn tighten(schemas: &mut Map<String, Value>) {
     if let Some(schema) = schemas.get_mut("CreateToken") {
         schema["required"] = json!(["accountId"]);
         schema["properties"]["accountId"] = json!({"type": "string", "pattern": ID_PATTERN});
-        schema["properties"]["expiresIn"] = json!({"type": "integer", "minimum": -1, "not": {"const": 0},
+        schema["properties"]["expiresIn"] = json!({"type": "integer", "minimum": -1, "maximum": i64::MAX, "not": {"const": 0},
             "description": "Lifetime in seconds; -1 = no expiry. Default: 3 hours."});
     }
 }
