@@ -262,6 +262,22 @@ impl RoleRef {
     }
 }
 
+/// An integer, also written with a zero fraction (`1.0`); `null` is none.
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected an integer, found {n}"
+        ))),
+    }
+}
+
 fn role_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let refs = Vec::<RoleRef>::deserialize(d)?;
     refs.into_iter().map(RoleRef::into_id).collect()
@@ -360,7 +376,9 @@ pub struct IntrospectRequest {
 pub struct CreateToken {
     /// The account the token stands for.
     pub account_id: Option<String>,
-    /// Lifetime in seconds; `-1` = no expiry. Default: 3 hours.
+    /// Lifetime in seconds; `-1` = no expiry. Default: 3 hours. An integral number (`3600.0` too, as JSON Schema
+    /// counts it an integer).
+    #[serde(default, deserialize_with = "integral")]
     pub expires_in: Option<i64>,
 }
 
@@ -371,4 +389,20 @@ pub struct TokenResponse {
     pub token: String,
     /// The token's id (for `DELETE /api/tokens/{id}`).
     pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn token_lifetimes_are_integers_also_with_a_zero_fraction() {
+        let t: CreateToken = serde_json::from_str(r#"{"accountId":"a","expiresIn":3600.0}"#).unwrap();
+        assert_eq!(t.expires_in, Some(3600));
+        assert!(serde_json::from_str::<CreateToken>(r#"{"expiresIn":1.5}"#).is_err());
+        let none: CreateToken = serde_json::from_str(r#"{"expiresIn":null}"#).unwrap();
+        assert_eq!(none.expires_in, None);
+    }
 }

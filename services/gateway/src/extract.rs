@@ -50,15 +50,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        require_json(req.headers())?;
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorCode::PayloadTooLarge, "Request body is too large")
-            } else {
-                ApiError::bad_request("Request body could not be read")
-            }
-        })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json(&json_bytes(req, state).await?).map(ApiJson)
+    }
+}
+
+/// The body of a JSON request: `415` unless `Content-Type` is JSON, `413` over the body limit.
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    require_json(req.headers())?;
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorCode::PayloadTooLarge, "Request body is too large")
+        } else {
+            ApiError::bad_request("Request body could not be read")
+        }
+    })
+}
+
+/// A JSON body that must be an object (the identity request types): as [`ApiJson`], and `400` for any other JSON
+/// value (serde would otherwise read a struct from an array such as `[null, null]`).
+pub struct ApiObject<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiObject<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = json_bytes(req, state).await?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            // Malformed JSON keeps its parse error; well-formed JSON of another kind is refused as such.
+            parse_json::<serde_json::Value>(&bytes)?;
+            return Err(ApiError::bad_request("The request body must be a JSON object"));
+        }
+        parse_json(&bytes).map(ApiObject)
     }
 }
 

@@ -10,6 +10,7 @@ mod envelope;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+mod openapi_rules;
 pub mod routes;
 pub mod state;
 
@@ -33,7 +34,6 @@ use tower_http::{
     normalize_path::NormalizePathLayer,
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
 };
-use utoipa::OpenApi;
 
 pub use crate::config::GatewayConfig;
 use crate::{
@@ -135,10 +135,7 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
     }
     let api = api
         .route("/", get(root))
-        .route(
-            "/api/openapi.json",
-            get(|| async { Json(openapi::ApiDoc::openapi()) }),
-        )
+        .route("/api/openapi.json", get(|| async { Json(openapi::document()) }))
         .merge(docs::router())
         .merge(console::router(options.console.clone()))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "Not found") })

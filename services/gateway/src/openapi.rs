@@ -1,4 +1,7 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the schema types of `flowmate-api`, then
+//! completed by [`crate::openapi_rules`] (the responses and parameter constraints every operation shares). Built once.
+
+use std::sync::OnceLock;
 
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -14,15 +17,16 @@ use crate::routes::{auth, executions, flows, hooks, roles, secrets, templates, t
     paths(
         auth::login, auth::logout, auth::introspect, auth::create_token, auth::revoke_token, auth::permission_names,
         users::list, users::create, users::me, users::get_one, users::update, users::replace, users::remove,
-        tenants::list, tenants::create, tenants::get_one, tenants::update, tenants::remove, tenants::users,
+        tenants::list, tenants::create, tenants::get_one, tenants::update, tenants::replace, tenants::remove, tenants::users,
         tenants::remove_user,
-        roles::list, roles::create, roles::get_one, roles::update, roles::remove,
+        roles::list, roles::create, roles::get_one, roles::update, roles::replace, roles::remove,
         flows::list, flows::get_one, flows::create, flows::update, flows::bulk_update, flows::remove,
         flows::start, flows::stop, flows::start_many, flows::stop_many,
         templates::list, templates::create, templates::get_one, templates::update, templates::remove,
         templates::versions, templates::generate,
         executions::list, executions::get_one, executions::counts, executions::retry, executions::cancel,
-        executions::run, executions::resume, executions::components, hooks::hook,
+        executions::run, executions::resume, executions::components, hooks::hook, hooks::hook_get_doc,
+        hooks::hook_head_doc,
         secrets::list, secrets::create, secrets::get_one, secrets::update, secrets::remove,
         secrets::list_clients, secrets::create_client, secrets::get_client, secrets::update_client,
         secrets::remove_client, secrets::start, secrets::callback,
@@ -42,7 +46,7 @@ use crate::routes::{auth, executions, flows, hooks, roles, secrets, templates, t
         flowmate_api::executions::PageMeta,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows"), (name = "templates"), (name = "executions"), (name = "secrets")),
+    tags((name = "auth"), (name = "users"), (name = "tenants"), (name = "roles"), (name = "flows"), (name = "templates"), (name = "executions"), (name = "webhooks"), (name = "secrets")),
 )]
 pub struct ApiDoc;
 
@@ -61,4 +65,14 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// The document served at `/api/openapi.json`.
+pub fn document() -> &'static serde_json::Value {
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        crate::openapi_rules::complete(&mut doc);
+        doc
+    })
 }

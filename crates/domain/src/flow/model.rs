@@ -88,7 +88,7 @@ pub struct Edge {
     pub config: EdgeConfig,
 }
 
-/// One step of a flow.
+/// One step of a flow. Fields it does not know are kept in `extra` and come back as they were stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
@@ -113,6 +113,9 @@ pub struct Node {
     /// A credentials secret.
     #[serde(default, rename = "credentials_id")]
     pub credentials_id: Option<String>,
+    /// Fields a client stored that FlowMate does not read (API.md: documents round-trip): kept and returned.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// Nodes and edges.

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::{ApiJson, AuthUser, PathId},
+    extract::{ApiObject, AuthUser, PathId},
     state::AppState,
 };
 
@@ -50,7 +50,7 @@ pub fn api_router() -> Router<AppState> {
     ))]
 pub async fn login(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<LoginRequest>,
+    ApiObject(body): ApiObject<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let out = state
         .identity
@@ -64,7 +64,7 @@ pub async fn login(
 
 /// Revokes the presented token; it is rejected from then on.
 #[utoipa::path(post, path = "/logout", operation_id = "logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Logged out: {\"loggedOut\": true} (OIH's answer)"), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Logged out (OIH's answer)", body = flowmate_api::answers::LoggedOut), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, AuthUser(caller): AuthUser) -> ApiResult<Json<Value>> {
     state.identity.logout(&caller.token).await?;
     state.verifier.revocations().apply(&Revocation::Token {
@@ -83,7 +83,7 @@ pub async fn logout(State(state): State<AppState>, AuthUser(caller): AuthUser) -
 pub async fn introspect(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    ApiJson(body): ApiJson<IntrospectRequest>,
+    ApiObject(body): ApiObject<IntrospectRequest>,
 ) -> ApiResult<Json<User>> {
     let subject = body
         .token
@@ -100,7 +100,7 @@ pub async fn introspect(
 pub async fn create_token(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    ApiJson(body): ApiJson<CreateToken>,
+    ApiObject(body): ApiObject<CreateToken>,
 ) -> ApiResult<Json<TokenResponse>> {
     let account = body
         .account_id
@@ -118,7 +118,7 @@ pub async fn create_token(
 /// Revokes a token by its id (`iam.token.delete`); it is rejected from then on.
 #[utoipa::path(delete, path = "/api/tokens/{id}", operation_id = "revokeToken", tag = "auth", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "Revoked: {\"id\", \"revoked\": true}"), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "Revoked", body = flowmate_api::answers::TokenRevoked), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,

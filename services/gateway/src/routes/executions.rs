@@ -142,7 +142,8 @@ fn day(
     params(("start" = Option<String>, Query, description = "YYYY-MM-DD (default 30 days ago)"),
            ("end" = Option<String>, Query, description = "YYYY-MM-DD, included (default now)"),
            ("groupby" = Option<String>, Query, description = "user (default) | flow | component")),
-    responses((status = 200, description = "{data: [{<groupby>: id, count}]}"), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "{data: [{<groupby>: id, count}]}", body = flowmate_api::answers::ExecutionCounts),
+              (status = 400, body = ErrorBody)))]
 pub async fn counts(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -167,8 +168,8 @@ pub async fn counts(
 /// execution is queued (permission `flows.control`).
 #[utoipa::path(post, path = "/executions/{id}/retry", operation_id = "retryExecution", tag = "executions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    request_body(content = Object, description = "{\"from\": \"start\" (default) | \"failed\"}"),
-    responses((status = 202, description = "{data: the new Execution (queued), meta: {}}"), (status = 400, body = ErrorBody),
+    request_body(content = Option<flowmate_api::answers::RetryRequest>, description = "Optional: where to start"),
+    responses((status = 202, description = "The new execution (queued)", body = flowmate_api::answers::QueuedExecution), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn retry(
     State(state): State<AppState>,
@@ -178,6 +179,11 @@ pub async fn retry(
     body: Bytes,
 ) -> ApiResult<Response> {
     let body = optional_json(&headers, &body)?.unwrap_or(Value::Null);
+    if !(body.is_object() || body.is_null()) {
+        return Err(ApiError::bad_request(
+            "Expecting {\"from\": \"start\" | \"failed\"} or no body",
+        ));
+    }
     let from = match body.get("from") {
         None | Some(Value::Null) => "start".to_owned(),
         Some(Value::String(s)) if s == "start" || s == "failed" => s.clone(),
@@ -190,7 +196,7 @@ pub async fn retry(
 /// Cancels a queued or running execution (permission `flows.control`).
 #[utoipa::path(post, path = "/executions/{id}/cancel", operation_id = "cancelExecution", tag = "executions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "{data: Execution (cancelled), meta: {}}"), (status = 404, body = ErrorBody),
+    responses((status = 200, description = "The execution (cancelled)", body = flowmate_api::answers::QueuedExecution), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -206,8 +212,8 @@ pub async fn cancel(
 #[utoipa::path(post, path = "/executions/{id}/resume/{nodeId}", operation_id = "resumeExecution", tag = "executions",
     params(("id" = String, Path), ("nodeId" = String, Path, description = "the wait.event node"),
            ("token" = String, Query, description = "the node's resume token")),
-    request_body(content = Object, description = "Any JSON (optional): the waiting step's output"),
-    responses((status = 202, description = "{data: {executionId, nodeId, status: \"resumed\"}, meta: {}}"),
+    request_body(content = Option<serde_json::Value>, description = "Any JSON (optional): the waiting step's output"),
+    responses((status = 202, description = "Resumed", body = flowmate_api::answers::ResumedEnvelope),
               (status = 400, description = "Invalid id or JSON", body = ErrorBody),
               (status = 403, description = "Invalid resume token", body = ErrorBody),
               (status = 404, description = "No such execution or wait node", body = ErrorBody),
@@ -237,8 +243,8 @@ pub async fn resume(
 /// Triggers an active flow by hand; the optional JSON body is the trigger's data (permission `flows.control`).
 #[utoipa::path(post, path = "/flows/{id}/run", operation_id = "runFlow", tag = "executions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    request_body(content = Object, description = "Any JSON: the trigger's data"),
-    responses((status = 202, description = "{data: Execution (queued), meta: {}}; follow it at /executions/{id}"),
+    request_body(content = Option<serde_json::Value>, description = "Any JSON (optional): the trigger's data"),
+    responses((status = 202, description = "The execution (queued); follow it at /executions/{id}", body = flowmate_api::answers::QueuedExecution),
               (status = 404, description = "Flow <id> either does not exist or is inactive.", body = ErrorBody)))]
 pub async fn run(
     State(state): State<AppState>,
@@ -254,7 +260,7 @@ pub async fn run(
 
 /// The component catalogue: what `componentId` + `function` a node may name, and the fields each reads.
 #[utoipa::path(get, path = "/components", operation_id = "listComponents", tag = "executions", security(("bearer" = [])),
-    responses((status = 200, description = "{data: [{id, componentId, function, name, description, trigger, fields}], meta: {total, page, perPage, totalPages}}")))]
+    responses((status = 200, description = "Every component function", body = flowmate_api::answers::ComponentPage)))]
 pub async fn components(State(state): State<AppState>, AuthUser(caller): AuthUser) -> ApiResult<Json<Value>> {
     let mut items = match state.executions.components(&caller.token).await? {
         Value::Array(items) => items,

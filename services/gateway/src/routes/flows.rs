@@ -80,7 +80,7 @@ fn list_request(params: &Params) -> Result<ListFlowsRequest, ApiError> {
            ("filter[fromTemplate]" = Option<String>, Query),
            ("sort" = Option<String>, Query, description = "createdAt|updatedAt|name, '-' for descending"),
            ("search" = Option<String>, Query, description = "case-insensitive substring of name or description")),
-    responses((status = 200, description = "{data: [Flow], meta: {total, page, perPage, totalPages}}"),
+    responses((status = 200, description = "A page of flows", body = flowmate_api::flows::FlowPage),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -96,7 +96,7 @@ pub async fn list(
 
 /// One flow.
 #[utoipa::path(get, path = "/flows/{id}", operation_id = "getFlow", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The flow", body = flowmate_api::flows::FlowEnvelope),
               (status = 404, description = "No flow found", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -111,9 +111,10 @@ pub async fn get_one(
 
 /// Creates one flow, or several from an array (needs `flows.bulk`). The caller and its tenant become owners.
 #[utoipa::path(post, path = "/flows", operation_id = "createFlows", tag = "flows", security(("bearer" = [])),
-    request_body(content = Object, description = "A flow (name, description, type, cron, graph {nodes, edges}, owners, flowSettings) or an array of flows"),
-    responses((status = 201, description = "{data: Flow | [Flow | {errors}], meta: {}}"), (status = 400, body = ErrorBody),
-              (status = 403, body = ErrorBody)))]
+    request_body(content = flowmate_api::flows::CreateFlows, description = "A flow, or an array of flows (needs flows.bulk)"),
+    responses((status = 201, description = "{data: Flow} for one flow; {data: [Flow | {errors}]} for an array, one result per item",
+               body = flowmate_api::flows::CreatedFlows),
+              (status = 400, description = "Validation failures, each listed", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -166,9 +167,10 @@ fn reject_non_objects(body: &Value) -> Result<(), ApiError> {
 
 /// Shallow-merges the body into an inactive flow and re-validates it.
 #[utoipa::path(patch, path = "/flows/{id}", operation_id = "updateFlow", tag = "flows", security(("bearer" = [])),
-    request_body(content = Object, description = "Top-level flow fields to replace (shallow merge)"), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, description = "Flow is not inactive", body = ErrorBody)))]
+    request_body(content = flowmate_api::flows::FlowPatch, description = "Top-level flow fields to replace (shallow merge)"), params(("id" = String, Path)),
+    responses((status = 200, description = "The changed flow", body = flowmate_api::flows::FlowEnvelope),
+              (status = 400, description = "Validation failures, each listed", body = ErrorBody),
+              (status = 409, description = "Flow is not inactive", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -180,14 +182,19 @@ pub async fn update(
 
 /// Applies several partial flows (each with its `id`); one result per item, failing items skipped.
 #[utoipa::path(patch, path = "/flows/bulk", operation_id = "bulkUpdateFlows", tag = "flows", security(("bearer" = [])),
-    request_body(content = Object, description = "An array of partial flows, each with its id"),
-    responses((status = 200, description = "{data: [Flow | {errors: [{message, code, flowId}]}], meta: {}}"),
-              (status = 403, body = ErrorBody)))]
+    request_body(content = flowmate_api::flows::BulkUpdate, description = "An array of partial flows, each with its id (a single object counts as one)"),
+    responses((status = 200, description = "One result per item, in order", body = flowmate_api::flows::FlowResults),
+              (status = 400, body = ErrorBody)))]
 pub async fn bulk_update(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
+    if !(body.is_array() || body.is_object()) {
+        return Err(ApiError::bad_request(
+            "Expecting a partial flow or an array of partial flows",
+        ));
+    }
     let results = state.flows.bulk_update(&caller.token, &body).await?;
     let items: Vec<Value> = results
         .into_iter()
@@ -201,8 +208,8 @@ pub async fn bulk_update(
 
 /// Deletes an inactive flow.
 #[utoipa::path(delete, path = "/flows/{id}", operation_id = "deleteFlow", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{msg: \"Flow was successfully deleted\"}"), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "Flow was successfully deleted", body = flowmate_api::flows::Deleted),
+              (status = 409, description = "Flow is not inactive", body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -244,7 +251,7 @@ async fn one(state: &AppState, token: &str, id: String, toggle: Toggle) -> ApiRe
 
 /// Starts a flow: `starting` until the execution service confirms; an active flow stays `active`.
 #[utoipa::path(post, path = "/flows/{id}/start", operation_id = "startFlow", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: {id, status}, meta: {}}"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The status now", body = flowmate_api::flows::FlowStateEnvelope)))]
 pub async fn start(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -255,7 +262,7 @@ pub async fn start(
 
 /// Stops a flow: `stopping` until the execution service confirms; an inactive flow stays `inactive`.
 #[utoipa::path(post, path = "/flows/{id}/stop", operation_id = "stopFlow", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: {id, status}, meta: {}}"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The status now", body = flowmate_api::flows::FlowStateEnvelope)))]
 pub async fn stop(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -305,9 +312,9 @@ async fn many(state: &AppState, token: &str, body: Value, toggle: Toggle) -> Api
 
 /// Starts several flows; a bare array with one entry per id.
 #[utoipa::path(post, path = "/flows/multiple/start", operation_id = "startFlows", tag = "flows", security(("bearer" = [])),
-    request_body(content = Object, description = "An array of flow ids"),
-    responses((status = 200, description = "[{data: {id, status}, meta: {}} | {errors: [{message, flowId, code}]}]"),
-              (status = 400, body = ErrorBody)))]
+    request_body(content = Vec<serde_json::Value>, description = "An array of flow ids; an entry that is not a well-formed id string gets its own `Invalid id` entry in the answer"),
+    responses((status = 200, description = "One entry per id, in order", body = [flowmate_api::flows::FlowStateResult]),
+              (status = 400, description = "The body is not an array", body = ErrorBody)))]
 pub async fn start_many(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -318,9 +325,9 @@ pub async fn start_many(
 
 /// Stops several flows; a bare array with one entry per id.
 #[utoipa::path(post, path = "/flows/multiple/stop", operation_id = "stopFlows", tag = "flows", security(("bearer" = [])),
-    request_body(content = Object, description = "An array of flow ids"),
-    responses((status = 200, description = "[{data: {id, status}, meta: {}} | {errors: [{message, flowId, code}]}]"),
-              (status = 400, body = ErrorBody)))]
+    request_body(content = Vec<serde_json::Value>, description = "An array of flow ids; an entry that is not a well-formed id string gets its own `Invalid id` entry in the answer"),
+    responses((status = 200, description = "One entry per id, in order", body = [flowmate_api::flows::FlowStateResult]),
+              (status = 400, description = "The body is not an array", body = ErrorBody)))]
 pub async fn stop_many(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -30,13 +30,19 @@ pub fn router() -> Router<AppState> {
 /// Triggers an active flow whose trigger is the `webhook` component. `200 {"data":{"requestId","message":"thank
 /// you"}}` once the trigger is durably queued; sync flows (or `?sync=true`) answer with the execution's result, or
 /// `202` with a `statusUrl` past the sync timeout.
-#[utoipa::path(post, path = "/hook/{flowId}", operation_id = "triggerWebhook", tag = "executions",
-    params(("flowId" = String, Path), ("sync" = Option<bool>, Query, description = "wait for the execution's result")),
-    request_body(content = Object, description = "JSON, text/plain, application/x-www-form-urlencoded or XML"),
-    responses((status = 200, description = "{data: {requestId, message: \"thank you\"}} (sync: the execution's answer)"),
-              (status = 202, description = "sync: still running; {data: {requestId, status, statusUrl}}"),
-              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[utoipa::path(post, path = "/hook/{flowId}", operation_id = "triggerWebhook", tag = "webhooks",
+    params(("flowId" = String, Path), ("sync" = Option<bool>, Query, description = "wait for the execution's result"),
+           ("Idempotency-Key" = Option<String>, Header, description = "a repeat within 24 h returns the first answer")),
+    request_body(description = "The trigger's data: JSON, text/plain (parsed as JSON when it is JSON), a form or XML (application/xml, to JSON)",
+        content((std::collections::BTreeMap<String, serde_json::Value> = "application/json"), (String = "text/plain"),
+                (std::collections::BTreeMap<String, String> = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "Queued durably (sync flows: the execution's answer)", body = flowmate_api::answers::WebhookAccepted),
+              (status = 202, description = "sync: still running", body = flowmate_api::answers::WebhookPending),
+              (status = 400, body = ErrorBody), (status = 403, description = "Signature or token refused", body = ErrorBody),
+              (status = 404, description = "Flow <id> either does not exist or is inactive.", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 429, description = "Rate limit or tenant quota; see Retry-After", body = ErrorBody),
+              (status = 503, description = "Neither the broker nor the database can take the trigger", body = ErrorBody)))]
 pub async fn hook(
     State(state): State<AppState>,
     method: Method,
@@ -47,6 +53,26 @@ pub async fn hook(
 ) -> Result<Response, ApiError> {
     deliver(state, method, uri, flow_id, String::new(), headers, body).await
 }
+
+/// `GET /hook/{flowId}`: the query is the trigger's data (documentation of the GET method of [`hook`]).
+#[utoipa::path(get, path = "/hook/{flowId}", operation_id = "triggerWebhookGet", tag = "webhooks",
+    params(("flowId" = String, Path), ("sync" = Option<bool>, Query, description = "wait for the execution's result")),
+    responses((status = 200, description = "Queued durably (sync flows: the execution's answer)", body = flowmate_api::answers::WebhookAccepted),
+              (status = 202, description = "sync: still running", body = flowmate_api::answers::WebhookPending),
+              (status = 400, body = ErrorBody), (status = 403, description = "Signature or token refused", body = ErrorBody),
+              (status = 404, description = "Flow <id> either does not exist or is inactive.", body = ErrorBody),
+              (status = 429, description = "Rate limit or tenant quota; see Retry-After", body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+pub fn hook_get_doc() {}
+
+/// `HEAD /hook/{flowId}`: `200` for an active flow, and nothing starts (documentation of the HEAD method of
+/// [`hook`]).
+#[utoipa::path(head, path = "/hook/{flowId}", operation_id = "checkWebhook", tag = "webhooks",
+    params(("flowId" = String, Path)),
+    responses((status = 200, description = "The flow is active"), (status = 400, description = "Invalid id"),
+              (status = 403, description = "Signature or token refused"),
+              (status = 404, description = "No such active flow")))]
+pub fn hook_head_doc() {}
 
 /// `/hook/{flowId}/{suffix}`: the same, with the suffix passed on as `pathSuffix`.
 pub async fn hook_suffix(

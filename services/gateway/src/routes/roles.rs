@@ -2,14 +2,14 @@
 
 use axum::{extract::State, http::StatusCode, response::Response, routing::get, Router};
 use flowmate_api::{
-    identity::{CreateRole, Role, UpdateRole},
+    identity::{CreateRole, UpdateRole},
     ErrorBody,
 };
 
 use crate::{
     envelope,
     error::ApiResult,
-    extract::{ApiJson, AuthUser, Params, PathId},
+    extract::{ApiObject, AuthUser, Params, PathId},
     state::AppState,
 };
 
@@ -17,13 +17,12 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list).post(create))
-        .route("/{id}", get(get_one).patch(update).put(update).delete(remove))
+        .route("/{id}", get(get_one).patch(update).put(replace).delete(remove))
 }
 
 /// Global roles and the caller's tenant's.
 #[utoipa::path(get, path = "/api/roles", operation_id = "listRoles", tag = "roles", security(("bearer" = [])),
-    params(("meta" = Option<bool>, Query)),
-    responses((status = 200, body = [Role]), (status = 401, body = ErrorBody)))]
+        responses((status = 200, body = flowmate_api::answers::RolesAnswer), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -37,13 +36,13 @@ pub async fn list(
 
 /// Creates a role; permissions are validated against the vocabulary, global roles need `all`. `200` as in OIH.
 #[utoipa::path(post, path = "/api/roles", operation_id = "createRole", tag = "roles", security(("bearer" = [])), request_body = CreateRole,
-    responses((status = 200, body = Role), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::RoleAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, description = "DUPLICATE_KEY", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     params: Params,
-    ApiJson(body): ApiJson<CreateRole>,
+    ApiObject(body): ApiObject<CreateRole>,
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
     let role = state.identity.create_role(&caller.token, body).await?;
@@ -53,7 +52,7 @@ pub async fn create(
 /// One role: global, the caller's tenant's, or any for admins.
 #[utoipa::path(get, path = "/api/roles/{id}", operation_id = "getRole", tag = "roles", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Role), (status = 400, description = "Invalid id", body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::RoleAnswer), (status = 400, description = "Invalid id", body = ErrorBody),
               (status = 404, description = "role not found", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -70,24 +69,38 @@ pub async fn get_one(
 /// its permissions change, and the last global admin keeps `all`.
 #[utoipa::path(patch, path = "/api/roles/{id}", operation_id = "updateRole", tag = "roles", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateRole,
-    responses((status = 200, body = Role), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::RoleAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     PathId(id): PathId,
     params: Params,
-    ApiJson(body): ApiJson<UpdateRole>,
+    ApiObject(body): ApiObject<UpdateRole>,
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
     let role = state.identity.update_role(&caller.token, &id, body).await?;
     Ok(envelope::object(StatusCode::OK, meta, role))
 }
 
+/// `PUT /api/roles/{id}`: the same as `PATCH` (absent fields stay unchanged).
+#[utoipa::path(put, path = "/api/roles/{id}", operation_id = "replaceRole", tag = "roles", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = UpdateRole,
+    responses((status = 200, body = flowmate_api::answers::RoleAnswer)))]
+pub async fn replace(
+    state: State<AppState>,
+    caller: AuthUser,
+    id: PathId,
+    params: Params,
+    body: ApiObject<UpdateRole>,
+) -> ApiResult<Response> {
+    update(state, caller, id, params, body).await
+}
+
 /// Deletes a role; its holders lose its rights (their tokens are revoked). The last global admin keeps `all`.
 #[utoipa::path(delete, path = "/api/roles/{id}", operation_id = "deleteRole", tag = "roles", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "Deleted: {}"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Deleted", body = flowmate_api::answers::Empty), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -78,7 +78,7 @@ async fn page_of(state: &AppState, token: &str, what: Resource, params: &Params)
     params(("page[size]" = Option<u32>, Query), ("page[number]" = Option<u32>, Query),
            ("filter[type]" = Option<String>, Query, description = "SIMPLE|API_KEY|MIXED|OA2_CLIENT_CREDENTIALS|OA2_AUTHORIZATION_CODE"),
            ("search" = Option<String>, Query, description = "case-insensitive substring of the name")),
-    responses((status = 200, description = "{data: [Secret], meta: {total, page, perPage, totalPages}}"),
+    responses((status = 200, description = "A page of secrets", body = flowmate_api::answers::SecretPage),
               (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -90,9 +90,8 @@ pub async fn list(
 
 /// Creates a secret in the caller's tenant (permission `secrets.write`); every problem is listed.
 #[utoipa::path(post, path = "/secrets", operation_id = "createSecret", tag = "secrets", security(("bearer" = [])),
-    request_body(content = Object, description = "{data: {name, type, value}}: SIMPLE {username, passphrase}, API_KEY {key, headerName?}, MIXED {payload}, OA2_CLIENT_CREDENTIALS {clientId, clientSecret, tokenUrl, scope?}, OA2_AUTHORIZATION_CODE {authClientId, accessToken, refreshToken?, expires?, scope?}"),
-    responses((status = 201, description = "{data: Secret, meta: {}} (values \"***\")"), (status = 400, body = ErrorBody),
-              (status = 403, body = ErrorBody)))]
+    request_body(content = flowmate_api::answers::DataBody, description = "{data: {name, type, value}}: SIMPLE {username, passphrase}, API_KEY {key, headerName?}, MIXED {payload}, OA2_CLIENT_CREDENTIALS {clientId, clientSecret, tokenUrl, scope?}, OA2_AUTHORIZATION_CODE {authClientId, accessToken, refreshToken?, expires?, scope?}"),
+    responses((status = 201, description = "The secret (values \"***\")", body = flowmate_api::answers::SecretEnvelope), (status = 400, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -107,7 +106,7 @@ pub async fn create(
 
 /// One secret; values masked.
 #[utoipa::path(get, path = "/secrets/{id}", operation_id = "getSecret", tag = "secrets", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: Secret, meta: {}}"), (status = 404, description = "No secret found", body = ErrorBody)))]
+    responses((status = 200, description = "The secret", body = flowmate_api::answers::SecretEnvelope), (status = 404, description = "No secret found", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -120,8 +119,8 @@ pub async fn get_one(
 
 /// Changes a secret's name or value fields; `"***"` (or leaving a field out) keeps it, `null` removes an optional one.
 #[utoipa::path(patch, path = "/secrets/{id}", operation_id = "updateSecret", tag = "secrets", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body(content = Object, description = "{data: {name?, value?}}"),
-    responses((status = 200, description = "{data: Secret, meta: {}}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = flowmate_api::answers::DataBody, description = "{data: {name?, value?}}"),
+    responses((status = 200, description = "The secret", body = flowmate_api::answers::SecretEnvelope), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -158,7 +157,7 @@ pub async fn remove(
 /// The caller's tenant's OAuth2 apps, paged; client secrets masked.
 #[utoipa::path(get, path = "/auth-clients", operation_id = "listAuthClients", tag = "secrets", security(("bearer" = [])),
     params(("page[size]" = Option<u32>, Query), ("page[number]" = Option<u32>, Query), ("search" = Option<String>, Query)),
-    responses((status = 200, description = "{data: [AuthClient], meta: {…}}"), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "A page of OAuth2 apps", body = flowmate_api::answers::AuthClientPage), (status = 400, body = ErrorBody)))]
 pub async fn list_clients(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -169,8 +168,8 @@ pub async fn list_clients(
 
 /// Creates an OAuth2 app.
 #[utoipa::path(post, path = "/auth-clients", operation_id = "createAuthClient", tag = "secrets", security(("bearer" = [])),
-    request_body(content = Object, description = "{data: {name, type: OA2_AUTHORIZATION_CODE, clientId, clientSecret, endpoints: {auth, token}, redirectUri, predefinedScope?}}"),
-    responses((status = 201, description = "{data: AuthClient, meta: {}}"), (status = 400, body = ErrorBody)))]
+    request_body(content = flowmate_api::answers::DataBody, description = "{data: {name, type: OA2_AUTHORIZATION_CODE, clientId, clientSecret, endpoints: {auth, token}, redirectUri, predefinedScope?}}"),
+    responses((status = 201, description = "The OAuth2 app", body = flowmate_api::answers::AuthClientEnvelope), (status = 400, body = ErrorBody)))]
 pub async fn create_client(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -185,7 +184,7 @@ pub async fn create_client(
 
 /// One OAuth2 app.
 #[utoipa::path(get, path = "/auth-clients/{id}", operation_id = "getAuthClient", tag = "secrets", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: AuthClient, meta: {}}"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The OAuth2 app", body = flowmate_api::answers::AuthClientEnvelope), (status = 404, body = ErrorBody)))]
 pub async fn get_client(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -201,8 +200,8 @@ pub async fn get_client(
 
 /// Shallow-merges fields into an OAuth2 app (`clientSecret: "***"` keeps it).
 #[utoipa::path(patch, path = "/auth-clients/{id}", operation_id = "updateAuthClient", tag = "secrets", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body(content = Object, description = "{data: {…}}"),
-    responses((status = 200, description = "{data: AuthClient, meta: {}}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = flowmate_api::answers::DataBody, description = "{data: {…}}"),
+    responses((status = 200, description = "The OAuth2 app", body = flowmate_api::answers::AuthClientEnvelope), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_client(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -240,7 +239,7 @@ pub async fn remove_client(
 #[utoipa::path(get, path = "/auth-clients/{id}/start", operation_id = "startConsent", tag = "secrets", security(("bearer" = [])),
     params(("id" = String, Path), ("secretName" = String, Query, description = "name of the secret to create"),
            ("scope" = Option<String>, Query, description = "default: the auth client's predefinedScope")),
-    responses((status = 302, description = "Location: the provider's consent page; body {data: {redirectUrl}}"),
+    responses((status = 302, description = "Location: the provider's consent page", body = flowmate_api::answers::ConsentRedirectEnvelope),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
@@ -262,7 +261,7 @@ pub async fn start(
 /// creates the secret for the user who started the consent. A forged, used or expired state is `403`.
 #[utoipa::path(get, path = "/callback", operation_id = "consentCallback", tag = "secrets",
     params(("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
-    responses((status = 201, description = "{data: Secret, meta: {}}"),
+    responses((status = 201, description = "The secret created", body = flowmate_api::answers::SecretEnvelope),
               (status = 400, description = "The provider refused, or the code could not be exchanged", body = ErrorBody),
               (status = 403, description = "OAuth state is not valid | was already used | has expired", body = ErrorBody)))]
 pub async fn callback(State(state): State<AppState>, params: Params) -> ApiResult<Response> {

@@ -60,7 +60,7 @@ fn list_request(params: &Params) -> Result<ListTemplatesRequest, ApiError> {
            ("filter[status]" = Option<String>, Query, description = "published|1|draft|0"),
            ("filter[type]" = Option<String>, Query), ("filter[user]" = Option<String>, Query),
            ("sort" = Option<String>, Query), ("search" = Option<String>, Query)),
-    responses((status = 200, description = "{data: [Template], meta: {total, page, perPage, totalPages}}"),
+    responses((status = 200, description = "A page of templates", body = flowmate_api::templates::TemplatePage),
               (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -76,9 +76,9 @@ pub async fn list(
 
 /// Creates a template; the caller and its tenant own it; `status` defaults to `draft`.
 #[utoipa::path(post, path = "/templates", operation_id = "createTemplate", tag = "templates", security(("bearer" = [])),
-    request_body(content = Object, description = "A template: a flow graph document plus status (draft | published)"),
-    responses((status = 201, description = "{data: Template, meta: {}}"), (status = 400, body = ErrorBody),
-              (status = 403, body = ErrorBody)))]
+    request_body(content = flowmate_api::templates::TemplateInput, description = "A template: a flow graph document plus status (draft | published)"),
+    responses((status = 201, description = "The template", body = flowmate_api::templates::TemplateEnvelope),
+              (status = 400, description = "Validation failures, each listed", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -90,7 +90,8 @@ pub async fn create(
 
 /// One template.
 #[utoipa::path(get, path = "/templates/{id}", operation_id = "getTemplate", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: Template, meta: {}}"), (status = 404, description = "Template not found", body = ErrorBody)))]
+    responses((status = 200, description = "The template", body = flowmate_api::templates::TemplateEnvelope),
+              (status = 404, description = "Template not found", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -101,8 +102,9 @@ pub async fn get_one(
 
 /// Shallow-merges the body, re-validates, and keeps the previous version.
 #[utoipa::path(patch, path = "/templates/{id}", operation_id = "updateTemplate", tag = "templates", security(("bearer" = [])),
-    request_body(content = Object, description = "Top-level template fields to replace (shallow merge)"), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: Template, meta: {}}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = flowmate_api::templates::TemplatePatch, description = "Top-level template fields to replace (shallow merge)"), params(("id" = String, Path)),
+    responses((status = 200, description = "The changed template", body = flowmate_api::templates::TemplateEnvelope),
+              (status = 400, description = "Validation failures, each listed", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -114,7 +116,7 @@ pub async fn update(
 
 /// Deletes a template and its versions.
 #[utoipa::path(delete, path = "/templates/{id}", operation_id = "deleteTemplate", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{msg: \"Template was successfully deleted\"}"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Template was successfully deleted", body = flowmate_api::flows::Deleted)))]
 pub async fn remove(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -126,7 +128,7 @@ pub async fn remove(
 
 /// The template's previous versions, newest first.
 #[utoipa::path(get, path = "/templates/{id}/versions", operation_id = "listTemplateVersions", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "{data: [Template], meta: {}}"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Previous versions, newest first", body = flowmate_api::templates::TemplateVersions)))]
 pub async fn versions(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -140,9 +142,9 @@ pub async fn versions(
 /// Generates a flow from the template (permission `flows.write`). The optional body holds flow fields deep-merged
 /// over the template (objects by key, arrays by index). The flow repository's 400/403 pass through unchanged.
 #[utoipa::path(post, path = "/templates/{id}/generate", operation_id = "generateFlow", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body(content = Object, description = "Optional flow fields deep-merged over the template"),
-    responses((status = 201, description = "{data: Flow, meta: {}}"), (status = 400, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = Option<flowmate_api::templates::GenerateFlow>, description = "Optional flow fields deep-merged over the template"),
+    responses((status = 201, description = "The new flow", body = flowmate_api::flows::FlowEnvelope),
+              (status = 400, description = "The flow repository's validation failures", body = ErrorBody)))]
 pub async fn generate(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -9,7 +9,7 @@ use axum::{
     Router,
 };
 use flowmate_api::{
-    identity::{CreateTenant, ListedUser, Tenant, UpdateTenant},
+    identity::{CreateTenant, UpdateTenant},
     ErrorBody,
 };
 use flowmate_domain::{ErrorCode, Id};
@@ -17,7 +17,7 @@ use flowmate_domain::{ErrorCode, Id};
 use crate::{
     envelope,
     error::{ApiError, ApiResult},
-    extract::{ApiJson, AuthUser, Params, PathId},
+    extract::{ApiObject, AuthUser, Params, PathId},
     state::AppState,
 };
 
@@ -25,15 +25,14 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list).post(create))
-        .route("/{id}", get(get_one).patch(update).put(update).delete(remove))
+        .route("/{id}", get(get_one).patch(update).put(replace).delete(remove))
         .route("/{id}/users", get(users))
         .route("/{id}/user/{user_id}", delete(remove_user))
 }
 
 /// Every tenant for admins, else the caller's own.
 #[utoipa::path(get, path = "/api/tenants", operation_id = "listTenants", tag = "tenants", security(("bearer" = [])),
-    params(("meta" = Option<bool>, Query)),
-    responses((status = 200, body = [Tenant]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = flowmate_api::answers::TenantsAnswer), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -47,13 +46,13 @@ pub async fn list(
 
 /// Creates a tenant (`all` or `iam.tenant.create`); `200` as in OIH.
 #[utoipa::path(post, path = "/api/tenants", operation_id = "createTenant", tag = "tenants", security(("bearer" = [])), request_body = CreateTenant,
-    responses((status = 200, body = Tenant), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::TenantAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, description = "DUPLICATE_KEY", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     params: Params,
-    ApiJson(body): ApiJson<CreateTenant>,
+    ApiObject(body): ApiObject<CreateTenant>,
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
     let tenant = state
@@ -66,7 +65,7 @@ pub async fn create(
 /// One tenant: the caller's own, or any for admins (`iam.tenant.read`).
 #[utoipa::path(get, path = "/api/tenants/{id}", operation_id = "getTenant", tag = "tenants", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Tenant), (status = 400, description = "Invalid id", body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::TenantAnswer), (status = 400, description = "Invalid id", body = ErrorBody),
               (status = 404, description = "tenant not found", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -82,24 +81,39 @@ pub async fn get_one(
 /// Changes a tenant's name or status (`all` or `iam.tenant.update`); `PUT` does the same.
 #[utoipa::path(patch, path = "/api/tenants/{id}", operation_id = "updateTenant", tag = "tenants", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateTenant,
-    responses((status = 200, body = Tenant), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::TenantAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, description = "DUPLICATE_KEY", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     PathId(id): PathId,
     params: Params,
-    ApiJson(body): ApiJson<UpdateTenant>,
+    ApiObject(body): ApiObject<UpdateTenant>,
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
     let tenant = state.identity.update_tenant(&caller.token, &id, body).await?;
     Ok(envelope::object(StatusCode::OK, meta, tenant))
 }
 
+/// `PUT /api/tenants/{id}` as OIH clients send it: the same as `PATCH` (absent fields stay unchanged).
+#[utoipa::path(put, path = "/api/tenants/{id}", operation_id = "replaceTenant", tag = "tenants", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = UpdateTenant,
+    responses((status = 200, body = flowmate_api::answers::TenantAnswer),
+              (status = 409, description = "DUPLICATE_KEY", body = ErrorBody)))]
+pub async fn replace(
+    state: State<AppState>,
+    caller: AuthUser,
+    id: PathId,
+    params: Params,
+    body: ApiObject<UpdateTenant>,
+) -> ApiResult<Response> {
+    update(state, caller, id, params, body).await
+}
+
 /// Deletes a tenant that has no users left, with its own roles (`all` or `iam.tenant.delete`).
 #[utoipa::path(delete, path = "/api/tenants/{id}", operation_id = "deleteTenant", tag = "tenants", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "Deleted: {}"), (status = 403, description = "MISSING_PERMISSION, or the tenant still has users", body = ErrorBody),
+    responses((status = 200, description = "Deleted", body = flowmate_api::answers::Empty), (status = 403, description = "MISSING_PERMISSION, or the tenant still has users", body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
@@ -112,8 +126,8 @@ pub async fn remove(
 
 /// The tenant's users (its own for non-admins), listed as `GET /api/users` lists them.
 #[utoipa::path(get, path = "/api/tenants/{id}/users", operation_id = "listTenantUsers", tag = "tenants", security(("bearer" = [])),
-    params(("id" = String, Path), ("meta" = Option<bool>, Query)),
-    responses((status = 200, body = [ListedUser]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path)),
+    responses((status = 200, body = flowmate_api::answers::ListedUsersAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn users(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -134,7 +148,7 @@ pub async fn users(
 /// the rules of `DELETE /api/users/{id}`); a user of another tenant is `404 USER_NOT_FOUND`.
 #[utoipa::path(delete, path = "/api/tenants/{id}/user/{userId}", operation_id = "removeTenantUser", tag = "tenants", security(("bearer" = [])),
     params(("id" = String, Path), ("userId" = String, Path)),
-    responses((status = 200, description = "Removed: {}"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Removed", body = flowmate_api::answers::Empty), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_user(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -3,7 +3,7 @@
 
 use axum::{extract::State, http::StatusCode, response::Response, routing::get, Router};
 use flowmate_api::{
-    identity::{CreateUser, ListedUser, UpdateUser, User},
+    identity::{CreateUser, ListedUser, UpdateUser},
     ErrorBody,
 };
 use flowmate_domain::{identity::Revocation, permissions};
@@ -12,7 +12,7 @@ use crate::{
     clients::UserFilter,
     envelope,
     error::{ApiError, ApiResult},
-    extract::{require, ApiJson, AuthUser, Params, PathId},
+    extract::{require, ApiObject, AuthUser, Params, PathId},
     state::AppState,
 };
 
@@ -32,9 +32,8 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/users", operation_id = "listUsers", tag = "users", security(("bearer" = [])),
     params(("username" = Option<Vec<String>>, Query, description = "Exact username; repeatable"),
            ("userId" = Option<Vec<String>>, Query, description = "User id; repeatable"),
-           ("meta" = Option<bool>, Query, description = "Wrap in {data, meta:{total}}"),
            ("page[size]" = Option<u32>, Query), ("page[number]" = Option<u32>, Query)),
-    responses((status = 200, body = [ListedUser]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = flowmate_api::answers::ListedUsersAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -76,14 +75,14 @@ pub(crate) async fn list_in(
 
 /// Creates a user in the caller's tenant (or any tenant with `iam.account.create`).
 #[utoipa::path(post, path = "/api/users", operation_id = "createUser", tag = "users", security(("bearer" = [])), request_body = CreateUser,
-    responses((status = 200, body = User), (status = 400, description = "INPUT_INVALID", body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::UserAnswer), (status = 400, description = "INPUT_INVALID", body = ErrorBody),
               (status = 403, description = "MISSING_PERMISSION or FORBIDDEN", body = ErrorBody),
               (status = 409, description = "DUPLICATE_KEY", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     params: Params,
-    ApiJson(body): ApiJson<CreateUser>,
+    ApiObject(body): ApiObject<CreateUser>,
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
     let user = state.identity.create_user(&caller.token, body).await?;
@@ -92,7 +91,7 @@ pub async fn create(
 
 /// The caller.
 #[utoipa::path(get, path = "/api/users/me", operation_id = "getCurrentUser", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = flowmate_api::answers::UserAnswer), (status = 401, body = ErrorBody)))]
 pub async fn me(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -106,7 +105,7 @@ pub async fn me(
 /// One user of the caller's tenant (any tenant for admins).
 #[utoipa::path(get, path = "/api/users/{id}", operation_id = "getUser", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = User), (status = 400, description = "Invalid id", body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::UserAnswer), (status = 400, description = "Invalid id", body = ErrorBody),
               (status = 404, description = "USER_NOT_FOUND", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -123,14 +122,14 @@ pub async fn get_one(
 /// user's tokens at once (names and profile do not); nobody may disable itself; the last global admin keeps `all`.
 #[utoipa::path(patch, path = "/api/users/{id}", operation_id = "updateUser", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateUser,
-    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::UserAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     PathId(id): PathId,
     params: Params,
-    ApiJson(body): ApiJson<UpdateUser>,
+    ApiObject(body): ApiObject<UpdateUser>,
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
     let user = state.identity.update_user(&caller.token, &id, body).await?;
@@ -145,14 +144,14 @@ pub async fn update(
 /// `PUT /api/users/{id}` as OIH clients send it: the same as `PATCH` (absent fields stay unchanged).
 #[utoipa::path(put, path = "/api/users/{id}", operation_id = "replaceUser", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateUser,
-    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = flowmate_api::answers::UserAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn replace(
     state: State<AppState>,
     caller: AuthUser,
     id: PathId,
     params: Params,
-    body: ApiJson<UpdateUser>,
+    body: ApiObject<UpdateUser>,
 ) -> ApiResult<Response> {
     update(state, caller, id, params, body).await
 }
@@ -160,7 +159,7 @@ pub async fn replace(
 /// Deletes a user and revokes its tokens; nobody may delete itself; the last global admin stays.
 #[utoipa::path(delete, path = "/api/users/{id}", operation_id = "deleteUser", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "Deleted: {}"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Deleted", body = flowmate_api::answers::Empty), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
