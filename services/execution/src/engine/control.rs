@@ -144,21 +144,34 @@ impl Run {
     }
 }
 
+/// A `wait.event` node's `timeoutMs`, or the default.
+fn wait_ms(node: &NodePlan) -> u64 {
+    node.node
+        .fields
+        .get("timeoutMs")
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_WAIT_MS)
+}
+
 impl Engine {
+    /// The URL that resumes `node` of `execution` with `token`.
+    fn resume_url(&self, execution: &Execution, node: &str, token: &str) -> String {
+        let base = self.settings.public_url.trim_end_matches('/');
+        format!(
+            "{base}/executions/{}/resume/{}?token={token}",
+            execution.id,
+            segment(node)
+        )
+    }
+
     /// `$execution`: id, flow, depth and the resume URL of each `wait.event` node.
     pub(super) fn execution_json(&self, plan: &Plan, execution: &Execution, state: &RunState) -> Value {
-        let base = self.settings.public_url.trim_end_matches('/');
         let urls: Map<String, Value> = plan
             .waits
             .iter()
             .filter_map(|node| {
                 let token = state.waits.get(node)?;
-                let url = format!(
-                    "{base}/executions/{}/resume/{}?token={}",
-                    execution.id,
-                    segment(node),
-                    token.token
-                );
+                let url = self.resume_url(execution, node, &token.token);
                 Some((node.clone(), Value::String(url)))
             })
             .collect();
@@ -259,12 +272,7 @@ impl Engine {
                 task.resumed = Some(body);
                 return self.step(plan, node, execution, run, task).await;
             }
-            let ms = node
-                .node
-                .fields
-                .get("timeoutMs")
-                .and_then(Value::as_u64)
-                .unwrap_or(DEFAULT_WAIT_MS);
+            let ms = wait_ms(node);
             if node.node.fields.get("onTimeout").and_then(Value::as_str) == Some("continue") {
                 task.resumed = Some(json!({"timedOut": true}));
                 return self.step(plan, node, execution, run, task).await;
@@ -290,17 +298,8 @@ impl Engine {
             task.resumed = Some(body);
             return self.step(plan, node, execution, run, task).await;
         }
-        let ms = node
-            .node
-            .fields
-            .get("timeoutMs")
-            .and_then(Value::as_u64)
-            .unwrap_or(DEFAULT_WAIT_MS);
-        let due = due_in(std::time::Duration::from_millis(ms));
-        let url = run.execution.pointer(&format!(
-            "/resumeUrls/{}",
-            id.replace('~', "~0").replace('/', "~1")
-        ));
+        let due = due_in(std::time::Duration::from_millis(wait_ms(node)));
+        let url = self.resume_url(execution, &id, &key);
         let about = json!({"resumeUrl": url, "timeoutAt": due});
         let parked = Task {
             awaiting: Some(key),
