@@ -186,6 +186,7 @@ impl App {
                 webhooks_config.database_url = dbs.webhooks.url.clone().into();
                 webhooks_config.identity_url = identity_url.clone();
                 webhooks_config.flows_url = flows_url.clone();
+                webhooks_config.executions_url = format!("http://{}", executions.addr);
                 let webhooks = flowmate_webhook::start(webhooks_config, connect().await, shutdown.clone())
                     .await
                     .expect("webhooks");

@@ -196,6 +196,83 @@ pub struct Tenant {
     pub created_at: String,
     /// Last change (RFC 3339).
     pub updated_at: String,
+    /// Its limits (API.md §12); on `GET|PATCH /api/tenants/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quota: Option<TenantQuota>,
+    /// What it uses now; on `GET|PATCH /api/tenants/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub usage: Option<TenantUsage>,
+}
+
+/// A tenant's limits (API.md §12); `null` is no limit. Past `maxQueued` or the rate, the tenant's webhooks and
+/// runs get `429` with `Retry-After`; past `maxStoredExecutions` its oldest finished executions are deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantQuota {
+    /// Executions accepted per minute (a sliding minute).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
+    pub executions_per_minute: Option<u32>,
+    /// Executions accepted and not started yet.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
+    pub max_queued: Option<u32>,
+    /// Executions kept.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
+    pub max_stored_executions: Option<u32>,
+}
+
+/// What a tenant uses now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantUsage {
+    /// Accepted, not started yet.
+    pub queued: u64,
+    /// Started, not finished.
+    pub running: u64,
+    /// Accepted in the last minute.
+    pub executions_last_minute: u64,
+    /// Executions stored.
+    pub stored_executions: u64,
+}
+
+impl From<TenantQuota> for flowmate_domain::quota::Quota {
+    fn from(q: TenantQuota) -> Self {
+        flowmate_domain::quota::Quota {
+            executions_per_minute: q.executions_per_minute,
+            max_queued: q.max_queued,
+            max_stored_executions: q.max_stored_executions,
+        }
+    }
+}
+
+impl From<flowmate_domain::quota::QuotaState> for TenantUsage {
+    fn from(s: flowmate_domain::quota::QuotaState) -> Self {
+        TenantUsage {
+            queued: s.usage.queued,
+            running: s.usage.running,
+            executions_last_minute: s.usage.executions_last_minute,
+            stored_executions: s.usage.stored_executions,
+        }
+    }
+}
+
+impl From<flowmate_domain::quota::QuotaState> for TenantQuota {
+    fn from(s: flowmate_domain::quota::QuotaState) -> Self {
+        TenantQuota {
+            executions_per_minute: s.quota.executions_per_minute,
+            max_queued: s.quota.max_queued,
+            max_stored_executions: s.quota.max_stored_executions,
+        }
+    }
+}
+
+/// `Some(None)` for an explicit `null`, `Some(Some(v))` for a value (absent: `None`, by `default`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl From<dom::Tenant> for Tenant {
@@ -207,6 +284,8 @@ impl From<dom::Tenant> for Tenant {
             status: t.status.as_str().to_owned(),
             created_at: t.created_at,
             updated_at: t.updated_at,
+            quota: None,
+            usage: None,
         }
     }
 }
@@ -350,6 +429,15 @@ pub struct UpdateTenant {
     pub name: Option<String>,
     /// `ACTIVE`, `PENDING` or `DISABLED`.
     pub status: Option<String>,
+    /// The tenant's quota, replacing the whole of it (a limit left out is no limit; `null` removes every limit).
+    /// Global admins only.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<TenantQuota>, nullable)]
+    pub quota: Option<Option<TenantQuota>>,
 }
 
 /// `PATCH /api/roles/{id}` body; absent fields stay unchanged.

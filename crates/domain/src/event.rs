@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod payload;
+
 use crate::{ids::Id, time};
 
 /// One event or work item. The routing key is `type`, except for the work items of a tenant, which carry their

@@ -105,6 +105,29 @@ pub struct ParentLink {
     pub depth: u32,
 }
 
+/// A step's or an execution's failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepError {
+    /// What went wrong, for people.
+    pub message: String,
+    /// The kind of failure (`ExpressionError`, `HttpError`, `Timeout`, `TypeError`, …).
+    pub name: String,
+    /// Where a code step's error was thrown: its stack, with lines and columns in the step's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+impl StepError {
+    /// An error of kind `name`.
+    pub fn new(name: &str, message: impl Into<String>) -> Self {
+        StepError {
+            name: name.to_owned(),
+            message: message.into(),
+            stack: None,
+        }
+    }
+}
+
 /// The routing-key prefix of replies to waiting callers (see [`WorkItem::reply_to`]).
 pub const REPLY_PREFIX: &str = "execution.reply.";
 

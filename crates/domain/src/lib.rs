@@ -9,6 +9,7 @@ pub mod identity;
 pub mod ids;
 pub mod net;
 pub mod permissions;
+pub mod quota;
 pub mod template;
 pub mod time;
 

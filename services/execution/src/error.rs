@@ -32,6 +32,14 @@ pub enum ExecutionError {
     /// A resume call names a node that is no `wait.event` of the execution.
     #[error("No wait.event node {0} in this execution")]
     NoWaitNode(String),
+    /// The tenant's quota allows no more now (API.md §12).
+    #[error("{reason}")]
+    QuotaExceeded {
+        /// Which limit, for people.
+        reason: String,
+        /// Seconds until it may succeed.
+        retry_after: u64,
+    },
     /// The operation does not fit the execution's state.
     #[error(transparent)]
     Conflict(#[from] Conflict),
@@ -104,6 +112,10 @@ impl From<ExecutionError> for Fault {
                 Fault::new(ErrorCode::Forbidden, e.to_string())
             }
             ExecutionError::Conflict(_) => Fault::new(ErrorCode::FailedPrecondition, e.to_string()),
+            ExecutionError::QuotaExceeded { reason, retry_after } => Fault {
+                retry_after: Some(retry_after),
+                ..Fault::new(ErrorCode::TooManyRequests, reason)
+            },
             ExecutionError::Unauthenticated(a) => a.into(),
             ExecutionError::Store(err) => {
                 tracing::error!(error = %err, "execution store failed");

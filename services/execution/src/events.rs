@@ -6,8 +6,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use flowmate_bus::{Delivery, Handler, HandlerError};
-use flowmate_domain::{event::types, flow::Flow};
-use serde_json::Value;
+use flowmate_domain::{
+    event::{
+        payload::{self, FlowRef, Payload},
+        types,
+    },
+    flow::Flow,
+};
 
 use crate::{core::ExecutionCore, registry::Registry};
 
@@ -32,11 +37,10 @@ impl Handler for Lifecycle {
                     .map_err(retry)
             }
             types::FLOW_STOPPING => {
-                let Some(id) = event.data.get("id").and_then(Value::as_str) else {
-                    return Err(HandlerError::Reject("flow.stopping without a flow id".into()));
-                };
+                let flow: Flow = Flow::from_data(&event.data)
+                    .map_err(|e| HandlerError::Reject(format!("flow.stopping without a flow: {e}")))?;
                 self.0
-                    .flow_stopping(id, &event.data, &event.time)
+                    .flow_stopping(&flow, &event.data, &event.time)
                     .await
                     .map_err(retry)
             }
@@ -51,7 +55,9 @@ pub struct ChildDone(pub Arc<ExecutionCore>);
 #[async_trait]
 impl Handler for ChildDone {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        self.0.child_done(&delivery.envelope.data).await.map_err(retry)
+        let done = payload::ChildDone::from_data(&delivery.envelope.data)
+            .map_err(|e| HandlerError::Reject(format!("not an execution.child.done: {e}")))?;
+        self.0.child_done(done).await.map_err(retry)
     }
 }
 
@@ -61,8 +67,8 @@ pub struct Invalidations(pub Arc<Registry>);
 #[async_trait]
 impl Handler for Invalidations {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        if let Some(id) = delivery.envelope.data.get("flowId").and_then(Value::as_str) {
-            self.0.invalidate(id);
+        if let Some(id) = FlowRef::of(&delivery.envelope.data) {
+            self.0.invalidate(&id);
         }
         Ok(())
     }

@@ -12,7 +12,11 @@ use crate::{
     components,
     core::ExecutionCore,
     error::ExecutionError,
-    model::{self, Execution, GroupBy, ListQuery, RetryFrom, Step},
+    model::{self, Admission, Execution, GroupBy, ListQuery, RetryFrom, Step},
+};
+use flowmate_domain::{
+    execution::WorkItem,
+    quota::{Quota, QuotaState},
 };
 
 /// The tonic service over the execution core.
@@ -193,4 +197,67 @@ impl pb::executions_server::Executions for ExecutionGrpc {
             json: components::catalogue_json().to_string(),
         }))
     }
+
+    async fn admit_work(
+        &self,
+        request: Request<pb::AdmitWorkRequest>,
+    ) -> Result<Response<pb::AdmitWorkResponse>, Status> {
+        let item: WorkItem = serde_json::from_str(&request.get_ref().work_json)
+            .map_err(|e| invalid(&format!("not a work item: {e}")))?;
+        let answer = match self.core.admit_work(item).await.map_err(status)? {
+            Admission::Admitted => pb::AdmitWorkResponse {
+                admitted: true,
+                has_quota: true,
+                ..Default::default()
+            },
+            Admission::Unlimited => pb::AdmitWorkResponse {
+                admitted: true,
+                ..Default::default()
+            },
+            Admission::Limited { retry_after, reason } => pb::AdmitWorkResponse {
+                admitted: false,
+                has_quota: true,
+                retry_after_secs: retry_after,
+                reason,
+            },
+        };
+        Ok(Response::new(answer))
+    }
+
+    async fn get_tenant_quota(
+        &self,
+        request: Request<pb::TenantQuotaRequest>,
+    ) -> Result<Response<pb::TenantQuotaResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let state = self
+            .core
+            .quota(&caller, &request.get_ref().tenant_id)
+            .await
+            .map_err(status)?;
+        quota_answer(&state)
+    }
+
+    async fn set_tenant_quota(
+        &self,
+        request: Request<pb::SetTenantQuotaRequest>,
+    ) -> Result<Response<pb::TenantQuotaResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.get_ref();
+        let quota: Quota =
+            serde_json::from_str(&r.quota_json).map_err(|e| invalid(&format!("Invalid quota: {e}")))?;
+        if let Some((field, problem)) = quota.problems().first() {
+            return Err(invalid(&format!("quota.{field} {problem}")));
+        }
+        let state = self
+            .core
+            .set_quota(&caller, &r.tenant_id, quota)
+            .await
+            .map_err(status)?;
+        quota_answer(&state)
+    }
+}
+
+fn quota_answer(state: &QuotaState) -> Result<Response<pb::TenantQuotaResponse>, Status> {
+    let json = serde_json::to_string(state).map_err(|_| status_from_fault(&Fault::internal()))?;
+    Ok(Response::new(pb::TenantQuotaResponse { json }))
 }

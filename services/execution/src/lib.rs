@@ -161,6 +161,7 @@ pub async fn start(
     .await?;
     host.spawn(timers::start(store.clone(), wake, shutdown.clone()));
     host.spawn(timers::start_dedupe_purge(store.clone(), shutdown.clone()));
+    host.spawn(timers::start_quotas(store.clone(), shutdown.clone()));
     if let Some(retention) = config.retention {
         host.spawn(timers::start_purge(store.clone(), retention, shutdown.clone()));
     }

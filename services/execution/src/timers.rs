@@ -182,3 +182,47 @@ pub fn start_dedupe_purge(store: Arc<dyn ExecutionStore>, shutdown: Cancellation
         }
     })
 }
+
+/// How often tenants' quotas are looked after: stored executions pruned, usage published as metrics.
+const QUOTA_EVERY: Duration = Duration::from_secs(15);
+
+/// Every [`QUOTA_EVERY`] until `shutdown`: deletes the oldest finished executions of tenants past their
+/// `maxStoredExecutions`, and sets the per-tenant usage gauges of tenants with a quota (only those: one series per
+/// tenant of an installation with thousands would swamp a metrics store).
+pub fn start_quotas(store: Arc<dyn ExecutionStore>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(QUOTA_EVERY) => {}
+            }
+            loop {
+                match store.prune_stored(1000).await {
+                    Ok(n) if n >= 1000 && !shutdown.is_cancelled() => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pruning executions past a tenant's quota failed");
+                        break;
+                    }
+                }
+            }
+            let tenants = store.quota_tenants().await.unwrap_or_default();
+            for tenant in tenants.into_iter().take(1000) {
+                let Ok(state) = store.quota_state(&tenant).await else {
+                    continue;
+                };
+                let u = state.usage;
+                for (name, value) in [
+                    ("flowmate_tenant_queued", u.queued),
+                    ("flowmate_tenant_running", u.running),
+                    ("flowmate_tenant_executions_last_minute", u.executions_last_minute),
+                    ("flowmate_tenant_stored_executions", u.stored_executions),
+                ] {
+                    metrics::gauge!(name, "tenant" => tenant.clone()).set(value as f64);
+                }
+            }
+        }
+    })
+}

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use flowmate_auth::Principal;
 use flowmate_domain::{
-    event::types,
+    event::{
+        payload::{FlowChanged, FlowDeleted, Payload},
+        types,
+    },
     flow::{validate_body, Flow, FlowBody, FlowStatus, Owner, OwnerKind, SERVER_FIELDS},
     time, Envelope, Fault, FlowId, Id,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::{
     error::{FlowError, Result},
@@ -58,9 +61,13 @@ fn in_scope(flow: &Flow, scope: &Scope) -> bool {
 
 /// The event data announcing a change of `flow` by `caller`.
 fn change_event(kind: &str, flow: &Flow, caller: &Principal) -> Result<Envelope> {
-    let flow_json = serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?;
-    let data =
-        json!({"flowId": flow.id, "tenant": flow.body.tenant, "user": caller.user_id(), "flow": flow_json});
+    let data = FlowChanged {
+        flow_id: flow.id.to_string(),
+        tenant: flow.body.tenant.to_string(),
+        user: caller.user_id().to_owned(),
+        flow: flow.clone(),
+    };
+    let data = serde_json::to_value(&data).map_err(|e| FlowError::Internal(e.to_string()))?;
     Ok(Envelope::new(kind, SOURCE, data).with_tenant(&flow.body.tenant))
 }
 
@@ -222,8 +229,12 @@ impl FlowCore {
         if flow.status != FlowStatus::Inactive {
             return Err(FlowError::NotInactive(flow.status));
         }
-        let data = json!({"flowId": flow.id, "tenant": flow.body.tenant, "user": caller.user_id()});
-        let event = Envelope::new(types::FLOW_DELETED, SOURCE, data).with_tenant(&flow.body.tenant);
+        let data = FlowDeleted {
+            flow_id: flow.id.to_string(),
+            tenant: flow.body.tenant.to_string(),
+            user: caller.user_id().to_owned(),
+        };
+        let event = Envelope::new(types::FLOW_DELETED, SOURCE, data.to_data()).with_tenant(&flow.body.tenant);
         if self.store.delete(id, &[event]).await? {
             return Ok(());
         }

@@ -7,11 +7,13 @@ use flowmate_auth::Principal;
 use flowmate_bus::{Delivery, Handler, HandlerError};
 use flowmate_domain::permissions;
 use flowmate_domain::{
-    event::types,
+    event::{
+        payload::{FlowFailed, FlowStarted, FlowStarting, FlowStopped, Payload},
+        types,
+    },
     flow::{Flow, FlowStatus},
     Envelope, Fault,
 };
-use serde_json::Value;
 
 use crate::{
     core::{require, FlowCore, SOURCE},
@@ -23,17 +25,16 @@ use FlowStatus::*;
 
 /// `flow.starting`: the full flow plus who started it.
 fn starting_event(flow: &Flow, started_by: &str) -> Envelope {
-    let mut data = serde_json::to_value(flow).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut data {
-        map.insert("startedBy".into(), Value::String(started_by.to_owned()));
-    }
-    Envelope::new(types::FLOW_STARTING, SOURCE, data).with_tenant(&flow.body.tenant)
+    let data = FlowStarting {
+        flow: flow.clone(),
+        started_by: started_by.to_owned(),
+    };
+    Envelope::new(types::FLOW_STARTING, SOURCE, data.to_data()).with_tenant(&flow.body.tenant)
 }
 
 /// `flow.stopping`: the full flow.
 fn stopping_event(flow: &Flow) -> Envelope {
-    let data = serde_json::to_value(flow).unwrap_or(Value::Null);
-    Envelope::new(types::FLOW_STOPPING, SOURCE, data).with_tenant(&flow.body.tenant)
+    Envelope::new(types::FLOW_STOPPING, SOURCE, flow.to_data()).with_tenant(&flow.body.tenant)
 }
 
 impl FlowCore {
@@ -92,17 +93,7 @@ impl FlowCore {
 
     /// Applies a confirmation from the execution service, once per event id. Confirmations that no longer fit the
     /// flow's state (it was stopped meanwhile) are ignored.
-    pub async fn confirm(&self, event: &Envelope) -> Result<()> {
-        let flow_id = event
-            .data
-            .get("flowId")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let reason = event
-            .data
-            .get("reason")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+    pub async fn confirm(&self, event: &Envelope, flow_id: &str, reason: Option<String>) -> Result<()> {
         let transition = match event.kind.as_str() {
             types::FLOW_STARTED => Transition {
                 from: &[Starting],
@@ -164,8 +155,25 @@ pub struct Confirmations(pub std::sync::Arc<FlowCore>);
 #[async_trait]
 impl Handler for Confirmations {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        let event = &delivery.envelope;
+        let malformed = |e: String| HandlerError::Reject(format!("{}: {e}", event.kind));
+        let (flow_id, reason) = match event.kind.as_str() {
+            types::FLOW_STARTED => (
+                FlowStarted::from_data(&event.data).map_err(malformed)?.flow_id,
+                None,
+            ),
+            types::FLOW_STOPPED => (
+                FlowStopped::from_data(&event.data).map_err(malformed)?.flow_id,
+                None,
+            ),
+            types::FLOW_FAILED => {
+                let failed = FlowFailed::from_data(&event.data).map_err(malformed)?;
+                (failed.flow_id, Some(failed.reason))
+            }
+            _ => return Ok(()),
+        };
         self.0
-            .confirm(&delivery.envelope)
+            .confirm(event, &flow_id, reason)
             .await
             .map_err(|e| HandlerError::Retry(e.to_string()))
     }

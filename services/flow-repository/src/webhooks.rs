@@ -6,7 +6,7 @@
 use flowmate_auth::secrets::{is_sealed, SecretBox, MASK};
 use flowmate_domain::{
     error::Problems,
-    flow::{Flow, FlowBody},
+    flow::{webhooks::WebhookSettings, Flow, FlowBody},
     Fault,
 };
 use serde_json::Value;
@@ -115,7 +115,14 @@ pub fn prepare(
             "hmacSecret must be a non-empty string.",
         ),
     }
-    p.finish()
+    p.finish()?;
+    // What passed the checks above reads as the one type the webhook service reads it with.
+    if let Err(e) = WebhookSettings::of(&body.flow_settings) {
+        let mut p = Problems::default();
+        p.add(BASE, e);
+        return p.finish();
+    }
+    Ok(())
 }
 
 /// The flow as API callers see it: the sealed `hmacSecret` replaced by `"***"`.

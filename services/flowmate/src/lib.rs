@@ -99,6 +99,7 @@ pub async fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     webhooks_config.grpc_addr = LOOPBACK;
     webhooks_config.identity_url = identity_url.clone();
     webhooks_config.flows_url = flows_url.clone();
+    webhooks_config.executions_url = format!("http://{}", executions.addr);
     webhooks_config.secrets_key = Some(secrets_key.clone());
     let webhooks = flowmate_webhook::start(webhooks_config, bus.clone(), shutdown.clone()).await?;
 

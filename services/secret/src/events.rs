@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use flowmate_bus::{Delivery, Handler, HandlerError};
-use flowmate_domain::event::types;
-use serde_json::Value;
+use flowmate_domain::event::{payload::FlowRef, types};
 
 use crate::model::SecretStore;
 
@@ -20,16 +19,14 @@ pub struct FlowEvents(pub Arc<dyn SecretStore>);
 impl Handler for FlowEvents {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         let e = &delivery.envelope;
-        let id = match e.kind.as_str() {
-            types::FLOW_STOPPING => e.data.get("id"),
-            types::FLOW_DELETED => e.data.get("flowId"),
-            _ => return Ok(()),
-        };
-        let Some(id) = id.and_then(Value::as_str) else {
+        if !matches!(e.kind.as_str(), types::FLOW_STOPPING | types::FLOW_DELETED) {
+            return Ok(());
+        }
+        let Some(id) = FlowRef::of(&e.data) else {
             return Err(HandlerError::Reject(format!("{} without a flow id", e.kind)));
         };
         self.0
-            .clear_usage(id, &e.time)
+            .clear_usage(&id, &e.time)
             .await
             .map_err(|err| HandlerError::Retry(err.to_string()))
     }

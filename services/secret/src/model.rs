@@ -119,8 +119,13 @@ impl SecretRecord {
 
     /// What events say about it (never its value).
     pub fn event_data(&self, user: &str) -> Value {
-        json!({"secretId": self.id, "tenant": self.tenant, "user": user, "name": self.name,
-               "type": self.kind.as_str()})
+        flowmate_domain::event::payload::Payload::to_data(&flowmate_domain::event::payload::SecretChanged {
+            secret_id: self.id.clone(),
+            tenant: self.tenant.clone(),
+            user: user.to_owned(),
+            name: Some(self.name.clone()),
+            kind: Some(self.kind.as_str().to_owned()),
+        })
     }
 }
 

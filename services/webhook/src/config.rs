@@ -17,6 +17,8 @@ pub struct WebhookConfig {
     pub identity_url: String,
     /// The flow repository, for the active flows at start.
     pub flows_url: String,
+    /// The execution service, which admits triggers of tenants with a quota (API.md §12).
+    pub executions_url: String,
     /// Deadline of calls to other services.
     pub rpc_timeout: Duration,
     /// Opens sealed HMAC secrets: a keyring (`kid:base64,…`) or one base64 key of 32 bytes.
@@ -39,6 +41,7 @@ impl WebhookConfig {
             grpc_addr: s.grpc_addr,
             identity_url: s.identity_url.clone(),
             flows_url: s.flows_url.clone(),
+            executions_url: s.executions_url.clone(),
             rpc_timeout: s.rpc_timeout,
             secrets_key: s.secrets_keyring().map(SecretString::from),
             body_limit_bytes: s.body_limit_bytes,

@@ -21,6 +21,7 @@ use crate::{
     limits::RateLimits,
     parse::{self, BodyError},
     queue::{Queued, Refused, TriggerQueue},
+    quotas::{Quotas, Verdict},
     replies::{sync_reply, Replies},
     store::{Claim, IdempotencyRecords},
     throttle::Throttled,
@@ -115,6 +116,8 @@ pub struct Webhooks {
     pub warmed: Arc<std::sync::atomic::AtomicBool>,
     /// Refused webhooks, logged once a second.
     pub refused_log: Throttled,
+    /// Tenant quotas, checked by the execution service.
+    pub quotas: Quotas,
 }
 
 /// Headers never passed on to the flow (credentials).
@@ -122,6 +125,14 @@ const STRIPPED: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
 fn outcome(kind: &'static str) {
     metrics::counter!("flowmate_webhooks_total", "outcome" => kind).increment(1);
+}
+
+/// The 200 of an accepted async webhook.
+fn accepted(request_id: &str) -> Reply {
+    Reply::json(
+        200,
+        &json!({"data": {"requestId": request_id, "message": "thank you"}}),
+    )
 }
 
 /// The 503 of a webhook that was not accepted: nothing was promised.
@@ -328,27 +339,60 @@ impl Webhooks {
             Err(_) => return Reply::error(500, "internal error"),
         };
         let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, data).with_tenant(flow.tenant.clone());
-        if !sync {
+        let mut waiting = sync.then(|| self.replies.wait(request_id));
+        if !self.quotas.skip(&flow.tenant) {
+            match self.quotas.admit(&flow.tenant, &item).await {
+                Verdict::Admitted => {
+                    return match waiting.as_mut() {
+                        Some(w) => self.answer(flow, &mut w.result, request_id).await,
+                        None => {
+                            outcome("accepted");
+                            accepted(request_id)
+                        }
+                    };
+                }
+                Verdict::Limited { retry_after, reason } => {
+                    outcome("quota");
+                    let mut reply = Reply::error(429, &reason);
+                    reply
+                        .headers
+                        .push(("retry-after".into(), retry_after.to_string()));
+                    return reply;
+                }
+                // A quota is not worth refusing work for: the trigger goes the usual, durable way.
+                Verdict::Unknown(e) => {
+                    tracing::debug!(error = %e, "tenant quota unknown; queuing the trigger")
+                }
+            }
+        }
+        let Some(mut waiting) = waiting else {
             return match self.triggers.queue(&event).await {
                 Ok(queued) => {
                     outcome(match queued {
                         Queued::Published => "accepted",
                         Queued::Spooled => "spooled",
                     });
-                    Reply::json(
-                        200,
-                        &json!({"data": {"requestId": request_id, "message": "thank you"}}),
-                    )
+                    accepted(request_id)
                 }
                 Err(Refused(e)) => self.refuse(&flow.id, &e),
             };
-        }
-        let mut waiting = self.replies.wait(request_id);
+        };
         if let Err(e) = self.bus.publish(&event).await {
             return self.refuse(&flow.id, &format!("sync webhook, broker: {e}"));
         }
+        self.answer(flow, &mut waiting.result, request_id).await
+    }
+
+    /// The answer of a sync webhook: the execution's result, or `202` with where to look once the flow's sync
+    /// timeout has passed.
+    async fn answer(
+        &self,
+        flow: &HookFlow,
+        result: &mut tokio::sync::oneshot::Receiver<flowmate_domain::event::payload::ExecutionFinished>,
+        request_id: &str,
+    ) -> Reply {
         let limit = flow.settings.sync_timeout.unwrap_or(self.defaults.sync_timeout);
-        match tokio::time::timeout(limit, &mut waiting.result).await {
+        match tokio::time::timeout(limit, result).await {
             Ok(Ok(result)) => {
                 outcome("answered");
                 sync_reply(&result, request_id)

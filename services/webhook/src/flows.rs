@@ -12,10 +12,18 @@ use std::{
 use async_trait::async_trait;
 use flowmate_auth::secrets::SecretBox;
 use flowmate_bus::{Delivery, Handler, HandlerError};
-use flowmate_domain::{event::types, flow::Flow};
+use flowmate_domain::{
+    event::{
+        payload::{FlowRef, FlowStarted, Payload},
+        types,
+    },
+    flow::{
+        webhooks::{HmacAlgorithm, ResponseMode, WebhookSettings},
+        Flow,
+    },
+};
 use flowmate_proto::flows::v1::{flow_repository_client::FlowRepositoryClient, ListActiveFlowsRequest};
 use flowmate_proto::transport::{self, Transport};
-use serde_json::Value;
 
 /// `flowSettings.webhooks` of an active flow, ready to use.
 #[derive(Debug, Clone, Default)]
@@ -66,42 +74,34 @@ impl HookFlow {
             .filter(|n| !targets.contains(n.id.as_str()))
             .collect();
         let webhook_trigger = matches!(triggers.as_slice(), [t] if t.component_id == "webhook");
-        let w = flow
-            .body
-            .flow_settings
-            .get("webhooks")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let text = |k: &str| w.get(k).and_then(Value::as_str);
-        let hmac_secret = text("hmacSecret").map(|sealed| match secrets {
+        let w = match WebhookSettings::of(&flow.body.flow_settings) {
+            Ok(w) => w.unwrap_or_default(),
+            Err(e) => {
+                // Checked when the flow was saved; a document that still does not read is refused, not guessed.
+                tracing::error!(flow_id = %flow.id, error = %e, "webhook settings unreadable: callers must authenticate");
+                WebhookSettings {
+                    require_webhook_auth: Some(true),
+                    ..WebhookSettings::default()
+                }
+            }
+        };
+        let hmac_secret = w.hmac_secret.as_deref().map(|sealed| match secrets {
             Some(b) => b.open(sealed).map(String::into_bytes).map_err(|e| e.to_string()),
             None => Err("no secrets key is configured".to_owned()),
         });
         let settings = HookSettings {
-            require_auth: w
-                .get("requireWebhookAuth")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            require_auth: w.require_webhook_auth.unwrap_or(false),
             hmac_secret,
-            hmac_header: text("hmacHeaderKey").unwrap_or("x-hmac").to_ascii_lowercase(),
-            sha512: text("hmacAlgorithm") == Some("sha512"),
-            all_tenant_users: w.get("allTenantUsers").and_then(Value::as_bool).unwrap_or(false),
-            sync: text("responseMode") == Some("sync"),
-            sync_timeout: w
-                .get("syncTimeoutMs")
-                .and_then(Value::as_u64)
-                .map(Duration::from_millis),
-            rate_limit: w.get("rateLimit").and_then(|r| {
-                let per_second = r.get("perSecond").and_then(Value::as_f64).filter(|n| *n > 0.0)?;
-                let burst = r
-                    .get("burst")
-                    .and_then(Value::as_u64)
-                    .map(|b| b.clamp(1, u64::from(u32::MAX)) as u32);
-                Some((
-                    per_second,
-                    burst.unwrap_or_else(|| per_second.ceil().max(1.0) as u32),
-                ))
-            }),
+            hmac_header: w
+                .hmac_header_key
+                .as_deref()
+                .unwrap_or("x-hmac")
+                .to_ascii_lowercase(),
+            sha512: w.hmac_algorithm == Some(HmacAlgorithm::Sha512),
+            all_tenant_users: w.all_tenant_users.unwrap_or(false),
+            sync: w.response_mode == Some(ResponseMode::Sync),
+            sync_timeout: w.sync_timeout_ms.map(Duration::from_millis),
+            rate_limit: w.bucket(),
         };
         HookFlow {
             id: flow.id.to_string(),
@@ -244,16 +244,16 @@ impl Handler for FlowEvents {
         let cache = &self.0;
         match event.kind.as_str() {
             types::FLOW_STARTING => {
-                if let Ok(flow) = serde_json::from_value::<Flow>(event.data.clone()) {
-                    if let Ok(mut starting) = cache.starting.write() {
-                        starting.insert(flow.id.to_string(), flow);
-                    }
+                let flow = Flow::from_data(&event.data)
+                    .map_err(|e| HandlerError::Reject(format!("flow.starting without a flow: {e}")))?;
+                if let Ok(mut starting) = cache.starting.write() {
+                    starting.insert(flow.id.to_string(), flow);
                 }
             }
             types::FLOW_STARTED => {
-                let Some(id) = event.data.get("flowId").and_then(Value::as_str) else {
-                    return Ok(());
-                };
+                let started = FlowStarted::from_data(&event.data)
+                    .map_err(|e| HandlerError::Reject(format!("not a flow.started: {e}")))?;
+                let id = started.flow_id.as_str();
                 let pending = cache.starting.write().ok().and_then(|mut s| s.remove(id));
                 match pending {
                     Some(flow) => cache.activate(&flow),
@@ -273,13 +273,10 @@ impl Handler for FlowEvents {
                 }
             }
             types::FLOW_STOPPING | types::FLOW_FAILED => {
-                let id = event
-                    .data
-                    .get("id")
-                    .or_else(|| event.data.get("flowId"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                cache.remove(id);
+                let Some(id) = FlowRef::of(&event.data) else {
+                    return Err(HandlerError::Reject(format!("{} without a flow id", event.kind)));
+                };
+                cache.remove(&id);
             }
             _ => {}
         }

@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod limits;
 pub mod parse;
 pub mod queue;
+pub mod quotas;
 pub mod replies;
 pub mod store;
 pub mod throttle;
@@ -117,6 +118,7 @@ pub async fn start(
         },
         warmed: warmed.clone(),
         refused_log: throttle::Throttled::default(),
+        quotas: quotas::Quotas::new(&config.executions_url, config.rpc_timeout)?,
     });
     host.spawn(flush_logs(webhooks.clone(), shutdown));
     let warm_flag = warmed.clone();

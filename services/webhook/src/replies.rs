@@ -13,12 +13,13 @@ use std::{
 
 use async_trait::async_trait;
 use flowmate_bus::{Delivery, Handler, HandlerError};
+use flowmate_domain::event::payload::{ExecutionFinished, Payload};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::deliver::Reply;
 
-type Waiters = HashMap<String, Vec<(u64, oneshot::Sender<Value>)>>;
+type Waiters = HashMap<String, Vec<(u64, oneshot::Sender<ExecutionFinished>)>>;
 
 /// Requests waiting for their execution, by execution id.
 pub struct Replies {
@@ -34,7 +35,7 @@ pub struct Wait {
     id: String,
     token: u64,
     /// Receives the execution's result.
-    pub result: oneshot::Receiver<Value>,
+    pub result: oneshot::Receiver<ExecutionFinished>,
 }
 
 impl Drop for Wait {
@@ -85,10 +86,9 @@ pub struct ReplyHandler(pub Arc<Replies>);
 #[async_trait]
 impl Handler for ReplyHandler {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        let data = delivery.envelope.data;
-        let Some(id) = data.get("executionId").and_then(Value::as_str) else {
-            return Ok(());
-        };
+        let data = ExecutionFinished::from_data(&delivery.envelope.data)
+            .map_err(|e| HandlerError::Reject(format!("not an execution reply: {e}")))?;
+        let id = data.execution_id.as_str();
         let waiters = self
             .0
             .waiting
@@ -104,8 +104,8 @@ impl Handler for ReplyHandler {
 }
 
 /// The answer of a sync webhook: the `respond` step's status, headers and body, else the last step's data.
-pub fn sync_reply(result: &Value, request_id: &str) -> Reply {
-    if let Some(response) = result.get("response").filter(|r| r.is_object()) {
+pub fn sync_reply(result: &ExecutionFinished, request_id: &str) -> Reply {
+    if let Some(response) = result.response.as_ref().filter(|r| r.is_object()) {
         let status = response
             .get("status")
             .and_then(Value::as_u64)
@@ -165,8 +165,8 @@ pub fn sync_reply(result: &Value, request_id: &str) -> Reply {
             body,
         };
     }
-    if result.get("status").and_then(Value::as_str) == Some("succeeded") {
-        return Reply::json(200, result.get("output").unwrap_or(&Value::Null));
+    if result.status == "succeeded" {
+        return Reply::json(200, result.output.as_ref().unwrap_or(&Value::Null));
     }
     Reply::error(
         500,

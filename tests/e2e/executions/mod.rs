@@ -4,9 +4,11 @@
 
 mod api;
 mod components;
+mod concurrency;
 mod delays;
 mod fairness;
 mod http;
+mod quotas;
 mod recovery;
 mod retries;
 mod schedules;

@@ -3,5 +3,5 @@
 
 mod auth;
 mod delivery;
-mod helpers;
+pub(crate) mod helpers;
 mod replies;

@@ -94,7 +94,17 @@ pub(crate) fn validate_schedule(obj: &Map<String, Value>, p: &mut Problems) {
         Some(_) => p.add("/cron", "Invalid cron expression."),
     }
     match obj.get("flowSettings") {
-        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        None | Some(Value::Null) => {}
+        Some(Value::Object(settings)) => match settings.get("concurrency") {
+            None | Some(Value::Null) => {}
+            Some(v)
+                if v.as_u64()
+                    .is_some_and(|n| (1..=super::MAX_CONCURRENCY).contains(&n)) => {}
+            Some(_) => p.add(
+                "/flowSettings/concurrency",
+                "flowSettings.concurrency must be a whole number from 1 to 10000 (or null for no limit).",
+            ),
+        },
         Some(_) => p.add("/flowSettings", "flowSettings must be an object."),
     }
 }

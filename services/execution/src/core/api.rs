@@ -18,7 +18,8 @@ use crate::{
     credentials::Credentials,
     error::{Conflict, ExecutionError, Result},
     model::{
-        Execution, ExecutionStore, FlowRef, GroupBy, ListQuery, RetryFrom, RunState, Status, Step, Task,
+        Admission, Execution, ExecutionStore, FlowRef, GroupBy, ListQuery, RetryFrom, RunState, Status, Step,
+        Task,
     },
     plan::Plan,
     registry::Registry,
@@ -131,6 +132,14 @@ impl ExecutionCore {
         if !self.store.cancel(id).await? {
             return Err(Conflict::FinishedMeanwhile.into());
         }
+        // A cancelled execution of a flow with a concurrency limit frees its slot (or its place in line).
+        if let Ok(Some(plan)) = self.registry.get(&execution.flow_id).await {
+            if let Some(limit) = plan.concurrency {
+                if let Err(e) = self.store.wake_limited(&execution.flow_id, limit).await {
+                    tracing::warn!(error = %e, "could not wake the executions waiting for a slot");
+                }
+            }
+        }
         self.visible(caller, id).await
     }
 
@@ -192,7 +201,7 @@ impl ExecutionCore {
                     ..RunState::default()
                 })
                 .owned_by(resume.id.clone());
-                self.store.insert_queued(&queued, &resume).await?;
+                admitted(self.store.insert_queued(&queued, &resume).await?)?;
                 Ok(queued)
             }
         }
@@ -269,7 +278,18 @@ impl ExecutionCore {
         )
         .with_state(RunState::starting([Task::new(plan.trigger.clone(), message)]))
         .owned_by(event.id.clone());
-        self.store.insert_queued(&execution, &event).await?;
+        admitted(self.store.insert_queued(&execution, &event).await?)?;
         Ok(execution)
+    }
+}
+
+/// A run the tenant's quota refused is a `429` with `Retry-After`.
+fn admitted(admission: Admission) -> Result<()> {
+    match admission {
+        Admission::Limited { retry_after, reason } => {
+            metrics::counter!("flowmate_quota_refusals_total", "source" => "run").increment(1);
+            Err(ExecutionError::QuotaExceeded { reason, retry_after })
+        }
+        Admission::Admitted | Admission::Unlimited => Ok(()),
     }
 }

@@ -5,11 +5,14 @@
 //! order of the events that caused them, so a late `flow.starting` cannot resurrect a stopped flow.
 
 use flowmate_domain::{
-    event::types,
+    event::{
+        payload::{FlowFailed, FlowStarted, FlowStopped, Payload},
+        types,
+    },
     flow::{Flow, OwnerKind},
     time, Envelope,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::ExecutionCore;
 use crate::{
@@ -77,14 +80,22 @@ impl ExecutionCore {
             Ok(_) => Envelope::new(
                 types::FLOW_STARTED,
                 SOURCE,
-                json!({"flowId": flow.id, "version": flow.version}),
+                FlowStarted {
+                    flow_id: flow.id.to_string(),
+                    version: flow.version,
+                }
+                .to_data(),
             ),
             Err(reason) => {
                 tracing::info!(flow_id = %flow.id, %reason, "flow cannot start");
                 Envelope::new(
                     types::FLOW_FAILED,
                     SOURCE,
-                    json!({"flowId": flow.id, "reason": reason.to_string()}),
+                    FlowFailed {
+                        flow_id: flow.id.to_string(),
+                        reason: reason.to_string(),
+                    }
+                    .to_data(),
                 )
             }
         }
@@ -198,19 +209,22 @@ impl ExecutionCore {
 
     /// `flow.stopping` of flow `id` (sent at `event_time` with the event's `data`): unregisters it
     /// (`flow.stopped`).
-    pub async fn flow_stopping(&self, id: &str, data: &Value, event_time: &str) -> Result<()> {
-        let tenant = data.get("tenant").and_then(Value::as_str).unwrap_or_default();
+    pub async fn flow_stopping(&self, flow: &Flow, data: &Value, event_time: &str) -> Result<()> {
+        let (id, tenant) = (flow.id.as_str(), flow.body.tenant.as_str());
         let registration = FlowRegistration {
             id: id.to_owned(),
             tenant: tenant.to_owned(),
             started_by: String::new(),
-            version: data.get("version").and_then(Value::as_i64).unwrap_or(0),
+            version: flow.version,
             document: data.clone(),
             active: false,
             changed_at: event_time.to_owned(),
             schedule: None,
         };
-        let reply = Envelope::new(types::FLOW_STOPPED, SOURCE, json!({"flowId": id})).with_tenant(tenant);
+        let stopped = FlowStopped {
+            flow_id: id.to_owned(),
+        };
+        let reply = Envelope::new(types::FLOW_STOPPED, SOURCE, stopped.to_data()).with_tenant(tenant);
         if self
             .store
             .register_flow(&registration, Apply::UnlessNewer, Some(&reply))

@@ -3,6 +3,7 @@
 
 mod api;
 mod lifecycle;
+mod quotas;
 mod resume;
 
 pub use api::ExecutionCore;

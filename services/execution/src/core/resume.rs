@@ -2,6 +2,7 @@
 //! authenticated by the node's single-use token, compared in constant time) and a child execution's result for
 //! the parent's waiting `flow.call`. Either is recorded as a resume row that the engine applies.
 
+use flowmate_domain::event::payload::ChildDone;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
@@ -50,20 +51,15 @@ impl ExecutionCore {
     }
 
     /// `execution.child.done`: records the child's result for its parent's waiting `flow.call`.
-    pub async fn child_done(&self, data: &Value) -> Result<()> {
-        let text = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-        let (parent, node, child) = (text("parentId"), text("nodeId"), text("childId"));
-        if parent.is_empty() || node.is_empty() || child.is_empty() {
-            return Ok(()); // nothing waits for it
-        }
-        let body = serde_json::json!({"childId": child, "status": data.get("status"),
-                                      "output": data.get("output"), "error": data.get("error")});
+    pub async fn child_done(&self, done: ChildDone) -> Result<()> {
+        let body = serde_json::json!({"childId": done.child_id, "status": done.status,
+                                      "output": done.output, "error": done.error});
         let resume = Resume {
-            node,
-            key: child,
+            node: done.node_id,
+            key: done.child_id,
             body,
         };
-        self.store.add_resume(&parent, &resume).await?;
+        self.store.add_resume(&done.parent_id, &resume).await?;
         self.wake();
         Ok(())
     }

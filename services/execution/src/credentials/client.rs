@@ -280,9 +280,10 @@ pub struct Invalidations(pub Arc<Credentials>);
 #[async_trait]
 impl Handler for Invalidations {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        if let Some(id) = delivery.envelope.data.get("secretId").and_then(Value::as_str) {
-            self.0.invalidate(id);
-        }
+        use flowmate_domain::event::payload::{Payload, SecretChanged};
+        let changed = SecretChanged::from_data(&delivery.envelope.data)
+            .map_err(|e| HandlerError::Reject(format!("{} without a secret: {e}", delivery.envelope.kind)))?;
+        self.0.invalidate(&changed.secret_id);
         Ok(())
     }
 }

@@ -6,7 +6,10 @@
 
 use flowmate_bus::HandlerError;
 use flowmate_domain::{
-    event::types,
+    event::{
+        payload::{ChildDone, Payload},
+        types,
+    },
     execution::{ParentLink, TriggerInfo, WorkItem},
     Envelope, ExecutionId,
 };
@@ -54,8 +57,15 @@ pub(super) fn child_done(child: &Execution, parent: &ParentLink, output: Option<
     Envelope::new(
         types::EXECUTION_CHILD_DONE,
         SOURCE,
-        json!({"parentId": parent.execution_id, "nodeId": parent.node_id, "childId": child.id,
-               "status": child.status.as_str(), "output": output, "error": child.error}),
+        ChildDone {
+            parent_id: parent.execution_id.to_string(),
+            node_id: parent.node_id.clone().unwrap_or_default(),
+            child_id: child.id.to_string(),
+            status: child.status.as_str().to_owned(),
+            output,
+            error: child.error.clone(),
+        }
+        .to_data(),
     )
     .with_tenant(child.tenant.clone())
 }

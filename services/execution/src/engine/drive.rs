@@ -5,8 +5,14 @@
 use std::{sync::Arc, time::Instant};
 
 use flowmate_bus::HandlerError;
-use flowmate_domain::{event::types, time, Envelope};
-use serde_json::{json, Value};
+use flowmate_domain::{
+    event::{
+        payload::{ExecutionFinished, Payload},
+        types,
+    },
+    time, Envelope,
+};
+use serde_json::Value;
 
 use super::{
     step::{Attempt, Frame},
@@ -378,9 +384,17 @@ impl Engine {
 
     /// The reply a waiting caller expects, and `execution.finished` when a queue is bound to it.
     fn final_events(&self, execution: &Execution, state: &mut RunState) -> Vec<Envelope> {
-        let data = json!({"executionId": execution.id, "flowId": execution.flow_id, "tenant": execution.tenant,
-                          "status": execution.status.as_str(), "output": state.last, "response": state.response,
-                          "error": execution.error, "durationMs": execution.duration_ms});
+        let data = ExecutionFinished {
+            execution_id: execution.id.to_string(),
+            flow_id: execution.flow_id.to_string(),
+            tenant: execution.tenant.to_string(),
+            status: execution.status.as_str().to_owned(),
+            output: state.last.clone(),
+            response: state.response.clone(),
+            error: execution.error.clone(),
+            duration_ms: execution.duration_ms,
+        }
+        .to_data();
         let mut events = Vec::with_capacity(2);
         if let Some(reply_to) = state.reply_to.take() {
             events.push(Envelope::new(reply_to, SOURCE, data.clone()).with_tenant(execution.tenant.clone()));

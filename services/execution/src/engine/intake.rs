@@ -2,11 +2,14 @@
 //! id is taken), an `execution.resume` continues a parked or queued one, and a redelivered owner takes over.
 
 use flowmate_bus::HandlerError;
-use flowmate_domain::{execution::WorkItem, time, Envelope, ExecutionId};
-use serde_json::Value;
+use flowmate_domain::{
+    event::payload::{ExecutionResume, Payload},
+    execution::WorkItem,
+    time, Envelope, ExecutionId,
+};
 
 use super::{worker::retry, Engine};
-use crate::model::{Checkpoint, Execution, FlowRef, RunState, Status, Task, Write};
+use crate::model::{Checkpoint, Execution, FlowRef, Gate, RunState, Status, Task, Write};
 
 impl Engine {
     /// `flow.execute`: create the execution and run it. A trigger whose execution id is taken — a redelivery of a
@@ -84,6 +87,23 @@ impl Engine {
         .with_state(state)
         .with_parent(item.parent.clone())
         .owned_by(message_id);
+        if let Some(limit) = plan.as_ref().and_then(|p| p.concurrency) {
+            // At most `limit` at once: recorded first, running or parked until a slot frees up.
+            return match self.store.admit_limited(&execution, limit).await.map_err(retry)? {
+                Gate::Taken => Ok(false),
+                Gate::Parked => {
+                    metrics::counter!("flowmate_executions_parked_total").increment(1);
+                    Ok(true)
+                }
+                Gate::Run => {
+                    metrics::counter!("flowmate_executions_started_total").increment(1);
+                    let flow_id = execution.flow_id.clone();
+                    self.drive(plan, execution, Write::Update).await?;
+                    self.wake(&flow_id, limit).await;
+                    Ok(true)
+                }
+            };
+        }
         if plan.as_ref().is_some_and(|p| p.long_running) {
             // A step acts outside FlowMate or waits: the execution is recorded before it runs, visible as running,
             // and a redelivery finds it and resumes from its checkpoints. Creating it is the claim on its id.
@@ -147,12 +167,9 @@ impl Engine {
 
     /// `execution.resume`: a parked execution is due, or a queued retry starts.
     pub async fn resume(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let id = envelope
-            .data
-            .get("executionId")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        match self.store.execution(id).await.map_err(retry)? {
+        let resume = ExecutionResume::from_data(&envelope.data)
+            .map_err(|e| HandlerError::Reject(format!("not an execution.resume: {e}")))?;
+        match self.store.execution(&resume.execution_id).await.map_err(retry)? {
             Some(execution) => self.take_over(execution, &envelope.id).await,
             None => Ok(()),
         }
@@ -192,6 +209,30 @@ impl Engine {
         }
         execution.status = Status::Running;
         let plan = self.registry.get(&execution.flow_id).await.map_err(retry)?;
-        self.drive(plan, execution, Write::Update).await.map(|_| ())
+        let limit = plan.as_ref().and_then(|p| p.concurrency);
+        if let Some(limit) = limit.filter(|_| first_run) {
+            let entered = self
+                .store
+                .enter_limited(&execution.id, &execution.flow_id, limit)
+                .await
+                .map_err(retry)?;
+            if !entered {
+                return Ok(());
+            }
+        }
+        let flow_id = execution.flow_id.clone();
+        self.drive(plan, execution, Write::Update).await?;
+        if let Some(limit) = limit {
+            self.wake(&flow_id, limit).await;
+        }
+        Ok(())
+    }
+
+    /// After an execution of a flow limited to `limit` at once finished (or parked): its slot goes to the oldest
+    /// waiting execution. A failure here is only logged: the parked ones check again by themselves.
+    pub(crate) async fn wake(&self, flow_id: &str, limit: u32) {
+        if let Err(e) = self.store.wake_limited(flow_id, limit).await {
+            tracing::warn!(error = %e, flow_id, "could not wake the executions waiting for a slot");
+        }
     }
 }

@@ -12,6 +12,6 @@ pub use query::{GroupBy, ListQuery, RetryFrom};
 pub use state::{Arrival, RunState, Task, WaitToken};
 pub use step::{LogLine, Step, StepLogs, StepRecord, StepStatus};
 pub use store::{
-    Apply, Checkpoint, ExecutionStore, FlowMarker, FlowRegistration, Resume, RunningFlow, Schedule,
-    TickFactory, Write,
+    Admission, Apply, Checkpoint, ExecutionStore, FlowMarker, FlowRegistration, Gate, Resume, RunningFlow,
+    Schedule, TickFactory, Write,
 };

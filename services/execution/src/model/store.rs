@@ -4,7 +4,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use flowmate_domain::Envelope;
+use flowmate_domain::{
+    quota::{Quota, QuotaState},
+    Envelope,
+};
 use flowmate_store::StoreError;
 use serde_json::Value;
 
@@ -52,6 +55,33 @@ impl Checkpoint {
             resumed: Vec::new(),
         }
     }
+}
+
+/// Whether a new execution of a flow with a concurrency limit may start (`flowSettings.concurrency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Recorded running: it holds one of the flow's slots.
+    Run,
+    /// Recorded queued, parked until a slot frees up.
+    Parked,
+    /// Its id exists: nothing was written.
+    Taken,
+}
+
+/// What a tenant's quota said about one more execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Within the quota; counted.
+    Admitted,
+    /// The tenant has no quota.
+    Unlimited,
+    /// Past a limit: nothing was recorded.
+    Limited {
+        /// Seconds until it may succeed.
+        retry_after: u64,
+        /// Which limit, for people.
+        reason: String,
+    },
 }
 
 /// A resume of a parked node: a `wait.event` resume call or a child execution's result.
@@ -168,13 +198,36 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// Cancels a queued or running execution; `false` when it was already final.
     async fn cancel(&self, id: &str) -> Result<bool>;
     /// Inserts a queued execution and, in the same transaction, the message that runs it.
-    async fn insert_queued(&self, execution: &Execution, message: &Envelope) -> Result<()>;
+    async fn insert_queued(&self, execution: &Execution, message: &Envelope) -> Result<Admission>;
+
+    /// Sets (or, when unlimited, removes) a tenant's quota.
+    async fn set_quota(&self, tenant: &str, quota: &Quota) -> Result<()>;
+
+    /// A tenant's quota and usage.
+    async fn quota_state(&self, tenant: &str) -> Result<QuotaState>;
+
+    /// The tenants with a quota.
+    async fn quota_tenants(&self) -> Result<Vec<String>>;
+
+    /// Deletes up to `batch` of the oldest finished executions of tenants past their `maxStoredExecutions`.
+    async fn prune_stored(&self, batch: i64) -> Result<usize>;
 
     // ----- claims of due work -----
 
     /// Takes over an execution whose owning message was redelivered: bumps the generation so a late checkpoint
     /// of the previous holder writes nothing. Returns the new generation.
     async fn take_over(&self, id: &str, owner: &str, generation: i64) -> Result<Option<i64>>;
+
+    /// Records a new execution of a flow limited to `limit` executions at once: running, or parked when no slot
+    /// is free (or others wait for one).
+    async fn admit_limited(&self, execution: &Execution, limit: u32) -> Result<Gate>;
+
+    /// A queued execution of a flow limited to `limit` is about to run: marks it running and returns `true` if a
+    /// slot is free, else parks it again.
+    async fn enter_limited(&self, id: &str, flow_id: &str, limit: u32) -> Result<bool>;
+
+    /// Wakes the oldest parked executions of a flow limited to `limit`, as many as it has free slots.
+    async fn wake_limited(&self, flow_id: &str, limit: u32) -> Result<usize>;
     /// Claims executions whose lease ran out while running: each gets a new generation, a fresh lease and a
     /// resume message, in one transaction.
     async fn claim_stale(&self, now: &str, limit: i64) -> Result<usize>;

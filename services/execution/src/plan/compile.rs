@@ -39,6 +39,7 @@ impl Plan {
         check_cron(flow, trigger)?;
         let outgoing = edges(graph, &nodes)?;
         let save = save_data(&flow.body.flow_settings)?;
+        let concurrency = concurrency(&flow.body.flow_settings)?;
         let long_running = nodes
             .values()
             .any(|n| n.kind.has_side_effects() || n.kind.waits() || n.retry.max_attempts > 1);
@@ -63,6 +64,7 @@ impl Plan {
             long_running,
             upstream,
             waits,
+            concurrency,
         })
     }
 }
@@ -177,6 +179,18 @@ fn edges(
         });
     }
     Ok(outgoing)
+}
+
+/// `flowSettings.concurrency`: absent or null for unlimited, else a whole number from 1 to
+/// [`flowmate_domain::flow::MAX_CONCURRENCY`] (a saved flow has been checked; this guards documents stored before).
+fn concurrency(flow_settings: &Value) -> Result<Option<u32>, PlanError> {
+    match flow_settings.get("concurrency") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=flowmate_domain::flow::MAX_CONCURRENCY) => Ok(Some(n as u32)),
+            _ => Err(PlanError::BadConcurrency(v.to_string())),
+        },
+    }
 }
 
 /// `flowSettings.executions.saveData`.

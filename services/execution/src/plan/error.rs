@@ -18,6 +18,9 @@ pub enum PlanError {
     /// `flowSettings.executions.saveData` has an unknown value.
     #[error("flowSettings.executions.saveData must be all, errors or none, not \"{0}\"")]
     BadSaveData(String),
+    /// `flowSettings.concurrency` is not a whole number in range.
+    #[error("flowSettings.concurrency must be a whole number from 1 to 10000, not {0}")]
+    BadConcurrency(String),
     /// A node cannot run as configured.
     #[error("node {node}: {problem}")]
     Node {

@@ -94,4 +94,7 @@ pub struct Plan {
     pub upstream: HashMap<String, HashSet<String>>,
     /// The `wait.event` nodes, sorted (each gets a resume token when an execution starts).
     pub waits: Vec<String>,
+    /// `flowSettings.concurrency`: at most this many executions of the flow in progress at once (`None`:
+    /// unlimited). Executions past it wait as `queued`, holding no worker.
+    pub concurrency: Option<u32>,
 }

@@ -182,6 +182,11 @@ pub(super) async fn purge(db: &Db, before: &str, batch: i64) -> Result<usize, St
     .bind(batch)
     .fetch_all(db.pool())
     .await?;
+    delete(db, &ids).await
+}
+
+/// Deletes executions by id, with their steps and resumes. Returns how many.
+pub(super) async fn delete(db: &Db, ids: &[String]) -> Result<usize, StoreError> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -194,7 +199,7 @@ pub(super) async fn purge(db: &Db, before: &str, batch: i64) -> Result<usize, St
     ] {
         let sql = format!("{table} ({list})");
         let mut q = sqlx::query(&sql);
-        for id in &ids {
+        for id in ids {
             q = q.bind(id);
         }
         q.execute(&mut *tx).await?;
@@ -204,11 +209,16 @@ pub(super) async fn purge(db: &Db, before: &str, batch: i64) -> Result<usize, St
 }
 
 /// The message that continues execution `id` as `generation`; whoever holds it owns the execution.
-fn resume_event(id: &str, generation: i64, tenant: String) -> Envelope {
+pub(super) fn resume_event(id: &str, generation: i64, tenant: String) -> Envelope {
     Envelope::new(
         flowmate_domain::event::types::EXECUTION_RESUME,
         crate::SOURCE,
-        serde_json::json!({"executionId": id, "generation": generation}),
+        flowmate_domain::event::payload::Payload::to_data(
+            &flowmate_domain::event::payload::ExecutionResume {
+                execution_id: id.to_owned(),
+                generation,
+            },
+        ),
     )
     .with_tenant(tenant)
 }

@@ -8,7 +8,7 @@ use super::{
     rows::{execution_of, json_text, step_of, EXEC_COLUMNS},
     writer,
 };
-use crate::model::{Execution, GroupBy, ListQuery, Step, StepError, Write};
+use crate::model::{Admission, Execution, GroupBy, ListQuery, Step, StepError, Write};
 
 /// One execution.
 pub(super) async fn one(db: &Db, id: &str) -> Result<Option<Execution>, StoreError> {
@@ -141,9 +141,14 @@ pub(super) async fn insert_queued(
     db: &Db,
     execution: &Execution,
     message: &Envelope,
-) -> Result<(), StoreError> {
+) -> Result<Admission, StoreError> {
     let mut tx = db.begin().await?;
+    let admission = super::quotas::admit(&mut tx, &execution.tenant).await?;
+    if matches!(admission, Admission::Limited { .. }) {
+        return Ok(admission);
+    }
     writer::upsert(&mut tx, execution, Write::Create).await?;
     outbox::enqueue(&mut tx, message).await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(admission)
 }

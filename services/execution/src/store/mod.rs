@@ -6,8 +6,10 @@
 mod claims;
 mod executions;
 mod flows;
+mod quotas;
 mod resumes;
 mod rows;
+mod slots;
 mod sql;
 mod writer;
 

@@ -4,14 +4,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use flowmate_domain::Envelope;
+use flowmate_domain::{
+    quota::{Quota, QuotaState},
+    Envelope,
+};
 use flowmate_store::{Backend, Db, StoreError};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{claims, executions, flows, resumes, writer};
+use super::{claims, executions, flows, quotas, resumes, slots, writer};
 use crate::model::{
-    Apply, Checkpoint, Execution, ExecutionStore, FlowMarker, FlowRegistration, GroupBy, ListQuery, Resume,
-    RunningFlow, Step, TickFactory,
+    Admission, Apply, Checkpoint, Execution, ExecutionStore, FlowMarker, FlowRegistration, Gate, GroupBy,
+    ListQuery, Resume, RunningFlow, Step, TickFactory,
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -102,12 +105,54 @@ impl ExecutionStore for SqlStore {
         executions::cancel(&self.db, id).await
     }
 
-    async fn insert_queued(&self, execution: &Execution, message: &Envelope) -> Result<()> {
+    async fn insert_queued(&self, execution: &Execution, message: &Envelope) -> Result<Admission> {
         executions::insert_queued(&self.db, execution, message).await
+    }
+
+    async fn set_quota(&self, tenant: &str, quota: &Quota) -> Result<()> {
+        quotas::set(&self.db, tenant, quota).await
+    }
+
+    async fn quota_state(&self, tenant: &str) -> Result<QuotaState> {
+        quotas::state(&self.db, tenant).await
+    }
+
+    async fn quota_tenants(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT tenant FROM tenant_quotas ORDER BY tenant")
+                .fetch_all(self.db.pool())
+                .await?,
+        )
+    }
+
+    async fn prune_stored(&self, batch: i64) -> Result<usize> {
+        let ids = quotas::over_stored(&self.db, batch).await?;
+        claims::delete(&self.db, &ids).await
     }
 
     async fn take_over(&self, id: &str, owner: &str, generation: i64) -> Result<Option<i64>> {
         claims::take_over(&self.db, id, owner, generation).await
+    }
+
+    async fn admit_limited(&self, execution: &Execution, limit: u32) -> Result<Gate> {
+        let mut tx = self.db.begin().await?;
+        let gate = slots::admit(&mut tx, execution, limit).await?;
+        tx.commit().await?;
+        Ok(gate)
+    }
+
+    async fn enter_limited(&self, id: &str, flow_id: &str, limit: u32) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let entered = slots::enter(&mut tx, id, flow_id, limit).await?;
+        tx.commit().await?;
+        Ok(entered)
+    }
+
+    async fn wake_limited(&self, flow_id: &str, limit: u32) -> Result<usize> {
+        let mut tx = self.db.begin().await?;
+        let woken = slots::wake(&mut tx, flow_id, limit).await?;
+        tx.commit().await?;
+        Ok(woken)
     }
 
     async fn claim_stale(&self, now: &str, limit: i64) -> Result<usize> {

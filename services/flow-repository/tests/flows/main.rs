@@ -263,14 +263,14 @@ async fn confirmations_apply_once_and_active_flows_are_listed_for_warm_starts(s:
     core.start(&admin(), &ids[..3]).await.unwrap();
     for id in &ids[..3] {
         let started = Envelope::new("flow.started", "test", json!({"flowId": id}));
-        core.confirm(&started).await.unwrap();
-        core.confirm(&started).await.unwrap();
+        core.confirm(&started, id, None).await.unwrap();
+        core.confirm(&started, id, None).await.unwrap();
     }
     // A stop then a late duplicate start confirmation: the duplicate must not re-activate the flow.
     let late = Envelope::new("flow.started", "test", json!({"flowId": ids[0]}));
-    core.confirm(&late).await.unwrap();
+    core.confirm(&late, &ids[0], None).await.unwrap();
     core.stop(&admin(), &ids[..1]).await.unwrap();
-    core.confirm(&late).await.unwrap();
+    core.confirm(&late, &ids[0], None).await.unwrap();
     let active: Vec<String> = core
         .list_active("", 2)
         .await

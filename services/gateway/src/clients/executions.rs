@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flowmate_domain::Fault;
+use flowmate_domain::{
+    quota::{Quota, QuotaState},
+    Fault,
+};
 use flowmate_proto::executions::v1::{self as pb, executions_client::ExecutionsClient};
 use flowmate_proto::transport::Transport;
 use serde_json::Value;
@@ -30,6 +33,10 @@ pub trait ExecutionsApi: Send + Sync + 'static {
     async fn components(&self, token: &str) -> Result<Value, Fault>;
     /// Resumes a waiting `wait.event` node with `body`; its single-use `token` is the credential.
     async fn resume(&self, id: &str, node_id: &str, token: &str, body: &Value) -> Result<(), Fault>;
+    /// A tenant's quota and usage (API.md §12).
+    async fn quota(&self, token: &str, tenant: &str) -> Result<QuotaState, Fault>;
+    /// Sets a tenant's quota (global admins); returns the new quota and the usage.
+    async fn set_quota(&self, token: &str, tenant: &str, quota: &Quota) -> Result<QuotaState, Fault>;
 }
 
 /// [`ExecutionsApi`] over gRPC.
@@ -159,5 +166,32 @@ impl ExecutionsApi for GrpcExecutions {
             .await
             .map_err(fault)?;
         Ok(())
+    }
+
+    async fn quota(&self, token: &str, tenant: &str) -> Result<QuotaState, Fault> {
+        let m = pb::TenantQuotaRequest {
+            tenant_id: tenant.to_owned(),
+        };
+        let r = self
+            .client
+            .clone()
+            .get_tenant_quota(self.request(token, m))
+            .await
+            .map_err(fault)?;
+        serde_json::from_str(&r.into_inner().json).map_err(|_| Fault::internal())
+    }
+
+    async fn set_quota(&self, token: &str, tenant: &str, quota: &Quota) -> Result<QuotaState, Fault> {
+        let m = pb::SetTenantQuotaRequest {
+            tenant_id: tenant.to_owned(),
+            quota_json: serde_json::to_string(quota).map_err(|_| Fault::internal())?,
+        };
+        let r = self
+            .client
+            .clone()
+            .set_tenant_quota(self.request(token, m))
+            .await
+            .map_err(fault)?;
+        serde_json::from_str(&r.into_inner().json).map_err(|_| Fault::internal())
     }
 }

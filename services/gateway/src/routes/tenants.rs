@@ -9,7 +9,7 @@ use axum::{
     Router,
 };
 use flowmate_api::{
-    identity::{CreateTenant, UpdateTenant},
+    identity::{CreateTenant, Tenant, UpdateTenant},
     ErrorBody,
 };
 use flowmate_domain::{ErrorCode, Id};
@@ -75,10 +75,27 @@ pub async fn get_one(
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
     let tenant = state.identity.get_tenant(&caller.token, &id).await?;
+    let tenant = with_quota(&state, &caller.token, tenant).await;
     Ok(envelope::object(StatusCode::OK, meta, tenant))
 }
 
-/// Changes a tenant's name or status (`all` or `iam.tenant.update`); `PUT` does the same.
+/// The tenant with its quota and usage (API.md §12), from the execution service. Without them when the caller
+/// may not see them (a tenant admin reading another tenant) or the execution service does not answer: the
+/// tenant itself is identity's, and reading it does not depend on another service.
+async fn with_quota(state: &AppState, token: &str, mut tenant: Tenant) -> Tenant {
+    match state.executions.quota(token, &tenant.id).await {
+        Ok(q) => {
+            tenant.quota = Some(q.into());
+            tenant.usage = Some(q.into());
+        }
+        Err(e) if e.code == ErrorCode::Forbidden => {}
+        Err(e) => tracing::warn!(error = %e, tenant = %tenant.id, "tenant quota unavailable"),
+    }
+    tenant
+}
+
+/// Changes a tenant's name or status (`all` or `iam.tenant.update`), or its quota (global admins, API.md §12);
+/// `PUT` does the same.
 #[utoipa::path(patch, path = "/api/tenants/{id}", operation_id = "updateTenant", tag = "tenants", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateTenant,
     responses((status = 200, body = flowmate_api::answers::TenantAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -91,7 +108,26 @@ pub async fn update(
     ApiObject(body): ApiObject<UpdateTenant>,
 ) -> ApiResult<Response> {
     let meta = params.meta()?;
-    let tenant = state.identity.update_tenant(&caller.token, &id, body).await?;
+    let quota = body.quota;
+    if quota.is_some() && !caller.is_admin() {
+        return Err(ApiError::new(ErrorCode::Forbidden, "MISSING_PERMISSION"));
+    }
+    if let Some(Some(q)) = &quota {
+        let problems = flowmate_domain::quota::Quota::from(*q).problems();
+        if let Some((field, problem)) = problems.first() {
+            return Err(ApiError::bad_request(format!("quota.{field} {problem}")));
+        }
+    }
+    let tenant = if quota.is_some() && body.name.is_none() && body.status.is_none() {
+        state.identity.get_tenant(&caller.token, &id).await?
+    } else {
+        state.identity.update_tenant(&caller.token, &id, body).await?
+    };
+    if let Some(q) = quota {
+        let q = q.map(flowmate_domain::quota::Quota::from).unwrap_or_default();
+        state.executions.set_quota(&caller.token, &id, &q).await?;
+    }
+    let tenant = with_quota(&state, &caller.token, tenant).await;
     Ok(envelope::object(StatusCode::OK, meta, tenant))
 }
 

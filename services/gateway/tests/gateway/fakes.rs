@@ -317,6 +317,17 @@ impl ExecutionsApi for Fake {
     async fn resume(&self, _id: &str, _node_id: &str, _token: &str, _body: &Value) -> Result<(), Fault> {
         Err(unexpected())
     }
+    async fn quota(&self, _token: &str, _tenant: &str) -> Result<flowmate_domain::quota::QuotaState, Fault> {
+        Err(unexpected())
+    }
+    async fn set_quota(
+        &self,
+        _token: &str,
+        _tenant: &str,
+        _quota: &flowmate_domain::quota::Quota,
+    ) -> Result<flowmate_domain::quota::QuotaState, Fault> {
+        Err(unexpected())
+    }
 }
 
 #[async_trait]

@@ -304,7 +304,15 @@ impl SecretCore {
                 flows: users.join(", "),
             });
         }
-        let data = serde_json::json!({"secretId": s.id, "tenant": s.tenant, "user": caller.user_id()});
+        let data = flowmate_domain::event::payload::Payload::to_data(
+            &flowmate_domain::event::payload::SecretChanged {
+                secret_id: s.id.clone(),
+                tenant: s.tenant.clone(),
+                user: caller.user_id().to_owned(),
+                name: None,
+                kind: None,
+            },
+        );
         let event = Envelope::new(types::SECRET_DELETED, SOURCE, data).with_tenant(&s.tenant);
         if self.store.delete_secret(id, &[event]).await? {
             tracing::info!(secret_id = %s.id, forced = force && !users.is_empty(), "secret deleted");

@@ -89,6 +89,7 @@ impl Service {
             },
             warmed: Arc::new(AtomicBool::new(true)),
             refused_log: Throttled::default(),
+            quotas: flowmate_webhook::quotas::Quotas::unchecked(),
         });
         Some(Service {
             webhooks,
