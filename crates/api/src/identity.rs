@@ -210,15 +210,15 @@ pub struct Tenant {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantQuota {
     /// Executions accepted per minute (a sliding minute).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "limit")]
     #[schema(minimum = 1, maximum = 4294967295_u64)]
     pub executions_per_minute: Option<u32>,
     /// Executions accepted and not started yet.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "limit")]
     #[schema(minimum = 1, maximum = 4294967295_u64)]
     pub max_queued: Option<u32>,
     /// Executions kept.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "limit")]
     #[schema(minimum = 1, maximum = 4294967295_u64)]
     pub max_stored_executions: Option<u32>,
 }
@@ -357,6 +357,17 @@ fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Er
     }
 }
 
+/// A quota limit: a whole number from 0 to 2^32 − 1, also written with a zero fraction; `null` is none (0 is
+/// refused later with its own message).
+fn limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    match integral(d)? {
+        None => Ok(None),
+        Some(n) => u32::try_from(n)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("expected 1 to 4294967295, found {n}"))),
+    }
+}
+
 fn role_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let refs = Vec::<RoleRef>::deserialize(d)?;
     refs.into_iter().map(RoleRef::into_id).collect()
@@ -484,6 +495,16 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn quota_limits_are_integers_also_with_a_zero_fraction() {
+        let q: TenantQuota = serde_json::from_value(serde_json::json!({"maxQueued": 495782.0})).unwrap();
+        assert_eq!(q.max_queued, Some(495_782));
+        assert!(serde_json::from_value::<TenantQuota>(serde_json::json!({"maxQueued": 1.5})).is_err());
+        assert!(
+            serde_json::from_value::<TenantQuota>(serde_json::json!({"maxQueued": 4294967296_u64})).is_err()
+        );
+    }
 
     #[test]
     fn token_lifetimes_are_integers_also_with_a_zero_fraction() {
