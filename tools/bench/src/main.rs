@@ -21,6 +21,7 @@ mod code;
 mod console;
 mod credentials;
 mod merge;
+mod noisy;
 mod report;
 mod scenarios;
 mod sql;
@@ -58,6 +59,8 @@ pub struct Options {
     pub smoke: bool,
     /// Which modes.
     pub modes: Vec<Mode>,
+    /// Only scenario 10 (noisy neighbour), its table alone in the report.
+    pub noisy_only: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +100,7 @@ fn main() -> anyhow::Result<()> {
                 out: PathBuf::from("BENCHMARKS.md"),
                 smoke: false,
                 modes: vec![Mode::Standalone, Mode::Distributed],
+                noisy_only: false,
             };
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
@@ -114,8 +118,9 @@ fn main() -> anyhow::Result<()> {
                     "--flows" => options.flows = it.next().context("--flows needs a number")?.parse()?,
                     "--standalone-only" => options.modes = vec![Mode::Standalone],
                     "--distributed-only" => options.modes = vec![Mode::Distributed],
+                    "--noisy-only" => options.noisy_only = true,
                     "-h" | "--help" => {
-                        println!("usage: flowmate-bench [--smoke] [--out BENCHMARKS.md] [--duration SECS] [--flows N] [--standalone-only|--distributed-only]\n       flowmate-bench rate URL PER_SECOND SECONDS   # POST the order body at a fixed rate (open loop), print p50/p99\n       flowmate-bench console URL USER PASSWORD [N] # time N renders of the console's executions page");
+                        println!("usage: flowmate-bench [--smoke] [--out BENCHMARKS.md] [--duration SECS] [--flows N] [--standalone-only|--distributed-only] [--noisy-only]\n       flowmate-bench rate URL PER_SECOND SECONDS   # POST the order body at a fixed rate (open loop), print p50/p99\n       flowmate-bench console URL USER PASSWORD [N] # time N renders of the console's executions page");
                         return Ok(());
                     }
                     other => anyhow::bail!("unknown argument {other:?} (see --help)"),
@@ -187,6 +192,7 @@ async fn limit(mode: String, port: u16) -> anyhow::Result<()> {
 async fn run(options: Options) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut report = Report::new(&options);
+    let mut noisy_report = String::from("## Scenario 10 alone (flowmate-bench --noisy-only)\n\n");
     for mode in options.modes.clone() {
         let dir = flowmate_testkit::TempDir::new()?;
         let flowmate = match mode {
@@ -199,6 +205,15 @@ async fn run(options: Options) -> anyhow::Result<()> {
             continue;
         };
         eprintln!("{mode:?}: ready after {:?}", flowmate.ready_after);
+        if options.noisy_only {
+            let figures = noisy_only(&options, &flowmate, dir.path()).await;
+            flowmate.stop().await;
+            let mut section = format!("### {mode:?}\n\n");
+            noisy::render(&mut section, &figures?);
+            print!("{section}");
+            noisy_report.push_str(&section);
+            continue;
+        }
         let results = scenarios::run(&options, mode, &flowmate, dir.path()).await;
         flowmate.stop().await;
         match results {
@@ -209,7 +224,22 @@ async fn run(options: Options) -> anyhow::Result<()> {
             }
         }
     }
+    if options.noisy_only {
+        std::fs::write(&options.out, noisy_report)?;
+        eprintln!("wrote {}", options.out.display());
+        return Ok(());
+    }
     std::fs::write(&options.out, report.render(started.elapsed()))?;
     eprintln!("wrote {}", options.out.display());
     Ok(())
+}
+
+/// Scenario 10 alone against `flowmate`.
+async fn noisy_only(
+    options: &Options,
+    flowmate: &children::FlowMate,
+    dir: &std::path::Path,
+) -> anyhow::Result<noisy::NoisyFigures> {
+    let client = api::Client::login(&flowmate.base).await?;
+    noisy::run(&client, flowmate, options.duration, dir).await
 }

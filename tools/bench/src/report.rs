@@ -63,6 +63,8 @@ pub struct ModeResults {
     pub merge: Option<crate::merge::MergeFigures>,
     /// Scenario 8: `sql.query` inserting one row per webhook on PostgreSQL.
     pub sql: Option<crate::sql::SqlFigures>,
+    /// Scenario 10: noisy neighbour.
+    pub noisy: Option<crate::noisy::NoisyFigures>,
 }
 
 impl ModeResults {
@@ -92,6 +94,7 @@ impl ModeResults {
             code: None,
             merge: None,
             sql: None,
+            noisy: None,
         }
     }
 }
@@ -302,6 +305,9 @@ fn mode_table(out: &mut String, r: &ModeResults, secs: f64) {
     }
     if let Some(m) = &r.merge {
         crate::merge::render(out, m);
+    }
+    if let Some(n) = &r.noisy {
+        crate::noisy::render(out, n);
     }
 }
 

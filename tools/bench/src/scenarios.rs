@@ -149,6 +149,8 @@ pub async fn run(
     r.sql = crate::sql::run(&b.client, flowmate, options.duration, dir).await?;
     // 9. Map-reduce inside one execution: split → transform → merge.
     r.merge = Some(crate::merge::run(&b.client, flowmate, options.duration, dir).await?);
+    // 10. Noisy neighbour: one tenant floods, another's sync webhooks and a third's runs go on.
+    r.noisy = Some(crate::noisy::run(&b.client, flowmate, options.duration, dir).await?);
     Ok(r)
 }
 
