@@ -8,6 +8,7 @@ pub mod errors;
 pub mod executions;
 pub mod flows;
 pub mod identity;
+pub mod quota;
 pub mod templates;
 
 pub use errors::{ErrorBody, ErrorItem};
