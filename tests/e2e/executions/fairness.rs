@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::{
     harness::App,
-    support::{edge, finished, flow, node, run, started},
+    support::{edge, finished, flow, node, run, started, tenant},
 };
 
 /// Triggers tenant A has queued when tenant B's run starts.
@@ -16,16 +16,6 @@ const FLOOD: usize = 5000;
 /// of the worker (128 by default), but while it runs, A's executions keep every other slot busy and finish at the
 /// rate the machine allows: a few rounds of the slots. First in, first out, it would be all of A's backlog.
 const BOUND: u64 = 1000;
-
-/// A new tenant, by id.
-async fn tenant(app: &App, name: &str) -> String {
-    let r = app
-        .api
-        .post("/api/tenants", Some(&app.admin), &json!({"name": name}))
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["id"].as_str().unwrap().to_owned()
-}
 
 /// A started two-step flow of `tenant`.
 async fn flow_of(app: &App, tenant: &str, name: &str) -> String {

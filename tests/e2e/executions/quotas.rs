@@ -8,19 +8,9 @@ use serde_json::{json, Value};
 
 use crate::{
     harness::App,
-    support::{finished, member, node, wait_execution},
+    support::{finished, member, node, tenant, wait_execution},
     webhooks::helpers::{post_raw, started},
 };
-
-/// A new tenant, by id.
-async fn tenant(app: &App, name: &str) -> String {
-    let r = app
-        .api
-        .post("/api/tenants", Some(&app.admin), &json!({"name": name}))
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["id"].as_str().unwrap().to_owned()
-}
 
 /// A started webhook flow of `tenant`: a delay of `ms`, at most `concurrency` at once (`null`: no limit).
 async fn hook_flow(app: &App, tenant: &str, ms: u64, concurrency: Value) -> String {

@@ -47,6 +47,16 @@ pub struct Member {
     pub tenant: String,
 }
 
+/// A new tenant named `name`, by id.
+pub async fn tenant(app: &App, name: &str) -> String {
+    let r = app
+        .api
+        .post("/api/tenants", Some(&app.admin), &json!({"name": name}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
 /// Creates tenant `tenant` and in it `username` holding exactly `permissions`, and logs it in.
 pub async fn member(app: &App, tenant: &str, username: &str, permissions: &[&str]) -> Member {
     let t = app

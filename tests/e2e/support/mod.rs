@@ -9,5 +9,5 @@ mod target;
 
 pub use build::{edge, flow, node, order};
 pub use executions::{finished, is_final, run, step_list, steps, wait_execution, Sentinel};
-pub use flows::{member, started, wait_flow, Member};
+pub use flows::{member, started, tenant, wait_flow, Member};
 pub use target::{target, Target};
