@@ -251,36 +251,46 @@ impl ExecutionCore {
         message: Value,
         user: &str,
     ) -> Result<Execution> {
-        let flow = &plan.flow;
         let item = WorkItem {
-            execution_id: id.clone(),
-            flow_id: flow.id.clone(),
-            trigger: trigger.clone(),
-            message: message.clone(),
+            execution_id: id,
+            flow_id: plan.flow.id.clone(),
+            trigger,
+            message,
             user: Some(user.to_owned()),
             reply_to: None,
             parent: None,
         };
-        let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, serde_json::to_value(&item)?)
-            .with_tenant(flow.body.tenant.clone());
-        let flow_ref = FlowRef {
-            id: &flow.id,
-            version: flow.version,
-            tenant: &flow.body.tenant,
-        };
-        let execution = Execution::new(
-            id,
-            flow_ref,
-            user.into(),
-            Status::Queued,
-            trigger,
-            message.clone(),
-        )
-        .with_state(RunState::starting([Task::new(plan.trigger.clone(), message)]))
-        .owned_by(event.id.clone());
+        let (execution, event) = queued_work(plan, &item)?;
         admitted(self.store.insert_queued(&execution, &event).await?)?;
         Ok(execution)
     }
+}
+
+/// The queued execution of work `item` of `plan` (its user the item's, else whoever started the flow), and its
+/// work message, which owns it.
+pub(super) fn queued_work(plan: &Plan, item: &WorkItem) -> Result<(Execution, Envelope)> {
+    let flow = &plan.flow;
+    let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, serde_json::to_value(item)?)
+        .with_tenant(flow.body.tenant.clone());
+    let flow_ref = FlowRef {
+        id: &flow.id,
+        version: flow.version,
+        tenant: &flow.body.tenant,
+    };
+    let user = item.user.clone().unwrap_or_else(|| plan.started_by.clone());
+    let mut state = RunState::starting([Task::new(plan.trigger.clone(), item.message.clone())]);
+    state.reply_to = item.reply_to.clone();
+    let execution = Execution::new(
+        item.execution_id.clone(),
+        flow_ref,
+        user.into(),
+        Status::Queued,
+        item.trigger.clone(),
+        item.message.clone(),
+    )
+    .with_state(state)
+    .owned_by(event.id.clone());
+    Ok((execution, event))
 }
 
 /// A run the tenant's quota refused is a `429` with `Retry-After`.

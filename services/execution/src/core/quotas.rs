@@ -4,17 +4,14 @@
 
 use flowmate_auth::Principal;
 use flowmate_domain::{
-    event::types,
     execution::WorkItem,
     quota::{Quota, QuotaState},
-    Envelope,
 };
 
 use super::{api::valid_id, ExecutionCore};
 use crate::{
     error::{ExecutionError, Result},
-    model::{Admission, Execution, FlowRef, RunState, Status, Task},
-    SOURCE,
+    model::Admission,
 };
 
 impl ExecutionCore {
@@ -48,27 +45,7 @@ impl ExecutionCore {
             .ok_or_else(|| ExecutionError::FlowNotActive {
                 flow_id: item.flow_id.to_string(),
             })?;
-        let flow = &plan.flow;
-        let user = item.user.clone().unwrap_or_else(|| plan.started_by.clone());
-        let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, serde_json::to_value(&item)?)
-            .with_tenant(flow.body.tenant.clone());
-        let flow_ref = FlowRef {
-            id: &flow.id,
-            version: flow.version,
-            tenant: &flow.body.tenant,
-        };
-        let mut state = RunState::starting([Task::new(plan.trigger.clone(), item.message.clone())]);
-        state.reply_to = item.reply_to.clone();
-        let execution = Execution::new(
-            item.execution_id.clone(),
-            flow_ref,
-            user.into(),
-            Status::Queued,
-            item.trigger.clone(),
-            item.message.clone(),
-        )
-        .with_state(state)
-        .owned_by(event.id.clone());
+        let (execution, event) = super::api::queued_work(&plan, &item)?;
         let admission = self.store.insert_queued(&execution, &event).await?;
         if matches!(admission, Admission::Limited { .. }) {
             metrics::counter!("flowmate_quota_refusals_total", "source" => "webhook").increment(1);
