@@ -6,7 +6,7 @@
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::RwLock,
     time::{Duration, Instant},
 };
 
@@ -39,7 +39,7 @@ pub enum Verdict {
 pub struct Quotas {
     /// `None`: quotas are not checked (a webhook service on its own, in tests).
     client: Option<ExecutionsClient<Transport>>,
-    unlimited: Mutex<HashMap<String, Instant>>,
+    unlimited: RwLock<HashMap<String, Instant>>,
 }
 
 impl Quotas {
@@ -50,7 +50,7 @@ impl Quotas {
             client: Some(
                 ExecutionsClient::new(channel).max_encoding_message_size(flowmate_proto::MAX_MESSAGE_BYTES),
             ),
-            unlimited: Mutex::new(HashMap::new()),
+            unlimited: RwLock::new(HashMap::new()),
         })
     }
 
@@ -58,19 +58,19 @@ impl Quotas {
     pub fn unchecked() -> Quotas {
         Quotas {
             client: None,
-            unlimited: Mutex::new(HashMap::new()),
+            unlimited: RwLock::new(HashMap::new()),
         }
     }
 
     fn known_unlimited(&self, tenant: &str) -> bool {
-        let Ok(map) = self.unlimited.lock() else {
+        let Ok(map) = self.unlimited.read() else {
             return false;
         };
         map.get(tenant).is_some_and(|at| at.elapsed() < NO_QUOTA_TTL)
     }
 
     fn remember_unlimited(&self, tenant: &str) {
-        if let Ok(mut map) = self.unlimited.lock() {
+        if let Ok(mut map) = self.unlimited.write() {
             if map.len() > 100_000 {
                 map.retain(|_, at| at.elapsed() < NO_QUOTA_TTL);
             }
