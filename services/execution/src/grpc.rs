@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     components,
     core::ExecutionCore,
+    engine::{Engine, SyncRun},
     error::ExecutionError,
     model::{self, Admission, Execution, GroupBy, ListQuery, RetryFrom, Step},
 };
@@ -23,13 +24,18 @@ use flowmate_domain::{
 #[derive(Clone)]
 pub struct ExecutionGrpc {
     core: Arc<ExecutionCore>,
+    engine: Arc<Engine>,
     verifier: Arc<Verifier>,
 }
 
 impl ExecutionGrpc {
-    /// Serves `core`, verifying callers with `verifier`.
-    pub fn new(core: Arc<ExecutionCore>, verifier: Arc<Verifier>) -> Self {
-        ExecutionGrpc { core, verifier }
+    /// Serves `core` and runs sync triggers on `engine`, verifying callers with `verifier`.
+    pub fn new(core: Arc<ExecutionCore>, engine: Arc<Engine>, verifier: Arc<Verifier>) -> Self {
+        ExecutionGrpc {
+            core,
+            engine,
+            verifier,
+        }
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
@@ -222,6 +228,36 @@ impl pb::executions_server::Executions for ExecutionGrpc {
             },
         };
         Ok(Response::new(answer))
+    }
+
+    async fn run_sync(
+        &self,
+        request: Request<pb::RunSyncRequest>,
+    ) -> Result<Response<pb::RunSyncResponse>, Status> {
+        use pb::run_sync_response::Outcome;
+        let request = request.into_inner();
+        let item: WorkItem = serde_json::from_str(&request.work_json)
+            .map_err(|e| invalid(&format!("not a work item: {e}")))?;
+        flowmate_domain::ExecutionId::parse(&item.execution_id)
+            .map_err(|_| invalid("invalid execution id"))?;
+        let wait = std::time::Duration::from_millis(request.timeout_ms.clamp(1, 3_600_000));
+        let ran = self
+            .engine
+            .run_sync(item, None, wait)
+            .await
+            .map_err(|e| status_from_fault(&Fault::new(ErrorCode::Unavailable, e.to_string())))?;
+        let (outcome, finished_json) = match ran {
+            SyncRun::Finished(finished) => (
+                Outcome::Finished,
+                serde_json::to_string(&finished).map_err(|e| invalid(&e.to_string()))?,
+            ),
+            SyncRun::Queue => (Outcome::Queue, String::new()),
+            SyncRun::Running => (Outcome::Running, String::new()),
+        };
+        Ok(Response::new(pb::RunSyncResponse {
+            outcome: outcome.into(),
+            finished_json,
+        }))
     }
 
     async fn get_tenant_quota(

@@ -148,7 +148,7 @@ pub async fn start(
         Arc::new(events::Lifecycle(core.clone())),
     )
     .await?;
-    consume_work(&mut host, engine, config.concurrency).await?;
+    consume_work(&mut host, engine.clone(), config.concurrency).await?;
     // A waiting `flow.call`'s child finished: its result resumes the parent.
     host.subscribe(
         SubscribeOptions {
@@ -172,7 +172,7 @@ pub async fn start(
         shutdown,
     ));
 
-    let server = ExecutionsServer::new(grpc::ExecutionGrpc::new(core, verifier))
+    let server = ExecutionsServer::new(grpc::ExecutionGrpc::new(core, engine, verifier))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     host.serve(

@@ -2,7 +2,9 @@
 //! the flow must be active (from memory), the caller authenticated when the flow asks for it, within the flow's
 //! rate; the body parsed into the trigger message; the Idempotency-Key honoured; and the trigger published with
 //! the broker's confirmation — or, when the broker cannot confirm, committed to the spool (`queue.rs`) — before the
-//! caller hears 200. Sync calls are published directly and wait for the execution's reply.
+//! caller hears 200. A sync call of a tenant without a quota is run by the execution service in the call when its
+//! flow allows (`direct`: recorded before the answer); any other is published directly and waits for the
+//! execution's reply.
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     auth,
+    direct::{Direct, SyncRuns},
     flows::{ActiveFlows, HookFlow},
     limits::RateLimits,
     parse::{self, BodyError},
@@ -118,6 +121,8 @@ pub struct Webhooks {
     pub refused_log: Throttled,
     /// Tenant quotas, checked by the execution service.
     pub quotas: Quotas,
+    /// Sync triggers run by the execution service in the call (the fast path).
+    pub direct: SyncRuns,
 }
 
 /// Headers never passed on to the flow (credentials).
@@ -132,6 +137,16 @@ fn accepted(request_id: &str) -> Reply {
     Reply::json(
         200,
         &json!({"data": {"requestId": request_id, "message": "thank you"}}),
+    )
+}
+
+/// The 202 of a sync webhook whose execution is still running at the flow's sync timeout.
+fn still_running(request_id: &str) -> Reply {
+    outcome("still_running");
+    Reply::json(
+        202,
+        &json!({"data": {"requestId": request_id, "status": "running",
+                         "statusUrl": format!("/executions/{request_id}")}}),
     )
 }
 
@@ -334,13 +349,24 @@ impl Webhooks {
             reply_to: sync.then(|| self.replies.routing_key.clone()),
             parent: None,
         };
+        let unlimited = self.quotas.skip(&flow.tenant);
+        if sync && unlimited {
+            match self.direct.run(&item, self.sync_timeout(flow)).await {
+                Direct::Finished(result) => {
+                    outcome("answered");
+                    return sync_reply(&result, request_id);
+                }
+                Direct::Running => return still_running(request_id),
+                Direct::Queue => {}
+            }
+        }
         let data = match serde_json::to_value(&item) {
             Ok(d) => d,
             Err(_) => return Reply::error(500, "internal error"),
         };
         let event = Envelope::new(types::FLOW_EXECUTE, SOURCE, data).with_tenant(flow.tenant.clone());
         let mut waiting = sync.then(|| self.replies.wait(request_id));
-        if !self.quotas.skip(&flow.tenant) {
+        if !unlimited {
             match self.quotas.admit(&flow.tenant, &item).await {
                 Verdict::Admitted => {
                     return match waiting.as_mut() {
@@ -391,21 +417,18 @@ impl Webhooks {
         result: &mut tokio::sync::oneshot::Receiver<flowmate_domain::event::payload::ExecutionFinished>,
         request_id: &str,
     ) -> Reply {
-        let limit = flow.settings.sync_timeout.unwrap_or(self.defaults.sync_timeout);
-        match tokio::time::timeout(limit, result).await {
+        match tokio::time::timeout(self.sync_timeout(flow), result).await {
             Ok(Ok(result)) => {
                 outcome("answered");
                 sync_reply(&result, request_id)
             }
-            _ => {
-                outcome("still_running");
-                Reply::json(
-                    202,
-                    &json!({"data": {"requestId": request_id, "status": "running",
-                                     "statusUrl": format!("/executions/{request_id}")}}),
-                )
-            }
+            _ => still_running(request_id),
         }
+    }
+
+    /// How long a sync webhook of `flow` waits for its execution.
+    fn sync_timeout(&self, flow: &HookFlow) -> Duration {
+        flow.settings.sync_timeout.unwrap_or(self.defaults.sync_timeout)
     }
 
     /// The trigger message of API.md §5.

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod deliver;
+pub mod direct;
 pub mod flows;
 pub mod grpc;
 pub mod limits;
@@ -119,6 +120,7 @@ pub async fn start(
         warmed: warmed.clone(),
         refused_log: throttle::Throttled::default(),
         quotas: quotas::Quotas::new(&config.executions_url, config.rpc_timeout)?,
+        direct: direct::SyncRuns::new(&config.executions_url)?,
     });
     host.spawn(flush_logs(webhooks.clone(), shutdown));
     let warm_flag = warmed.clone();

@@ -3,5 +3,6 @@
 
 mod auth;
 mod delivery;
+mod fast;
 pub(crate) mod helpers;
 mod replies;

@@ -111,13 +111,14 @@ impl Engine {
     /// Runs tasks until the execution finishes or parks, then commits. `last` is how the final write goes in: an
     /// [`Write::Update`] of the recorded execution this run holds, or the [`Write::Start`] of a run not recorded
     /// before (its checkpoints in between are of flows with outside effects, which are always recorded first).
-    /// Returns whether its last write applied (not: cancelled, taken over meanwhile, its id taken).
+    /// Returns the execution's result once its final write applied; `None` when it parked, or was cancelled,
+    /// taken over meanwhile or its id taken.
     pub(super) async fn drive(
         &self,
         plan: Option<Arc<Plan>>,
         mut execution: Execution,
         last: Write,
-    ) -> Result<bool, HandlerError> {
+    ) -> Result<Option<ExecutionFinished>, HandlerError> {
         let mut run = Run::new(execution.state.take().unwrap_or_default());
         let Some(plan) = plan else {
             run.state.error = Some(StepError::new(
@@ -174,7 +175,7 @@ impl Engine {
                 _ => self.step(&plan, node, &mut execution, &mut run, task).await?,
             };
             if !go_on {
-                return Ok(false); // cancelled or taken over meanwhile
+                return Ok(None); // cancelled or taken over meanwhile
             }
             if kind == Kind::Raise {
                 run.abandon(); // error.raise ends the execution: nothing else runs
@@ -331,26 +332,26 @@ impl Engine {
         mut execution: Execution,
         mut run: Run,
         until: Option<String>,
-    ) -> Result<bool, HandlerError> {
+    ) -> Result<Option<ExecutionFinished>, HandlerError> {
         execution.waiting_until = until;
         execution.owner = None;
         execution.counters = run.state.counters;
         execution.state = Some(std::mem::take(&mut run.state));
         let checkpoint = run.checkpoint(Write::Update, execution);
-        let written = self.store.checkpoint(checkpoint).await.map_err(retry)?;
+        self.store.checkpoint(checkpoint).await.map_err(retry)?;
         self.wake.notify_one();
-        Ok(written)
+        Ok(None)
     }
 
-    /// Commits the final state with its events; the trigger is acked after this returns `Ok`. Returns
-    /// whether the write applied.
+    /// Commits the final state with its events; the trigger is acked after this returns `Ok`. Returns the
+    /// execution's result if the write applied.
     async fn finish(
         &self,
         execution: &mut Execution,
         mut run: Run,
         plan: Option<&Plan>,
         write: Write,
-    ) -> Result<bool, HandlerError> {
+    ) -> Result<Option<ExecutionFinished>, HandlerError> {
         let mut state = std::mem::take(&mut run.state);
         let failed = state.error.is_some() || !state.failed.is_empty();
         let finished = time::now();
@@ -366,25 +367,7 @@ impl Engine {
             Some(SaveData::All) | None => state.last.clone().map(|v| self.clip(&v)),
             _ => None,
         };
-        run.events.extend(self.final_events(execution, &mut state));
-        // A failed execution keeps what a retry "from failed" needs; a successful one keeps nothing.
-        execution.state = failed.then(|| {
-            state.tasks.clear();
-            state.last = output;
-            state
-        });
-        let checkpoint = run.checkpoint(write, execution.clone());
-        let written = self.store.checkpoint(checkpoint).await.map_err(retry)?;
-        if written {
-            metrics::counter!("flowmate_executions_finished_total", "status" => execution.status.as_str())
-                .increment(1);
-        }
-        Ok(written)
-    }
-
-    /// The reply a waiting caller expects, and `execution.finished` when a queue is bound to it.
-    fn final_events(&self, execution: &Execution, state: &mut RunState) -> Vec<Envelope> {
-        let data = ExecutionFinished {
+        let result = ExecutionFinished {
             execution_id: execution.id.to_string(),
             flow_id: execution.flow_id.to_string(),
             tenant: execution.tenant.to_string(),
@@ -393,8 +376,33 @@ impl Engine {
             response: state.response.clone(),
             error: execution.error.clone(),
             duration_ms: execution.duration_ms,
+        };
+        run.events
+            .extend(self.final_events(execution, &mut state, &result));
+        // A failed execution keeps what a retry "from failed" needs; a successful one keeps nothing.
+        execution.state = failed.then(|| {
+            state.tasks.clear();
+            state.last = output;
+            state
+        });
+        let checkpoint = run.checkpoint(write, execution.clone());
+        let written = self.store.checkpoint(checkpoint).await.map_err(retry)?;
+        if !written {
+            return Ok(None);
         }
-        .to_data();
+        metrics::counter!("flowmate_executions_finished_total", "status" => execution.status.as_str())
+            .increment(1);
+        Ok(Some(result))
+    }
+
+    /// The reply a waiting caller expects, and `execution.finished` when a queue is bound to it.
+    fn final_events(
+        &self,
+        execution: &Execution,
+        state: &mut RunState,
+        result: &ExecutionFinished,
+    ) -> Vec<Envelope> {
+        let data = result.to_data();
         let mut events = Vec::with_capacity(2);
         if let Some(reply_to) = state.reply_to.take() {
             events.push(Envelope::new(reply_to, SOURCE, data.clone()).with_tenant(execution.tenant.clone()));

@@ -9,7 +9,10 @@ use flowmate_domain::{
 };
 
 use super::{worker::retry, Engine};
-use crate::model::{Checkpoint, Execution, FlowRef, Gate, RunState, Status, Task, Write};
+use crate::{
+    model::{Checkpoint, Execution, FlowRef, Gate, RunState, Status, Task, Write},
+    plan::Plan,
+};
 
 impl Engine {
     /// `flow.execute`: create the execution and run it. A trigger whose execution id is taken — a redelivery of a
@@ -45,48 +48,7 @@ impl Engine {
         message_id: &str,
     ) -> Result<bool, HandlerError> {
         let plan = self.registry.get(&item.flow_id).await.map_err(retry)?;
-        let (flow, user) = match &plan {
-            Some(p) => (
-                FlowRef {
-                    id: &item.flow_id,
-                    version: p.flow.version,
-                    tenant: &p.flow.body.tenant,
-                },
-                p.started_by.clone(),
-            ),
-            None => (
-                FlowRef {
-                    id: &item.flow_id,
-                    version: 0,
-                    tenant: tenant.unwrap_or_default(),
-                },
-                String::new(),
-            ),
-        };
-        let mut state = RunState {
-            tasks: plan
-                .as_ref()
-                .map(|p| Task::new(p.trigger.clone(), item.message.clone()))
-                .into_iter()
-                .collect(),
-            reply_to: item.reply_to.clone(),
-            ..RunState::default()
-        };
-        if let Some(p) = &plan {
-            // Recorded with the first checkpoint, so a resume URL handed out is valid from the start.
-            super::control::ensure_tokens(p, &mut state);
-        }
-        let execution = Execution::new(
-            item.execution_id.clone(),
-            flow,
-            item.user.clone().unwrap_or(user).into(),
-            Status::Running,
-            item.trigger.clone(),
-            item.message.clone(),
-        )
-        .with_state(state)
-        .with_parent(item.parent.clone())
-        .owned_by(message_id);
+        let execution = new_execution(item, plan.as_deref(), tenant, message_id);
         if let Some(limit) = plan.as_ref().and_then(|p| p.concurrency) {
             // At most `limit` at once: recorded first, running or parked until a slot frees up.
             return match self.store.admit_limited(&execution, limit).await.map_err(retry)? {
@@ -119,7 +81,7 @@ impl Engine {
         // creates the execution, or finishes the queued one this message owns). If the id was taken — even by an
         // execution of this message under way, whose checkpoint a take-over continues — the run was in vain and
         // wrote nothing.
-        let written = self.drive(plan, execution, Write::Start).await?;
+        let written = self.drive(plan, execution, Write::Start).await?.is_some();
         if written {
             metrics::counter!("flowmate_executions_started_total").increment(1);
         }
@@ -235,4 +197,55 @@ impl Engine {
             tracing::warn!(error = %e, flow_id, "could not wake the executions waiting for a slot");
         }
     }
+}
+
+/// A new execution of `item`, running, owned by message `message_id`: its first task is the trigger (none when
+/// the flow is not active here, which `drive` records as failed).
+pub(super) fn new_execution(
+    item: &WorkItem,
+    plan: Option<&Plan>,
+    tenant: Option<&str>,
+    message_id: &str,
+) -> Execution {
+    let (flow, user) = match plan {
+        Some(p) => (
+            FlowRef {
+                id: &item.flow_id,
+                version: p.flow.version,
+                tenant: &p.flow.body.tenant,
+            },
+            p.started_by.clone(),
+        ),
+        None => (
+            FlowRef {
+                id: &item.flow_id,
+                version: 0,
+                tenant: tenant.unwrap_or_default(),
+            },
+            String::new(),
+        ),
+    };
+    let mut state = RunState {
+        tasks: plan
+            .map(|p| Task::new(p.trigger.clone(), item.message.clone()))
+            .into_iter()
+            .collect(),
+        reply_to: item.reply_to.clone(),
+        ..RunState::default()
+    };
+    if let Some(p) = plan {
+        // Recorded with the first checkpoint, so a resume URL handed out is valid from the start.
+        super::control::ensure_tokens(p, &mut state);
+    }
+    Execution::new(
+        item.execution_id.clone(),
+        flow,
+        item.user.clone().unwrap_or(user).into(),
+        Status::Running,
+        item.trigger.clone(),
+        item.message.clone(),
+    )
+    .with_state(state)
+    .with_parent(item.parent.clone())
+    .owned_by(message_id)
 }

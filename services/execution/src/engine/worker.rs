@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use flowmate_bus::{Delivery, Handler, HandlerError, SharedBus};
 use flowmate_domain::event::types;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::{components::Runtime, model::ExecutionStore, registry::Registry};
 
@@ -53,6 +53,8 @@ pub struct Engine {
     pub(super) wake: Arc<Notify>,
     /// Tells whether anyone listens to `execution.finished`.
     pub(super) bus: SharedBus,
+    /// Room for sync triggers run inline (`inline`).
+    pub(super) inline: Arc<Semaphore>,
 }
 
 impl Engine {
@@ -73,6 +75,7 @@ impl Engine {
             settings,
             wake,
             bus,
+            inline: Arc::new(Semaphore::new(super::INLINE_RUNS)),
         }
     }
 }

@@ -90,6 +90,7 @@ impl Service {
             warmed: Arc::new(AtomicBool::new(true)),
             refused_log: Throttled::default(),
             quotas: flowmate_webhook::quotas::Quotas::unchecked(),
+            direct: flowmate_webhook::direct::SyncRuns::queue_only(),
         });
         Some(Service {
             webhooks,
