@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::children::{ADMIN, PASSWORD};
 
 /// A logged-in API client.
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
@@ -16,11 +17,17 @@ pub struct Client {
 }
 
 impl Client {
+    /// The admin, logged in.
     pub async fn login(base: &str) -> anyhow::Result<Client> {
+        Client::login_as(base, ADMIN, PASSWORD).await
+    }
+
+    /// `username`, logged in.
+    pub async fn login_as(base: &str, username: &str, password: &str) -> anyhow::Result<Client> {
         let http = reqwest::Client::new();
         let r: Value = http
             .post(format!("{base}/login"))
-            .json(&json!({"username": ADMIN, "password": PASSWORD}))
+            .json(&json!({"username": username, "password": password}))
             .send()
             .await?
             .json()
@@ -50,6 +57,19 @@ impl Client {
         let status = r.status().as_u16();
         let text = r.text().await?;
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// A new tenant named `name`, by id.
+    pub async fn tenant(&self, name: &str) -> anyhow::Result<String> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/tenants",
+                Some(&json!({"name": name})),
+            )
+            .await?;
+        anyhow::ensure!(status == 200, "create tenant: {status} {body}");
+        Ok(body["id"].as_str().context("tenant id")?.to_owned())
     }
 
     /// Creates and starts a flow; returns its id once webhooks reach it.

@@ -20,6 +20,7 @@ mod children;
 mod code;
 mod console;
 mod credentials;
+mod listing;
 mod merge;
 mod noisy;
 mod report;

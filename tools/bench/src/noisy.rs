@@ -45,15 +45,6 @@ pub struct NoisyFigures {
     pub flooded: Phase,
 }
 
-/// A new tenant, by id.
-async fn tenant(client: &Client, name: &str) -> anyhow::Result<String> {
-    let (status, body) = client
-        .call(Method::POST, "/api/tenants", Some(&json!({"name": name})))
-        .await?;
-    anyhow::ensure!(status == 200, "create tenant: {status} {body}");
-    Ok(body["id"].as_str().context("tenant id")?.to_owned())
-}
-
 /// The order flow of scenario 1, of `tenant` (a webhook trigger: runs by hand take any trigger, and the helper
 /// waits for the hook to open as the sign the flow is active).
 async fn flow_of(client: &Client, tenant: &str, name: &str) -> anyhow::Result<String> {
@@ -180,9 +171,9 @@ pub async fn run(
     dir: &Path,
 ) -> anyhow::Result<NoisyFigures> {
     let (a, b, c) = (
-        tenant(client, "bench flooder").await?,
-        tenant(client, "bench sync").await?,
-        tenant(client, "bench runs").await?,
+        client.tenant("bench flooder").await?,
+        client.tenant("bench sync").await?,
+        client.tenant("bench runs").await?,
     );
     let a_flow = flow_of(client, &a, "bench flood").await?;
     let b_flow = flow_of(client, &b, "bench sync neighbour").await?;

@@ -65,6 +65,8 @@ pub struct ModeResults {
     pub sql: Option<crate::sql::SqlFigures>,
     /// Scenario 10: noisy neighbour.
     pub noisy: Option<crate::noisy::NoisyFigures>,
+    /// Scenario 11: a tenant member's flow list.
+    pub listing: Option<crate::listing::ListingFigures>,
 }
 
 impl ModeResults {
@@ -95,6 +97,7 @@ impl ModeResults {
             merge: None,
             sql: None,
             noisy: None,
+            listing: None,
         }
     }
 }
@@ -308,6 +311,9 @@ fn mode_table(out: &mut String, r: &ModeResults, secs: f64) {
     }
     if let Some(n) = &r.noisy {
         crate::noisy::render(out, n);
+    }
+    if let Some(l) = &r.listing {
+        crate::listing::render(out, l, secs);
     }
 }
 

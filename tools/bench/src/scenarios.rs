@@ -151,6 +151,9 @@ pub async fn run(
     r.merge = Some(crate::merge::run(&b.client, flowmate, options.duration, dir).await?);
     // 10. Noisy neighbour: one tenant floods, another's sync webhooks and a third's runs go on.
     r.noisy = Some(crate::noisy::run(&b.client, flowmate, options.duration, dir).await?);
+    // 11. A tenant member's flow list (after 4., so the store holds its flows too).
+    let flows = crate::listing::FLOWS.min(options.flows);
+    r.listing = Some(crate::listing::run(&b.client, flowmate, flows, options.duration, dir).await?);
     Ok(r)
 }
 
