@@ -100,6 +100,15 @@ fn admin() -> Principal {
     }
 }
 
+/// A tenant member holding the flow permissions.
+fn member(user: &str, tenant: &str) -> Principal {
+    let mut p = admin();
+    p.claims.sub = user.into();
+    p.claims.tenant = tenant.into();
+    p.claims.permissions = vec!["flows.read".into(), "flows.write".into()];
+    p
+}
+
 fn chrono_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -297,6 +306,74 @@ async fn confirmations_apply_once_and_active_flows_are_listed_for_warm_starts(s:
     finish(s).await;
 }
 
+/// The page's names and the total of `caller`'s unfiltered list.
+async fn listed(core: &FlowCore, caller: &Principal) -> (Vec<String>, u64) {
+    let query = ListQuery {
+        page_size: 50,
+        page_number: 1,
+        status: None,
+        kind: None,
+        user: None,
+        from_template: None,
+        sort: SortField::Name,
+        descending: false,
+        search: None,
+    };
+    let (flows, total) = core.list(caller, query).await.unwrap();
+    (flows.into_iter().map(|f| f.body.name).collect(), total)
+}
+
+async fn a_members_total_stays_exact_through_creates_private_flows_and_deletes(s: Setup) {
+    let db = Db::connect(&s.url, 4, MIGRATIONS).await.unwrap();
+    let core = FlowCore::new(Arc::new(SqlStore::new(db.clone())));
+    let (ann, bo) = (
+        member("user-ann", "tenant-crew"),
+        member("user-bo", "tenant-crew"),
+    );
+    let mut ids = HashMap::new();
+    for (who, name) in [(&ann, "a1"), (&ann, "a2"), (&bo, "b1"), (&bo, "b2")] {
+        let f = core
+            .create(who, flow(name))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .unwrap();
+        ids.insert(name, f.id.into_string());
+    }
+    core.create(&admin(), flow("elsewhere")).await.unwrap();
+    let private = json!({"owners": [{"id": "user-bo", "type": "user"}]});
+    core.update(&bo, &ids["b2"], private).await.unwrap();
+    assert_eq!(
+        listed(&core, &ann).await,
+        (vec!["a1".into(), "a2".into(), "b1".into()], 3)
+    );
+    assert_eq!(listed(&core, &bo).await.1, 4, "its own private flow too");
+    core.delete(&ann, &ids["a1"]).await.unwrap();
+    core.delete(&bo, &ids["b2"]).await.unwrap();
+    // Shared again: the tenant back among the owners.
+    let shared =
+        json!({"owners": [{"id": "user-bo", "type": "user"}, {"id": "tenant-crew", "type": "tenant"}]});
+    core.update(&bo, &ids["b1"], shared).await.unwrap();
+    assert_eq!(listed(&core, &ann).await, (vec!["a2".into(), "b1".into()], 2));
+    // The counter the totals come from agrees with a fresh count of every tenant.
+    let kept: Vec<(String, i64)> =
+        sqlx::query_as("SELECT tenant, owned FROM flow_tenant_counts WHERE owned <> 0 ORDER BY tenant")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    let counted: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT tenant, COUNT(*) FROM flows WHERE owned_by_tenant = 1 GROUP BY tenant ORDER BY tenant",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(kept, counted);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    db.close().await;
+    finish(s).await;
+}
+
 macro_rules! both_modes {
     ($($name:ident),* $(,)?) => {
         mod standalone {
@@ -317,4 +394,5 @@ both_modes!(
     webhook_secrets_under_an_old_key_are_resealed_with_the_first,
     changes_are_announced_exactly_once_even_across_a_crash_before_publishing,
     confirmations_apply_once_and_active_flows_are_listed_for_warm_starts,
+    a_members_total_stays_exact_through_creates_private_flows_and_deletes,
 );
