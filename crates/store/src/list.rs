@@ -25,8 +25,10 @@ struct TenantScope {
     others: Option<String>,
     /// The tenant's placeholder.
     tenant: String,
-    /// A table (`tenant`, `owned`) holding how many rows each tenant owns ([`ListSql::count_owned_from`]).
-    counts: Option<String>,
+    /// The placeholders of the others.
+    others_binds: Vec<String>,
+    /// The counter tables of [`ListSql::count_owned_from`].
+    counts: Option<(String, String)>,
 }
 
 impl ListSql {
@@ -69,8 +71,8 @@ impl ListSql {
     pub fn tenant_scope(&mut self, table: &str, owners: &str, key: &str, tenant: &str, others: &[String]) {
         let t = self.bind(tenant);
         let tenant_owned = format!("tenant = {t} AND owned_by_tenant = 1");
-        let others = (!others.is_empty()).then(|| {
-            let list: Vec<String> = others.iter().map(|o| self.bind(o.clone())).collect();
+        let list: Vec<String> = others.iter().map(|o| self.bind(o.clone())).collect();
+        let others = (!list.is_empty()).then(|| {
             format!(
                 "EXISTS (SELECT 1 FROM {owners} o WHERE o.{key} = {table}.id AND o.owner_id IN ({}))",
                 list.join(", ")
@@ -86,16 +88,19 @@ impl ListSql {
             tenant_owned,
             others: others.map(|exists| format!("tenant = {t} AND owned_by_tenant = 0 AND {exists}")),
             tenant: t,
+            others_binds: list,
             counts: None,
         });
     }
 
-    /// With a [`ListSql::tenant_scope`]: `counts` (`tenant`, `owned`) holds, exactly, how many rows each tenant
-    /// owns (kept by triggers), so a count with no other clause reads the tenant's row there instead of stepping
-    /// through every row it owns.
-    pub fn count_owned_from(&mut self, counts: &str) {
+    /// With a [`ListSql::tenant_scope`]: `owned` (`tenant`, `owned`) holds, exactly, how many rows each tenant
+    /// owns, and `private` (`owner_id`, `tenant`, `n`) how many rows of each tenant it does not own list each owner
+    /// (both kept by triggers), so a count with no other clause reads a row of each instead of stepping through
+    /// every row in scope (the private count only for a single other owner, where the sum cannot count a row
+    /// twice).
+    pub fn count_owned_from(&mut self, owned: &str, private: &str) {
         if let Some(scope) = &mut self.scope {
-            scope.counts = Some(counts.to_owned());
+            scope.counts = Some((owned.to_owned(), private.to_owned()));
         }
     }
 
@@ -155,23 +160,28 @@ impl ListSql {
                 .filter(|(i, _)| *i != scope.clause)
                 .map(|(_, c)| c.as_str())
         };
-        let owned = match &scope.counts {
-            Some(counts) if rest().next().is_none() => format!(
-                "COALESCE((SELECT owned FROM {counts} WHERE tenant = {}), 0)",
-                scope.tenant
-            ),
-            _ => format!(
+        let counters = scope.counts.as_ref().filter(|_| rest().next().is_none());
+        let t = &scope.tenant;
+        let owned = match counters {
+            Some((owned, _)) => format!("COALESCE((SELECT owned FROM {owned} WHERE tenant = {t}), 0)"),
+            None => format!(
                 "(SELECT COUNT(*) FROM {table}{})",
                 where_clause(std::iter::once(scope.tenant_owned.as_str()).chain(rest()))
             ),
         };
-        match &scope.others {
-            None => format!("SELECT {owned}"),
-            Some(others) => {
-                let others = where_clause(std::iter::once(others.as_str()).chain(rest()));
-                format!("SELECT {owned} + (SELECT COUNT(*) FROM {table}{others})")
+        let Some(others) = &scope.others else {
+            return format!("SELECT {owned}");
+        };
+        let others = match (counters, scope.others_binds.as_slice()) {
+            (Some((_, private)), [other]) => {
+                format!("COALESCE((SELECT n FROM {private} WHERE owner_id = {other} AND tenant = {t}), 0)")
             }
-        }
+            _ => format!(
+                "(SELECT COUNT(*) FROM {table}{})",
+                where_clause(std::iter::once(others.as_str()).chain(rest()))
+            ),
+        };
+        format!("SELECT {owned} + {others}")
     }
 }
 

@@ -1,7 +1,8 @@
--- A tenant member's unfiltered flow list counts the flows its tenant owns from a counter instead of stepping
--- through every one of them on each page (crates/store ListSql::count_owned_from); the counter is kept by triggers,
--- so every write path keeps it exact. Indexes carry owned_by_tenant, so the scope check of a page (and the walk
--- past earlier pages) and the count of the flows the tenant does not own read the index alone.
+-- A tenant member's unfiltered flow list counts the flows its tenant owns, and its own flows the tenant does not
+-- own, from counters instead of stepping through every one of them on each page (crates/store
+-- ListSql::count_owned_from); the counters are kept by triggers, so every write path keeps them exact. Indexes
+-- carry owned_by_tenant, so the scope check of a page (and the walk past earlier pages) and a filtered count of the
+-- flows the tenant does not own read the index alone.
 CREATE TABLE flow_tenant_counts (
     tenant TEXT PRIMARY KEY,
     owned  BIGINT NOT NULL
@@ -28,6 +29,59 @@ CREATE TRIGGER flows_count_update AFTER UPDATE OF tenant, owned_by_tenant ON flo
     FOR EACH ROW
     WHEN (OLD.tenant IS DISTINCT FROM NEW.tenant OR OLD.owned_by_tenant IS DISTINCT FROM NEW.owned_by_tenant)
     EXECUTE FUNCTION flows_count_tenant_owned();
+
+-- And how many flows of each tenant that the tenant does not own list each owner (a member's own private flows):
+-- a pair (flow, owner) counts while both rows exist and the flow's owned_by_tenant is 0, whatever order a write
+-- changes them in.
+CREATE TABLE flow_private_counts (
+    owner_id TEXT NOT NULL,
+    tenant   TEXT NOT NULL,
+    n        BIGINT NOT NULL,
+    PRIMARY KEY (owner_id, tenant)
+);
+INSERT INTO flow_private_counts (owner_id, tenant, n)
+    SELECT o.owner_id, f.tenant, COUNT(*) FROM flow_owners o JOIN flows f ON f.id = o.flow_id
+    WHERE f.owned_by_tenant = 0 GROUP BY o.owner_id, f.tenant;
+
+CREATE FUNCTION flows_count_private() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.owned_by_tenant = 0 THEN
+        UPDATE flow_private_counts SET n = n - 1
+            WHERE tenant = OLD.tenant AND owner_id IN (SELECT owner_id FROM flow_owners WHERE flow_id = OLD.id);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.owned_by_tenant = 0 THEN
+        INSERT INTO flow_private_counts (owner_id, tenant, n)
+            SELECT owner_id, NEW.tenant, 1 FROM flow_owners WHERE flow_id = NEW.id
+            ON CONFLICT (owner_id, tenant) DO UPDATE SET n = flow_private_counts.n + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER flows_private_insert_delete AFTER INSERT OR DELETE ON flows
+    FOR EACH ROW EXECUTE FUNCTION flows_count_private();
+CREATE TRIGGER flows_private_update AFTER UPDATE OF tenant, owned_by_tenant ON flows
+    FOR EACH ROW
+    WHEN (OLD.tenant IS DISTINCT FROM NEW.tenant OR OLD.owned_by_tenant IS DISTINCT FROM NEW.owned_by_tenant)
+    EXECUTE FUNCTION flows_count_private();
+
+CREATE FUNCTION flow_owners_count_private() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        UPDATE flow_private_counts SET n = n - 1
+            WHERE owner_id = OLD.owner_id
+              AND tenant = (SELECT tenant FROM flows WHERE id = OLD.flow_id AND owned_by_tenant = 0);
+    ELSE
+        INSERT INTO flow_private_counts (owner_id, tenant, n)
+            SELECT NEW.owner_id, tenant, 1 FROM flows WHERE id = NEW.flow_id AND owned_by_tenant = 0
+            ON CONFLICT (owner_id, tenant) DO UPDATE SET n = flow_private_counts.n + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER flow_owners_private AFTER INSERT OR DELETE ON flow_owners
+    FOR EACH ROW EXECUTE FUNCTION flow_owners_count_private();
 
 DROP INDEX flows_tenant_created;
 DROP INDEX flows_tenant_updated;

@@ -1,7 +1,8 @@
--- A tenant member's unfiltered flow list counts the flows its tenant owns from a counter instead of stepping
--- through every one of them on each page (crates/store ListSql::count_owned_from); the counter is kept by triggers,
--- so every write path keeps it exact. Indexes carry owned_by_tenant, so the scope check of a page (and the walk
--- past earlier pages) and the count of the flows the tenant does not own read the index alone.
+-- A tenant member's unfiltered flow list counts the flows its tenant owns, and its own flows the tenant does not
+-- own, from counters instead of stepping through every one of them on each page (crates/store
+-- ListSql::count_owned_from); the counters are kept by triggers, so every write path keeps them exact. Indexes
+-- carry owned_by_tenant, so the scope check of a page (and the walk past earlier pages) and a filtered count of the
+-- flows the tenant does not own read the index alone.
 CREATE TABLE flow_tenant_counts (
     tenant TEXT PRIMARY KEY,
     owned  INTEGER NOT NULL
@@ -26,6 +27,57 @@ BEGIN
     UPDATE flow_tenant_counts SET owned = owned - 1 WHERE tenant = OLD.tenant AND OLD.owned_by_tenant = 1;
     INSERT INTO flow_tenant_counts (tenant, owned) SELECT NEW.tenant, 1 WHERE NEW.owned_by_tenant = 1
         ON CONFLICT (tenant) DO UPDATE SET owned = owned + 1;
+END;
+
+-- And how many flows of each tenant that the tenant does not own list each owner (a member's own private flows):
+-- a pair (flow, owner) counts while both rows exist and the flow's owned_by_tenant is 0, whatever order a write
+-- changes them in.
+CREATE TABLE flow_private_counts (
+    owner_id TEXT NOT NULL,
+    tenant   TEXT NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, tenant)
+);
+INSERT INTO flow_private_counts (owner_id, tenant, n)
+    SELECT o.owner_id, f.tenant, COUNT(*) FROM flow_owners o JOIN flows f ON f.id = o.flow_id
+    WHERE f.owned_by_tenant = 0 GROUP BY o.owner_id, f.tenant;
+
+CREATE TRIGGER flows_private_insert AFTER INSERT ON flows WHEN NEW.owned_by_tenant = 0
+BEGIN
+    INSERT INTO flow_private_counts (owner_id, tenant, n)
+        SELECT owner_id, NEW.tenant, 1 FROM flow_owners WHERE flow_id = NEW.id
+        ON CONFLICT (owner_id, tenant) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER flows_private_delete AFTER DELETE ON flows WHEN OLD.owned_by_tenant = 0
+BEGIN
+    UPDATE flow_private_counts SET n = n - 1
+        WHERE tenant = OLD.tenant AND owner_id IN (SELECT owner_id FROM flow_owners WHERE flow_id = OLD.id);
+END;
+
+CREATE TRIGGER flows_private_update AFTER UPDATE OF tenant, owned_by_tenant ON flows
+    WHEN OLD.tenant IS NOT NEW.tenant OR OLD.owned_by_tenant IS NOT NEW.owned_by_tenant
+BEGIN
+    UPDATE flow_private_counts SET n = n - 1
+        WHERE OLD.owned_by_tenant = 0 AND tenant = OLD.tenant
+          AND owner_id IN (SELECT owner_id FROM flow_owners WHERE flow_id = OLD.id);
+    INSERT INTO flow_private_counts (owner_id, tenant, n)
+        SELECT owner_id, NEW.tenant, 1 FROM flow_owners WHERE flow_id = NEW.id AND NEW.owned_by_tenant = 0
+        ON CONFLICT (owner_id, tenant) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER flow_owners_private_insert AFTER INSERT ON flow_owners
+BEGIN
+    INSERT INTO flow_private_counts (owner_id, tenant, n)
+        SELECT NEW.owner_id, tenant, 1 FROM flows WHERE id = NEW.flow_id AND owned_by_tenant = 0
+        ON CONFLICT (owner_id, tenant) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER flow_owners_private_delete AFTER DELETE ON flow_owners
+BEGIN
+    UPDATE flow_private_counts SET n = n - 1
+        WHERE owner_id = OLD.owner_id
+          AND tenant = (SELECT tenant FROM flows WHERE id = OLD.flow_id AND owned_by_tenant = 0);
 END;
 
 DROP INDEX flows_tenant_created;

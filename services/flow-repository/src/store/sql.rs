@@ -61,7 +61,7 @@ impl FlowStore for SqlStore {
                 .cloned()
                 .collect();
             sql.tenant_scope("flows", "flow_owners", "flow_id", &scope.tenant, &others);
-            sql.count_owned_from("flow_tenant_counts");
+            sql.count_owned_from("flow_tenant_counts", "flow_private_counts");
         }
         if let Some(status) = q.status {
             sql.equals("status", status.as_str());

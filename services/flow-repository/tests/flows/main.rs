@@ -349,6 +349,10 @@ async fn a_members_total_stays_exact_through_creates_private_flows_and_deletes(s
         (vec!["a1".into(), "a2".into(), "b1".into()], 3)
     );
     assert_eq!(listed(&core, &bo).await.1, 4, "its own private flow too");
+    let private = json!({"owners": [{"id": "user-ann", "type": "user"}]});
+    core.update(&ann, &ids["a2"], private).await.unwrap();
+    assert_eq!(listed(&core, &ann).await.1, 3, "a1, b1 and its own a2");
+    assert_eq!(listed(&core, &bo).await.1, 3, "b1, a1 and its own b2");
     core.delete(&ann, &ids["a1"]).await.unwrap();
     core.delete(&bo, &ids["b2"]).await.unwrap();
     // Shared again: the tenant back among the owners.
@@ -356,6 +360,7 @@ async fn a_members_total_stays_exact_through_creates_private_flows_and_deletes(s
         json!({"owners": [{"id": "user-bo", "type": "user"}, {"id": "tenant-crew", "type": "tenant"}]});
     core.update(&bo, &ids["b1"], shared).await.unwrap();
     assert_eq!(listed(&core, &ann).await, (vec!["a2".into(), "b1".into()], 2));
+    assert_eq!(listed(&core, &bo).await, (vec!["b1".into()], 1));
     // The counter the totals come from agrees with a fresh count of every tenant.
     let kept: Vec<(String, i64)> =
         sqlx::query_as("SELECT tenant, owned FROM flow_tenant_counts WHERE owned <> 0 ORDER BY tenant")
@@ -370,6 +375,20 @@ async fn a_members_total_stays_exact_through_creates_private_flows_and_deletes(s
     .unwrap();
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "{kept:?}");
+    let kept: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT owner_id, tenant, n FROM flow_private_counts WHERE n <> 0 ORDER BY owner_id, tenant",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let counted: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT o.owner_id, f.tenant, COUNT(*) FROM flow_owners o JOIN flows f ON f.id = o.flow_id \
+         WHERE f.owned_by_tenant = 0 GROUP BY o.owner_id, f.tenant ORDER BY o.owner_id, f.tenant",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(kept, counted);
     db.close().await;
     finish(s).await;
 }
