@@ -12,6 +12,8 @@ pub struct ListSql {
     binds: Vec<String>,
     order: Option<(String, bool)>,
     scope: Option<TenantScope>,
+    /// A table whose `total` column adds up to every row ([`ListSql::count_all_from`]).
+    totals: Option<String>,
 }
 
 /// The scope of a tenant member ([`ListSql::tenant_scope`]): the placeholders of its clause's values.
@@ -93,6 +95,12 @@ impl ListSql {
         });
     }
 
+    /// Without a [`ListSql::tenant_scope`]: the `total` column of `counts` adds up, exactly, to the number of rows
+    /// (kept by triggers), so a count with no clause sums it instead of counting the table.
+    pub fn count_all_from(&mut self, counts: &str) {
+        self.totals = Some(counts.to_owned());
+    }
+
     /// With a [`ListSql::tenant_scope`]: `owned` (`tenant`, `owned`) holds, exactly, how many rows each tenant
     /// owns, and `private` (`owner_id`, `tenant`, `n`) how many rows of each tenant it does not own list each owner
     /// (both kept by triggers), so a count with no other clause reads a row of each instead of stepping through
@@ -151,7 +159,12 @@ impl ListSql {
     /// other clauses, so that neither probes the owners table for every row of the tenant.
     fn count_sql(&self, table: &str, filter: &str) -> String {
         let Some(scope) = &self.scope else {
-            return format!("SELECT COUNT(*) FROM {table}{filter}");
+            return match &self.totals {
+                Some(counts) if self.clauses.is_empty() => {
+                    format!("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM {counts}")
+                }
+                _ => format!("SELECT COUNT(*) FROM {table}{filter}"),
+            };
         };
         let rest = || {
             self.clauses

@@ -1,34 +1,37 @@
--- A tenant member's unfiltered flow list counts the flows its tenant owns, and its own flows the tenant does not
--- own, from counters instead of stepping through every one of them on each page (crates/store
--- ListSql::count_owned_from); the counters are kept by triggers, so every write path keeps them exact. Indexes
+-- An unfiltered flow list counts from counters instead of stepping through every flow in scope on each page: a
+-- member's the flows its tenant owns and its own flows the tenant does not own, an admin's every tenant's flows
+-- (crates/store ListSql::count_owned_from, count_all_from); the counters are kept by triggers, so every write path keeps them exact. Indexes
 -- carry owned_by_tenant, so the scope check of a page (and the walk past earlier pages) and a filtered count of the
 -- flows the tenant does not own read the index alone.
 CREATE TABLE flow_tenant_counts (
     tenant TEXT PRIMARY KEY,
-    owned  BIGINT NOT NULL
+    owned  BIGINT NOT NULL,     -- the tenant's flows whose owners name it
+    total  BIGINT NOT NULL      -- all the tenant's flows (an admin's unfiltered list adds them up)
 );
-INSERT INTO flow_tenant_counts (tenant, owned)
-    SELECT tenant, COUNT(*) FROM flows WHERE owned_by_tenant = 1 GROUP BY tenant;
+INSERT INTO flow_tenant_counts (tenant, owned, total)
+    SELECT tenant, SUM(owned_by_tenant), COUNT(*) FROM flows GROUP BY tenant;
 
-CREATE FUNCTION flows_count_tenant_owned() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION flows_count_tenant() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.owned_by_tenant = 1 THEN
-        UPDATE flow_tenant_counts SET owned = owned - 1 WHERE tenant = OLD.tenant;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE flow_tenant_counts SET owned = owned - OLD.owned_by_tenant, total = total - 1
+            WHERE tenant = OLD.tenant;
     END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.owned_by_tenant = 1 THEN
-        INSERT INTO flow_tenant_counts (tenant, owned) VALUES (NEW.tenant, 1)
-            ON CONFLICT (tenant) DO UPDATE SET owned = flow_tenant_counts.owned + 1;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO flow_tenant_counts (tenant, owned, total) VALUES (NEW.tenant, NEW.owned_by_tenant, 1)
+            ON CONFLICT (tenant) DO UPDATE
+            SET owned = flow_tenant_counts.owned + EXCLUDED.owned, total = flow_tenant_counts.total + 1;
     END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER flows_count_insert_delete AFTER INSERT OR DELETE ON flows
-    FOR EACH ROW EXECUTE FUNCTION flows_count_tenant_owned();
+    FOR EACH ROW EXECUTE FUNCTION flows_count_tenant();
 CREATE TRIGGER flows_count_update AFTER UPDATE OF tenant, owned_by_tenant ON flows
     FOR EACH ROW
     WHEN (OLD.tenant IS DISTINCT FROM NEW.tenant OR OLD.owned_by_tenant IS DISTINCT FROM NEW.owned_by_tenant)
-    EXECUTE FUNCTION flows_count_tenant_owned();
+    EXECUTE FUNCTION flows_count_tenant();
 
 -- And how many flows of each tenant that the tenant does not own list each owner (a member's own private flows):
 -- a pair (flow, owner) counts while both rows exist and the flow's owned_by_tenant is 0, whatever order a write

@@ -1,32 +1,33 @@
--- A tenant member's unfiltered flow list counts the flows its tenant owns, and its own flows the tenant does not
--- own, from counters instead of stepping through every one of them on each page (crates/store
--- ListSql::count_owned_from); the counters are kept by triggers, so every write path keeps them exact. Indexes
+-- An unfiltered flow list counts from counters instead of stepping through every flow in scope on each page: a
+-- member's the flows its tenant owns and its own flows the tenant does not own, an admin's every tenant's flows
+-- (crates/store ListSql::count_owned_from, count_all_from); the counters are kept by triggers, so every write path keeps them exact. Indexes
 -- carry owned_by_tenant, so the scope check of a page (and the walk past earlier pages) and a filtered count of the
 -- flows the tenant does not own read the index alone.
 CREATE TABLE flow_tenant_counts (
     tenant TEXT PRIMARY KEY,
-    owned  INTEGER NOT NULL
+    owned  INTEGER NOT NULL,    -- the tenant's flows whose owners name it
+    total  INTEGER NOT NULL     -- all the tenant's flows (an admin's unfiltered list adds them up)
 );
-INSERT INTO flow_tenant_counts (tenant, owned)
-    SELECT tenant, COUNT(*) FROM flows WHERE owned_by_tenant = 1 GROUP BY tenant;
+INSERT INTO flow_tenant_counts (tenant, owned, total)
+    SELECT tenant, SUM(owned_by_tenant), COUNT(*) FROM flows GROUP BY tenant;
 
-CREATE TRIGGER flows_count_insert AFTER INSERT ON flows WHEN NEW.owned_by_tenant = 1
+CREATE TRIGGER flows_count_insert AFTER INSERT ON flows
 BEGIN
-    INSERT INTO flow_tenant_counts (tenant, owned) VALUES (NEW.tenant, 1)
-        ON CONFLICT (tenant) DO UPDATE SET owned = owned + 1;
+    INSERT INTO flow_tenant_counts (tenant, owned, total) VALUES (NEW.tenant, NEW.owned_by_tenant, 1)
+        ON CONFLICT (tenant) DO UPDATE SET owned = owned + excluded.owned, total = total + 1;
 END;
 
-CREATE TRIGGER flows_count_delete AFTER DELETE ON flows WHEN OLD.owned_by_tenant = 1
+CREATE TRIGGER flows_count_delete AFTER DELETE ON flows
 BEGIN
-    UPDATE flow_tenant_counts SET owned = owned - 1 WHERE tenant = OLD.tenant;
+    UPDATE flow_tenant_counts SET owned = owned - OLD.owned_by_tenant, total = total - 1 WHERE tenant = OLD.tenant;
 END;
 
 CREATE TRIGGER flows_count_update AFTER UPDATE OF tenant, owned_by_tenant ON flows
     WHEN OLD.tenant IS NOT NEW.tenant OR OLD.owned_by_tenant IS NOT NEW.owned_by_tenant
 BEGIN
-    UPDATE flow_tenant_counts SET owned = owned - 1 WHERE tenant = OLD.tenant AND OLD.owned_by_tenant = 1;
-    INSERT INTO flow_tenant_counts (tenant, owned) SELECT NEW.tenant, 1 WHERE NEW.owned_by_tenant = 1
-        ON CONFLICT (tenant) DO UPDATE SET owned = owned + 1;
+    UPDATE flow_tenant_counts SET owned = owned - OLD.owned_by_tenant, total = total - 1 WHERE tenant = OLD.tenant;
+    INSERT INTO flow_tenant_counts (tenant, owned, total) VALUES (NEW.tenant, NEW.owned_by_tenant, 1)
+        ON CONFLICT (tenant) DO UPDATE SET owned = owned + excluded.owned, total = total + 1;
 END;
 
 -- And how many flows of each tenant that the tenant does not own list each owner (a member's own private flows):

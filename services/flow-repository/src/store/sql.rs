@@ -53,6 +53,7 @@ async fn select_flow(tx: &mut Tx, id: &str) -> Result<Option<Flow>, StoreError> 
 impl FlowStore for SqlStore {
     async fn list(&self, scope: &Scope, q: &ListQuery) -> Result<(Vec<Flow>, u64)> {
         let mut sql = ListSql::new();
+        sql.count_all_from("flow_tenant_counts");
         if let Some(scope) = scope {
             let others: Vec<String> = scope
                 .owners

@@ -361,14 +361,16 @@ async fn a_members_total_stays_exact_through_creates_private_flows_and_deletes(s
     core.update(&bo, &ids["b1"], shared).await.unwrap();
     assert_eq!(listed(&core, &ann).await, (vec!["a2".into(), "b1".into()], 2));
     assert_eq!(listed(&core, &bo).await, (vec!["b1".into()], 1));
+    assert_eq!(listed(&core, &admin()).await.1, 3, "a2, b1 and elsewhere");
     // The counter the totals come from agrees with a fresh count of every tenant.
-    let kept: Vec<(String, i64)> =
-        sqlx::query_as("SELECT tenant, owned FROM flow_tenant_counts WHERE owned <> 0 ORDER BY tenant")
-            .fetch_all(db.pool())
-            .await
-            .unwrap();
-    let counted: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT tenant, COUNT(*) FROM flows WHERE owned_by_tenant = 1 GROUP BY tenant ORDER BY tenant",
+    let kept: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT tenant, owned, total FROM flow_tenant_counts WHERE total <> 0 ORDER BY tenant",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let counted: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT tenant, CAST(SUM(owned_by_tenant) AS BIGINT), COUNT(*) FROM flows GROUP BY tenant ORDER BY tenant",
     )
     .fetch_all(db.pool())
     .await
