@@ -3,6 +3,24 @@
 -- (crates/store ListSql::count_owned_from, count_all_from); the counters are kept by triggers, so every write path keeps them exact. Indexes
 -- carry owned_by_tenant, so the scope check of a page (and the walk past earlier pages) and a filtered count of the
 -- flows the tenant does not own read the index alone.
+-- No flow is written between the counters' initial fill and their triggers (another replica may be running).
+LOCK TABLE flows, flow_owners IN SHARE ROW EXCLUSIVE MODE;
+
+-- A writer touches a tenant's counter rows only under the tenant's transaction lock, the locks of a tenant move
+-- taken in one order: two writers of the same tenant never wait on each other's counter rows in opposite orders
+-- (each store write changes one flow, so no writer holds a tenant's lock while it waits for a flow row).
+CREATE FUNCTION flow_counts_lock(a TEXT, b TEXT) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    x INTEGER := hashtext(COALESCE(a, b));
+    y INTEGER := hashtext(COALESCE(b, a));
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('flowmate.flow_counts'), LEAST(x, y));
+    IF x <> y THEN
+        PERFORM pg_advisory_xact_lock(hashtext('flowmate.flow_counts'), GREATEST(x, y));
+    END IF;
+END
+$$;
+
 CREATE TABLE flow_tenant_counts (
     tenant TEXT PRIMARY KEY,
     owned  BIGINT NOT NULL,     -- the tenant's flows whose owners name it
@@ -13,6 +31,13 @@ INSERT INTO flow_tenant_counts (tenant, owned, total)
 
 CREATE FUNCTION flows_count_tenant() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM flow_counts_lock(NEW.tenant, NULL);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM flow_counts_lock(OLD.tenant, NULL);
+    ELSE
+        PERFORM flow_counts_lock(OLD.tenant, NEW.tenant);
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         UPDATE flow_tenant_counts SET owned = owned - OLD.owned_by_tenant, total = total - 1
             WHERE tenant = OLD.tenant;
@@ -48,6 +73,13 @@ INSERT INTO flow_private_counts (owner_id, tenant, n)
 
 CREATE FUNCTION flows_count_private() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM flow_counts_lock(NEW.tenant, NULL);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM flow_counts_lock(OLD.tenant, NULL);
+    ELSE
+        PERFORM flow_counts_lock(OLD.tenant, NEW.tenant);
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.owned_by_tenant = 0 THEN
         UPDATE flow_private_counts SET n = n - 1
             WHERE tenant = OLD.tenant AND owner_id IN (SELECT owner_id FROM flow_owners WHERE flow_id = OLD.id);
@@ -69,14 +101,22 @@ CREATE TRIGGER flows_private_update AFTER UPDATE OF tenant, owned_by_tenant ON f
     EXECUTE FUNCTION flows_count_private();
 
 CREATE FUNCTION flow_owners_count_private() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    t TEXT;
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        UPDATE flow_private_counts SET n = n - 1
-            WHERE owner_id = OLD.owner_id
-              AND tenant = (SELECT tenant FROM flows WHERE id = OLD.flow_id AND owned_by_tenant = 0);
+        SELECT tenant INTO t FROM flows WHERE id = OLD.flow_id AND owned_by_tenant = 0;
     ELSE
-        INSERT INTO flow_private_counts (owner_id, tenant, n)
-            SELECT NEW.owner_id, tenant, 1 FROM flows WHERE id = NEW.flow_id AND owned_by_tenant = 0
+        SELECT tenant INTO t FROM flows WHERE id = NEW.flow_id AND owned_by_tenant = 0;
+    END IF;
+    IF t IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM flow_counts_lock(t, NULL);
+    IF TG_OP = 'DELETE' THEN
+        UPDATE flow_private_counts SET n = n - 1 WHERE owner_id = OLD.owner_id AND tenant = t;
+    ELSE
+        INSERT INTO flow_private_counts (owner_id, tenant, n) VALUES (NEW.owner_id, t, 1)
             ON CONFLICT (owner_id, tenant) DO UPDATE SET n = flow_private_counts.n + 1;
     END IF;
     RETURN NULL;
