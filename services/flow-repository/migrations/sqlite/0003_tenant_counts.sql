@@ -1,8 +1,8 @@
 -- An unfiltered flow list counts from counters instead of stepping through every flow in scope on each page: a
 -- member's the flows its tenant owns and its own flows the tenant does not own, an admin's every tenant's flows
--- (crates/store ListSql::count_owned_from, count_all_from); the counters are kept by triggers, so every write path keeps them exact. Indexes
--- carry owned_by_tenant, so the scope check of a page (and the walk past earlier pages) and a filtered count of the
--- flows the tenant does not own read the index alone.
+-- (crates/store ListSql::count_owned_from, count_all_from); the counters are kept by triggers, so every write
+-- path keeps them exact. Indexes carry owned_by_tenant, so the scope check of a page (and the walk past earlier
+-- pages) and a filtered count of the flows the tenant does not own read the index alone.
 CREATE TABLE flow_tenant_counts (
     tenant TEXT PRIMARY KEY,
     owned  INTEGER NOT NULL,    -- the tenant's flows whose owners name it
@@ -10,25 +10,6 @@ CREATE TABLE flow_tenant_counts (
 );
 INSERT INTO flow_tenant_counts (tenant, owned, total)
     SELECT tenant, SUM(owned_by_tenant), COUNT(*) FROM flows GROUP BY tenant;
-
-CREATE TRIGGER flows_count_insert AFTER INSERT ON flows
-BEGIN
-    INSERT INTO flow_tenant_counts (tenant, owned, total) VALUES (NEW.tenant, NEW.owned_by_tenant, 1)
-        ON CONFLICT (tenant) DO UPDATE SET owned = owned + excluded.owned, total = total + 1;
-END;
-
-CREATE TRIGGER flows_count_delete AFTER DELETE ON flows
-BEGIN
-    UPDATE flow_tenant_counts SET owned = owned - OLD.owned_by_tenant, total = total - 1 WHERE tenant = OLD.tenant;
-END;
-
-CREATE TRIGGER flows_count_update AFTER UPDATE OF tenant, owned_by_tenant ON flows
-    WHEN OLD.tenant IS NOT NEW.tenant OR OLD.owned_by_tenant IS NOT NEW.owned_by_tenant
-BEGIN
-    UPDATE flow_tenant_counts SET owned = owned - OLD.owned_by_tenant, total = total - 1 WHERE tenant = OLD.tenant;
-    INSERT INTO flow_tenant_counts (tenant, owned, total) VALUES (NEW.tenant, NEW.owned_by_tenant, 1)
-        ON CONFLICT (tenant) DO UPDATE SET owned = owned + excluded.owned, total = total + 1;
-END;
 
 -- And how many flows of each tenant that the tenant does not own list each owner (a member's own private flows):
 -- a pair (flow, owner) counts while both rows exist and the flow's owned_by_tenant is 0, whatever order a write
@@ -43,22 +24,30 @@ INSERT INTO flow_private_counts (owner_id, tenant, n)
     SELECT o.owner_id, f.tenant, COUNT(*) FROM flow_owners o JOIN flows f ON f.id = o.flow_id
     WHERE f.owned_by_tenant = 0 GROUP BY o.owner_id, f.tenant;
 
-CREATE TRIGGER flows_private_insert AFTER INSERT ON flows WHEN NEW.owned_by_tenant = 0
+-- The flow row's triggers keep both counters.
+CREATE TRIGGER flows_count_insert AFTER INSERT ON flows
 BEGIN
+    INSERT INTO flow_tenant_counts (tenant, owned, total) VALUES (NEW.tenant, NEW.owned_by_tenant, 1)
+        ON CONFLICT (tenant) DO UPDATE SET owned = owned + excluded.owned, total = total + 1;
     INSERT INTO flow_private_counts (owner_id, tenant, n)
-        SELECT owner_id, NEW.tenant, 1 FROM flow_owners WHERE flow_id = NEW.id
+        SELECT owner_id, NEW.tenant, 1 FROM flow_owners WHERE flow_id = NEW.id AND NEW.owned_by_tenant = 0
         ON CONFLICT (owner_id, tenant) DO UPDATE SET n = n + 1;
 END;
 
-CREATE TRIGGER flows_private_delete AFTER DELETE ON flows WHEN OLD.owned_by_tenant = 0
+CREATE TRIGGER flows_count_delete AFTER DELETE ON flows
 BEGIN
+    UPDATE flow_tenant_counts SET owned = owned - OLD.owned_by_tenant, total = total - 1 WHERE tenant = OLD.tenant;
     UPDATE flow_private_counts SET n = n - 1
-        WHERE tenant = OLD.tenant AND owner_id IN (SELECT owner_id FROM flow_owners WHERE flow_id = OLD.id);
+        WHERE OLD.owned_by_tenant = 0 AND tenant = OLD.tenant
+          AND owner_id IN (SELECT owner_id FROM flow_owners WHERE flow_id = OLD.id);
 END;
 
-CREATE TRIGGER flows_private_update AFTER UPDATE OF tenant, owned_by_tenant ON flows
+CREATE TRIGGER flows_count_update AFTER UPDATE OF tenant, owned_by_tenant ON flows
     WHEN OLD.tenant IS NOT NEW.tenant OR OLD.owned_by_tenant IS NOT NEW.owned_by_tenant
 BEGIN
+    UPDATE flow_tenant_counts SET owned = owned - OLD.owned_by_tenant, total = total - 1 WHERE tenant = OLD.tenant;
+    INSERT INTO flow_tenant_counts (tenant, owned, total) VALUES (NEW.tenant, NEW.owned_by_tenant, 1)
+        ON CONFLICT (tenant) DO UPDATE SET owned = owned + excluded.owned, total = total + 1;
     UPDATE flow_private_counts SET n = n - 1
         WHERE OLD.owned_by_tenant = 0 AND tenant = OLD.tenant
           AND owner_id IN (SELECT owner_id FROM flow_owners WHERE flow_id = OLD.id);
